@@ -1,0 +1,146 @@
+// headroom: file descriptors and the reads every other part builds on.
+//
+// Hot files are opened once (O_RDONLY | O_CLOEXEC) and re-read with pread at
+// offset 0 into a fixed buffer the caller owns; a read that fills the buffer
+// means the file is not what we expect, not a reason to grow. Cold files
+// (mountinfo, /proc/<pid>/cgroup) are read whole into a string.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "../error.hpp"
+
+#if defined(__linux__)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define HEADROOM_HAVE_LINUX 1
+#else
+#define HEADROOM_HAVE_LINUX 0
+#endif
+
+namespace headroom::detail {
+
+// Owns a file descriptor; closes it once.
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept {
+#if HEADROOM_HAVE_LINUX
+    if (fd_ >= 0) ::close(fd_);
+#endif
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens `path` read-only and close-on-exec.
+inline result<unique_fd> open_read(const std::string& path) {
+#if HEADROOM_HAVE_LINUX
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno_error(errno, path);
+  return unique_fd(fd);
+#else
+  return result<unique_fd>(errc::not_supported, path);
+#endif
+}
+
+// Reads the whole content of an open file from offset 0 into buf[0, cap).
+// Returns the bytes read. Filling the buffer is an error (malformed): the
+// caller sized it for the largest legal content.
+inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
+                                          const std::string& path_for_errors) {
+#if HEADROOM_HAVE_LINUX
+  std::size_t got = 0;
+  while (got < cap) {
+    const ssize_t n = ::pread(fd, buf + got, cap - got, static_cast<off_t>(got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(errno, path_for_errors);
+    }
+    if (n == 0) return std::string_view(buf, got);
+    got += static_cast<std::size_t>(n);
+  }
+  return result<std::string_view>(errc::malformed, path_for_errors);
+#else
+  (void)fd;
+  (void)buf;
+  (void)cap;
+  return result<std::string_view>(errc::not_supported, path_for_errors);
+#endif
+}
+
+// Reads a whole file of any size (cold path: mountinfo, /proc/<pid>/cgroup).
+inline result<std::string> read_whole(const std::string& path) {
+  auto fd = open_read(path);
+  if (!fd) return std::move(fd).error();
+#if HEADROOM_HAVE_LINUX
+  std::string out;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd->get(), chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(errno, path);
+    }
+    if (n == 0) break;
+    out.append(chunk, static_cast<std::size_t>(n));
+  }
+  return out;
+#else
+  return result<std::string>(errc::not_supported, path);
+#endif
+}
+
+// A file kept open for repeated reads, with its path for error messages.
+struct kept_file {
+  unique_fd fd;
+  std::string path;  // the real path it was opened from
+  error open_error;  // why it is not open (code 0 when it is)
+
+  bool is_open() const noexcept { return static_cast<bool>(fd); }
+};
+
+inline kept_file keep_open(std::string path) {
+  kept_file f;
+  auto fd = open_read(path);
+  if (fd) {
+    f.fd = std::move(*fd);
+  } else {
+    f.open_error = fd.error();
+  }
+  f.path = std::move(path);
+  return f;
+}
+
+// Reads a kept file into buf. A file that could not be opened returns the
+// error from its open.
+inline result<std::string_view> read_kept(const kept_file& f, char* buf,
+                                          std::size_t cap) {
+  if (!f.is_open()) return f.open_error;
+  return pread_all(f.fd.get(), buf, cap, f.path);
+}
+
+}  // namespace headroom::detail

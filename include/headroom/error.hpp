@@ -1,0 +1,173 @@
+// headroom: error codes and result<T>.
+//
+// Fallible calls return result<T>: a value, or an error that names what went
+// wrong (a std::error_code) and the file it concerns. The library's own
+// conditions are headroom::errc; a failed system call carries its errno in
+// std::system_category(). Nothing here throws, so everything works with
+// -fno-exceptions.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+// Called when a result is used as a value while it holds an error (a bug in
+// the caller). Override by defining HEADROOM_ASSERT before including headroom.
+#ifndef HEADROOM_ASSERT
+#define HEADROOM_ASSERT(cond)                                                  \
+  ((cond) ? static_cast<void>(0)                                               \
+          : ::headroom::detail::assert_failed(#cond, __FILE__, __LINE__))
+#endif
+
+namespace headroom {
+
+namespace detail {
+[[noreturn]] inline void assert_failed(const char* what, const char* file,
+                                       int line) {
+  std::fprintf(stderr, "headroom: assertion failed: %s (%s:%d)\n", what, file,
+               line);
+  std::abort();
+}
+}  // namespace detail
+
+// The library's own error conditions. System call failures are not listed:
+// they keep their errno in std::system_category().
+enum class errc {
+  no_cgroup = 1,      // no cgroup line or no cgroup mount for the process
+  controller_absent,  // the memory controller is not available to the process
+  malformed,          // a file's content does not have the documented format
+                      // (also: larger than the fixed buffer it is read into)
+  not_supported,      // not provided by this hierarchy mode or platform
+};
+
+namespace detail {
+class category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "headroom"; }
+  std::string message(int code) const override {
+    switch (static_cast<errc>(code)) {
+      case errc::no_cgroup:
+        return "no cgroup found for the process";
+      case errc::controller_absent:
+        return "memory controller not available";
+      case errc::malformed:
+        return "malformed content";
+      case errc::not_supported:
+        return "not supported here";
+    }
+    return "unknown headroom error";
+  }
+};
+}  // namespace detail
+
+inline const std::error_category& category() noexcept {
+  static const detail::category_impl instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), category()};
+}
+
+}  // namespace headroom
+
+template <>
+struct std::is_error_code_enum<headroom::errc> : std::true_type {};
+
+namespace headroom {
+
+// What went wrong, and with which file (empty when no file is concerned).
+struct error {
+  std::error_code code;
+  std::string path;
+
+  // "path: message", or just the message when there is no path.
+  std::string message() const {
+    std::string m = code.message();
+    return path.empty() ? m : path + ": " + m;
+  }
+};
+
+inline error make_error(std::error_code code, std::string path = {}) {
+  return error{code, std::move(path)};
+}
+
+inline error errno_error(int err, std::string path = {}) {
+  return error{std::error_code(err, std::system_category()), std::move(path)};
+}
+
+// A value of type T, or an error. A small expected<T, error>.
+template <class T>
+class [[nodiscard]] result {
+ public:
+  using value_type = T;
+
+  // Implicit from anything a T can be made of, so `return bytes;` works.
+  template <class U = T,
+            class = std::enable_if_t<
+                std::is_constructible_v<T, U&&> &&
+                !std::is_same_v<std::decay_t<U>, result> &&
+                !std::is_same_v<std::decay_t<U>, ::headroom::error> &&
+                !std::is_same_v<std::decay_t<U>, errc>>>
+  result(U&& value)  // NOLINT: implicit by design
+      : value_(std::in_place, std::forward<U>(value)) {}
+  result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
+  result(errc code, std::string path = {})                // NOLINT
+      : error_{make_error_code(code), std::move(path)} {}
+
+  bool has_value() const noexcept { return value_.has_value(); }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  T& value() & {
+    HEADROOM_ASSERT(has_value());
+    return *value_;
+  }
+  const T& value() const& {
+    HEADROOM_ASSERT(has_value());
+    return *value_;
+  }
+  T&& value() && {
+    HEADROOM_ASSERT(has_value());
+    return std::move(*value_);
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  template <class U>
+  T value_or(U&& fallback) const& {
+    return has_value() ? *value_ : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  // The error; empty (code 0) when there is a value.
+  const ::headroom::error& error() const& noexcept { return error_; }
+  ::headroom::error&& error() && noexcept { return std::move(error_); }
+
+ private:
+  std::optional<T> value_;
+  ::headroom::error error_;
+};
+
+// result<void>: success, or an error.
+template <>
+class [[nodiscard]] result<void> {
+ public:
+  result() = default;
+  result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
+  result(errc code, std::string path = {})                // NOLINT
+      : error_{make_error_code(code), std::move(path)} {}
+
+  bool has_value() const noexcept { return !error_.code; }
+  explicit operator bool() const noexcept { return has_value(); }
+  const ::headroom::error& error() const& noexcept { return error_; }
+
+ private:
+  ::headroom::error error_;
+};
+
+}  // namespace headroom

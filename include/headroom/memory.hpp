@@ -1,0 +1,664 @@
+// headroom: the memory reader.
+//
+// memory_reader::open() discovers the process's memory cgroup, opens the
+// files it reads often (the limit, usage and memory.stat of each directory on
+// the chain, and /proc/meminfo) once, and keeps them. usage() and snapshot()
+// re-read those with pread at offset 0 into stack buffers: no open, no
+// allocation, safe to call from many threads at once. Limits are re-read on
+// every snapshot(), so `docker update` and autoscalers are seen at once.
+// report() reads everything else (high, swap, peak, counters, pressure) for
+// tools such as headroom-info; it opens what it needs each time.
+//
+// The words (limit, limit cgroup, usage, working set, effective limit,
+// headroom) are defined in the README's semantics table.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "detail/fd.hpp"
+#include "detail/fs.hpp"
+#include "detail/v1.hpp"
+#include "detail/v2.hpp"
+#include "discover.hpp"
+#include "error.hpp"
+#include "parse.hpp"
+
+namespace headroom {
+
+// Where the binding limit was found.
+enum class limit_source {
+  none,          // nothing on the chain limits
+  chain,         // the limit file of the directory chain[limit_level]
+  hierarchical,  // v1 hierarchical_memory_limit: an ancestor above the mount
+                 // point, which the process cannot see, holds the limit
+};
+
+constexpr const char* to_string(limit_source s) noexcept {
+  switch (s) {
+    case limit_source::chain:
+      return "chain";
+    case limit_source::hierarchical:
+      return "hierarchical_memory_limit";
+    case limit_source::none:
+      break;
+  }
+  return "none";
+}
+
+// Chain index meaning "host-wide, from /proc/meminfo": there is no cgroup
+// usage to read (mode none, or only the cgroup2 root, which has no
+// memory.current).
+inline constexpr std::size_t host_level = SIZE_MAX;
+
+// The byte counts memory.stat gives for the usage cgroup (v1: total_rss,
+// total_cache, total_inactive_file; v2: anon, file, inactive_file).
+struct memory_stat {
+  std::uint64_t anon = 0;
+  std::uint64_t file = 0;
+  std::uint64_t inactive_file = 0;
+};
+
+// What snapshot() reads: enough for the effective limit and the headroom.
+// Each value either holds bytes or says why it could not be read.
+struct memory_snapshot {
+  hierarchy_mode mode = hierarchy_mode::none;
+  // The tightest hard limit; std::nullopt when nothing limits.
+  result<std::optional<std::uint64_t>> limit{std::optional<std::uint64_t>{}};
+  limit_source source = limit_source::none;
+  // Chain index of the limit cgroup (source chain), or of the topmost
+  // visible directory (source hierarchical).
+  std::size_t limit_level = 0;
+  // Chain index whose usage and memory.stat were read, or host_level.
+  std::size_t usage_level = host_level;
+  result<std::uint64_t> usage{errc::not_supported};
+  result<memory_stat> stat{errc::not_supported};
+  // usage - inactive_file, floored at 0 (host-wide: MemTotal - MemAvailable).
+  result<std::uint64_t> working_set{errc::not_supported};
+  result<std::uint64_t> host_total{errc::not_supported};  // MemTotal
+  // min(limit, host total); host total when nothing limits.
+  result<std::uint64_t> effective_limit{errc::not_supported};
+  // effective limit - working set, floored at 0.
+  result<std::uint64_t> headroom{errc::not_supported};
+};
+
+// A value read by report(), with the file it came from (logical path).
+template <class T>
+struct reading {
+  result<T> value{errc::not_supported};
+  std::string path;
+};
+
+// Which memory.pressure file report() read.
+enum class pressure_scope {
+  cgroup,       // the process's own cgroup2 directory
+  root_cgroup,  // the process is in the cgroup2 root: that is host-wide
+  host,         // /proc/pressure/memory, the fallback: host-wide
+};
+
+constexpr const char* to_string(pressure_scope s) noexcept {
+  switch (s) {
+    case pressure_scope::cgroup:
+      return "cgroup";
+    case pressure_scope::root_cgroup:
+      return "root_cgroup";
+    case pressure_scope::host:
+      break;
+  }
+  return "host";
+}
+
+// One directory on the chain, with what it says.
+struct chain_entry {
+  std::string dir;  // logical
+  // Its limit file (nullopt: unlimited); ENOENT where the file is absent.
+  result<std::optional<std::uint64_t>> limit{errc::not_supported};
+  // v2 memory.high; not_supported on v1.
+  result<std::optional<std::uint64_t>> high{errc::not_supported};
+};
+
+// Everything headroom-info shows.
+struct memory_report {
+  memory_snapshot snapshot;
+  std::vector<chain_entry> chain;
+  // v2: min of memory.high on the chain (the throttling threshold).
+  // not_supported on v1.
+  reading<std::optional<std::uint64_t>> high;
+  std::size_t high_level = 0;
+  // v2 memory.low, v1 memory.soft_limit_in_bytes, of the memory cgroup.
+  reading<std::optional<std::uint64_t>> low;
+  // v2: min of memory.swap.max on the chain. v1: the memsw limit minus the
+  // limit. nullopt: unlimited.
+  reading<std::optional<std::uint64_t>> swap_limit;
+  // v2 memory.peak, v1 memory.max_usage_in_bytes, of the usage cgroup.
+  reading<std::uint64_t> peak;
+  // v1 memory.failcnt of the usage cgroup; not_supported on v2.
+  reading<std::uint64_t> failcnt;
+  // The raw counters of v2 memory.events (low high max oom oom_kill
+  // oom_group_kill) or v1 memory.oom_control, of the usage cgroup.
+  reading<std::vector<std::pair<std::string, std::uint64_t>>> events;
+  // Processes killed by the OOM killer in the usage cgroup (oom_kill).
+  reading<std::uint64_t> oom_kills;
+  // PSI memory: the own cgroup2 directory, else /proc/pressure/memory.
+  reading<psi_stats> pressure;
+  pressure_scope pressure_from = pressure_scope::host;
+};
+
+namespace detail {
+
+// The per-version file names the reader needs, chosen once by mode.
+struct memory_files {
+  bool v1;
+  std::string_view limit;
+  std::string_view usage;
+  std::string_view stat;
+  std::string_view stat_anon;
+  std::string_view stat_file;
+  std::string_view stat_inactive_file;
+  result<std::optional<std::uint64_t>> (*parse_limit)(std::string_view);
+};
+
+inline constexpr memory_files v1_files{
+    true,         v1::limit,     v1::usage,
+    v1::stat,     v1::stat_anon, v1::stat_file,
+    v1::stat_inactive_file,      &parse_v1_limit};
+
+inline constexpr memory_files v2_files{
+    false,        v2::limit,     v2::usage,
+    v2::stat,     v2::stat_anon, v2::stat_file,
+    v2::stat_inactive_file,      &parse_number_or_max};
+
+// The one place that dispatches on the hierarchy mode.
+constexpr const memory_files* files_for(hierarchy_mode m) noexcept {
+  switch (m) {
+    case hierarchy_mode::v1:
+    case hierarchy_mode::hybrid:
+      return &v1_files;
+    case hierarchy_mode::v2:
+      return &v2_files;
+    case hierarchy_mode::none:
+      break;
+  }
+  return nullptr;
+}
+
+// Buffers for pread: numbers are at most 20 digits; memory.stat is a few
+// KiB (v2 builds it in one page). Twice the largest legal size, then the
+// file is malformed.
+inline constexpr std::size_t number_buffer = 64;
+inline constexpr std::size_t stat_buffer = 16 * 1024;
+inline constexpr std::size_t meminfo_buffer = 16 * 1024;
+
+inline bool is_enoent(const error& e) noexcept {
+  return e.code == std::errc::no_such_file_or_directory;
+}
+
+// Reads a small file (one number, or "max") and parses it; a parse error
+// names the file.
+template <class Parse>
+auto read_number(const kept_file& f, Parse&& parse)
+    -> decltype(parse(std::string_view{})) {
+  char buf[number_buffer];
+  auto text = read_kept(f, buf, sizeof buf);
+  if (!text) return std::move(text).error();
+  auto v = parse(*text);
+  if (!v) return make_error(v.error().code, f.path);
+  return v;
+}
+
+// The minimum over levels [0, n) of a number-or-unlimited file; file_at(i)
+// gives level i's file. A level whose file does not exist is skipped (a v2
+// leaf without the memory controller, the v2 root); any other error makes
+// the minimum unknown. Ties go to the higher level: an ancestor with the
+// same limit binds first, its usage includes the child's.
+struct chain_min {
+  result<std::optional<std::uint64_t>> value{std::optional<std::uint64_t>{}};
+  std::size_t level = 0;
+};
+
+template <class FileAt, class Parse>
+chain_min min_over_chain(std::size_t n, FileAt&& file_at, Parse&& parse) {
+  chain_min out;
+  std::optional<std::uint64_t> best;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto&& f = file_at(i);
+    if (!f.is_open() && is_enoent(f.open_error)) continue;
+    auto v = read_number(f, parse);
+    if (!v) {
+      out.value = std::move(v).error();
+      return out;
+    }
+    if (v->has_value() && (!best || **v <= *best)) {
+      best = **v;
+      out.level = i;
+    }
+  }
+  out.value = best;
+  return out;
+}
+
+inline result<meminfo> read_meminfo(const kept_file& f) {
+  char buf[meminfo_buffer];
+  auto text = read_kept(f, buf, sizeof buf);
+  if (!text) return std::move(text).error();
+  auto m = parse_meminfo(*text);
+  if (!m) return make_error(m.error().code, f.path);
+  return m;
+}
+
+}  // namespace detail
+
+class memory_reader {
+ public:
+  // Discovers the memory cgroup of opt.pid under opt.root and opens its
+  // files. Fails only when the process's mountinfo cannot be read or is
+  // malformed; a process without a memory cgroup gets a reader in mode none
+  // that reports host-wide values.
+  static result<memory_reader> open(const options& opt = {}) {
+    memory_reader r;
+    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read);
+    auto loc = discover(r.fs_);
+    if (!loc) return std::move(loc).error();
+    r.loc_ = std::move(*loc);
+    r.files_ = detail::files_for(r.loc_.mode);
+    r.meminfo_ = r.fs_.keep("/proc/meminfo");
+    r.host_total_ = total_of(detail::read_meminfo(r.meminfo_));
+    if (r.files_) r.open_levels();
+    r.usage_level_.store(r.memory_level_, std::memory_order_relaxed);
+    return r;
+  }
+
+  memory_reader(memory_reader&& o) noexcept { *this = std::move(o); }
+  memory_reader& operator=(memory_reader&& o) noexcept {
+    fs_ = std::move(o.fs_);
+    loc_ = std::move(o.loc_);
+    files_ = o.files_;
+    levels_ = std::move(o.levels_);
+    memory_level_ = o.memory_level_;
+    meminfo_ = std::move(o.meminfo_);
+    host_total_ = std::move(o.host_total_);
+    usage_level_.store(o.usage_level_.load(std::memory_order_relaxed),
+                       std::memory_order_relaxed);
+    return *this;
+  }
+  memory_reader(const memory_reader&) = delete;
+  memory_reader& operator=(const memory_reader&) = delete;
+  ~memory_reader() = default;
+
+  hierarchy_mode mode() const noexcept { return loc_.mode; }
+  const cgroup_location& location() const noexcept { return loc_; }
+
+  // How many directories of location().chain have limits that apply: all,
+  // except on v1 where a parent with memory.use_hierarchy 0 ends the chain.
+  std::size_t chain_size() const noexcept { return levels_.size(); }
+
+  // Logical path of `name` in chain directory i.
+  std::string path_at(std::size_t i, std::string_view name) const {
+    return detail::join_path(loc_.chain[i], "/" + std::string(name));
+  }
+
+  // Logical path of the usage file that snapshot s read ("/proc/meminfo"
+  // when host-wide), and of the limit file that holds s's limit.
+  std::string usage_path(const memory_snapshot& s) const {
+    if (s.usage_level == host_level || !files_) return "/proc/meminfo";
+    return path_at(s.usage_level, files_->usage);
+  }
+  std::string limit_path(const memory_snapshot& s) const {
+    switch (s.source) {
+      case limit_source::chain:
+        return path_at(s.limit_level, files_->limit);
+      case limit_source::hierarchical:
+        return path_at(0, detail::v1::stat) + " (" +
+               std::string(detail::v1::stat_hierarchical_limit) + ")";
+      case limit_source::none:
+        break;
+    }
+    return {};
+  }
+
+  // Usage of the cgroup the kernel compares with the limit: the limit cgroup
+  // as of the latest snapshot() (or open()), else the memory cgroup; host
+  // memory in use (MemTotal - MemFree) when there is none. One pread.
+  result<std::uint64_t> usage() const {
+    const std::size_t level = usage_level_.load(std::memory_order_relaxed);
+    if (level == host_level) {
+      auto m = detail::read_meminfo(meminfo_);
+      if (!m) return std::move(m).error();
+      return m->total - m->free;
+    }
+    return detail::read_number(levels_[level].usage, parse_counter);
+  }
+
+  // Limit, usage, memory.stat, working set, effective limit and headroom.
+  memory_snapshot snapshot() const {
+    memory_snapshot s;
+    s.mode = loc_.mode;
+    s.host_total = host_total_;
+    if (memory_level_ == host_level) {
+      fill_host_wide(s);
+      return s;
+    }
+
+    // The limit: the minimum along the chain, re-read every time.
+    auto lim = detail::min_over_chain(
+        levels_.size(),
+        [&](std::size_t i) -> const detail::kept_file& {
+          return levels_[i].limit;
+        },
+        files_->parse_limit);
+    s.limit = std::move(lim.value);
+    if (s.limit && s.limit->has_value()) {
+      s.source = limit_source::chain;
+      s.limit_level = lim.level;
+      s.usage_level = lim.level;
+    } else {
+      s.usage_level = memory_level_;
+    }
+    auto hierarchical = read_usage_and_stat(s);
+
+    // v1: the kernel's hierarchical_memory_limit also covers ancestors above
+    // the mount point. When it is tighter, an invisible ancestor binds: read
+    // usage at the topmost visible directory, the closest we can see.
+    if (s.limit && hierarchical &&
+        (!s.limit->has_value() || *hierarchical < **s.limit)) {
+      s.limit = std::optional<std::uint64_t>{*hierarchical};
+      s.source = limit_source::hierarchical;
+      s.limit_level = levels_.size() - 1;
+      if (s.usage_level != s.limit_level) {
+        s.usage_level = s.limit_level;
+        read_usage_and_stat(s);
+      }
+    }
+    usage_level_.store(s.usage_level, std::memory_order_relaxed);
+    derive(s);
+    return s;
+  }
+
+  // snapshot() and everything else: high, low, swap, peak, counters, PSI.
+  memory_report report() const {
+    memory_report r;
+    r.snapshot = snapshot();
+    // MemTotal can change (memory hotplug, balloons): report() re-reads it.
+    r.snapshot.host_total = total_of(detail::read_meminfo(meminfo_));
+    derive(r.snapshot);
+    read_pressure(r);
+    if (!files_) return r;
+
+    const bool v1 = files_->v1;
+    const std::size_t n = levels_.size();
+    const auto file_at = [&](std::size_t i, std::string_view name) {
+      return fs_.keep(path_at(i, name));
+    };
+    const auto read_at = [&](std::size_t i, std::string_view name,
+                             auto parse) {
+      using value = typename decltype(parse(std::string_view{}))::value_type;
+      return reading<value>{detail::read_number(file_at(i, name), parse),
+                            path_at(i, name)};
+    };
+    const auto chain_min_of = [&](std::string_view name, auto parse) {
+      return detail::min_over_chain(
+          n, [&](std::size_t i) { return file_at(i, name); }, parse);
+    };
+
+    for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
+      chain_entry e;
+      e.dir = loc_.chain[i];
+      // Directories above a v1 parent with memory.use_hierarchy 0 do not
+      // apply: listed without values.
+      if (i < n) {
+        e.limit = read_at(i, files_->limit, files_->parse_limit).value;
+        if (!v1) e.high = read_at(i, detail::v2::high, parse_number_or_max).value;
+      }
+      r.chain.push_back(std::move(e));
+    }
+
+    if (v1) {
+      r.high.value = result<std::optional<std::uint64_t>>(errc::not_supported);
+      auto memsw = chain_min_of(detail::v1::memsw_limit, parse_v1_limit);
+      r.swap_limit.path = path_at(memsw.level, detail::v1::memsw_limit);
+      r.swap_limit.value = v1_swap_limit(memsw.value, r.snapshot.limit);
+    } else {
+      auto h = chain_min_of(detail::v2::high, parse_number_or_max);
+      r.high.value = std::move(h.value);
+      r.high.path = path_at(h.level, detail::v2::high);
+      r.high_level = h.level;
+      auto sw = chain_min_of(detail::v2::swap_max, parse_number_or_max);
+      r.swap_limit.value = std::move(sw.value);
+      r.swap_limit.path = path_at(sw.level, detail::v2::swap_max);
+    }
+    r.low = read_at(memory_level_, v1 ? detail::v1::soft_limit : detail::v2::low,
+                    files_->parse_limit);
+
+    const std::size_t at = r.snapshot.usage_level;
+    r.peak = read_at(at, v1 ? detail::v1::max_usage : detail::v2::peak,
+                     parse_counter);
+    if (v1) {
+      r.failcnt = read_at(at, detail::v1::failcnt, parse_counter);
+    } else {
+      r.failcnt.value = result<std::uint64_t>(errc::not_supported);
+    }
+    read_events(r, at, v1 ? detail::v1::oom_control : detail::v2::events,
+                v1 ? detail::v1::oom_kill : detail::v2::oom_kill);
+    return r;
+  }
+
+ private:
+  // One directory on the chain and the files snapshot() re-reads.
+  struct level {
+    detail::kept_file limit;
+    detail::kept_file usage;
+    detail::kept_file stat;
+  };
+
+  memory_reader() = default;
+
+  static result<std::uint64_t> total_of(const result<meminfo>& m) {
+    if (!m) return m.error();
+    return m->total;
+  }
+
+  void open_levels() {
+    for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
+      // v1: a parent's limit applies to its children only when its
+      // memory.use_hierarchy is 1 (always so since Linux 5.16).
+      if (files_->v1 && i > 0) {
+        auto uh = fs_.read(path_at(i, detail::v1::use_hierarchy));
+        if (uh && detail::trim_trailing_newline(*uh) == "0") break;
+      }
+      level l;
+      l.limit = fs_.keep(path_at(i, files_->limit));
+      l.usage = fs_.keep(path_at(i, files_->usage));
+      l.stat = fs_.keep(path_at(i, files_->stat));
+      // The memory cgroup is the first directory with memory controller
+      // files: a v2 leaf without the controller is charged to the nearest
+      // ancestor that has it. (The v2 root has neither file.)
+      const auto present = [](const detail::kept_file& f) {
+        return f.is_open() || !detail::is_enoent(f.open_error);
+      };
+      if (memory_level_ == host_level && (present(l.limit) || present(l.usage))) {
+        memory_level_ = i;
+      }
+      levels_.push_back(std::move(l));
+    }
+  }
+
+  // Reads usage and memory.stat of s.usage_level. Returns v1's
+  // hierarchical_memory_limit from that memory.stat when it is a limit.
+  std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s) const {
+    const level& l = levels_[s.usage_level];
+    s.usage = detail::read_number(l.usage, parse_counter);
+    char buf[detail::stat_buffer];
+    auto text = detail::read_kept(l.stat, buf, sizeof buf);
+    if (!text) {
+      s.stat = std::move(text).error();
+      return std::nullopt;
+    }
+    std::array<key_slot, 4> keys{{{files_->stat_anon, {}},
+                                  {files_->stat_file, {}},
+                                  {files_->stat_inactive_file, {}},
+                                  {detail::v1::stat_hierarchical_limit, {}}}};
+    auto parsed = parse_keyed(*text, keys);
+    if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value) {
+      s.stat = make_error(make_error_code(errc::malformed), l.stat.path);
+      return std::nullopt;
+    }
+    s.stat = memory_stat{*keys[0].value, *keys[1].value, *keys[2].value};
+    if (!files_->v1 || !keys[3].value) return std::nullopt;
+    return v1_limit_from_bytes(*keys[3].value);
+  }
+
+  // Mode none, or only the cgroup2 root: host-wide values from meminfo.
+  void fill_host_wide(memory_snapshot& s) const {
+    s.usage_level = host_level;
+    s.limit = std::optional<std::uint64_t>{};
+    s.source = limit_source::none;
+    s.stat = make_error(make_error_code(errc::not_supported), meminfo_.path);
+    auto m = detail::read_meminfo(meminfo_);
+    if (!m) {
+      s.usage = m.error();
+      s.working_set = m.error();
+    } else {
+      s.usage = m->total - m->free;
+      if (m->available) {
+        s.working_set = m->total - std::min(*m->available, m->total);
+      } else {
+        s.working_set = make_error(make_error_code(errc::not_supported),
+                                   meminfo_.path);
+      }
+      s.host_total = m->total;
+    }
+    derive(s);
+  }
+
+  // Working set, effective limit and headroom from what was read.
+  static void derive(memory_snapshot& s) {
+    if (s.usage_level != host_level) {
+      if (!s.usage) {
+        s.working_set = s.usage.error();
+      } else if (!s.stat) {
+        s.working_set = s.stat.error();
+      } else {
+        const std::uint64_t inactive = s.stat->inactive_file;
+        s.working_set = *s.usage > inactive ? *s.usage - inactive : 0;
+      }
+    }
+    if (!s.limit) {
+      s.effective_limit = s.limit.error();
+    } else if (s.limit->has_value()) {
+      // Without MemTotal a limit is still a bound.
+      s.effective_limit = s.host_total ? std::min(**s.limit, *s.host_total)
+                                       : **s.limit;
+    } else {
+      s.effective_limit = s.host_total;
+    }
+    if (!s.effective_limit) {
+      s.headroom = s.effective_limit.error();
+    } else if (!s.working_set) {
+      s.headroom = s.working_set.error();
+    } else {
+      s.headroom = *s.effective_limit > *s.working_set
+                       ? *s.effective_limit - *s.working_set
+                       : 0;
+    }
+  }
+
+  // v1 swap limit: the tightest memsw limit minus the limit. The memsw files
+  // exist only with swap accounting (swapaccount=1).
+  static result<std::optional<std::uint64_t>> v1_swap_limit(
+      const result<std::optional<std::uint64_t>>& memsw,
+      const result<std::optional<std::uint64_t>>& limit) {
+    if (!memsw) return memsw.error();
+    if (!memsw->has_value()) return std::optional<std::uint64_t>{};
+    if (!limit) return limit.error();
+    const std::uint64_t m = **memsw;
+    const std::uint64_t l = limit->has_value() ? **limit : 0;
+    return std::optional<std::uint64_t>{m > l ? m - l : 0};
+  }
+
+  // The raw counters of memory.events (v2) or memory.oom_control (v1).
+  void read_events(memory_report& r, std::size_t at, std::string_view name,
+                   std::string_view oom_key) const {
+    r.events.path = path_at(at, name);
+    r.oom_kills.path = r.events.path;
+    const auto f = fs_.keep(r.events.path);
+    char buf[detail::stat_buffer];
+    auto text = detail::read_kept(f, buf, sizeof buf);
+    std::vector<std::pair<std::string, std::uint64_t>> counters;
+    result<void> parsed = text ? for_each_key_value(*text,
+                                                    [&](std::string_view k,
+                                                        std::uint64_t v) {
+                                                      counters.emplace_back(
+                                                          std::string(k), v);
+                                                    })
+                               : result<void>(text.error());
+    if (!parsed) {
+      const error e = text ? make_error(parsed.error().code, f.path)
+                           : parsed.error();
+      r.events.value = e;
+      r.oom_kills.value = e;
+      return;
+    }
+    r.oom_kills.value = make_error(make_error_code(errc::malformed), f.path);
+    for (const auto& kv : counters) {
+      if (kv.first == oom_key) r.oom_kills.value = kv.second;
+    }
+    r.events.value = std::move(counters);
+  }
+
+  // PSI of the own cgroup2 directory; /proc/pressure/memory (host-wide) when
+  // there is none or it cannot be read (PSI off: psi=0, EOPNOTSUPP).
+  void read_pressure(memory_report& r) const {
+    const auto read_psi = [&](const std::string& logical) {
+      reading<psi_stats> out;
+      out.path = logical;
+      const auto f = fs_.keep(logical);
+      char buf[detail::number_buffer * 8];
+      auto text = detail::read_kept(f, buf, sizeof buf);
+      if (!text) {
+        out.value = std::move(text).error();
+        return out;
+      }
+      auto p = parse_psi(*text);
+      out.value = p ? result<psi_stats>(*p)
+                    : result<psi_stats>(make_error(p.error().code, f.path));
+      return out;
+    };
+    if (!loc_.unified_dir.empty()) {
+      r.pressure = read_psi(detail::join_path(
+          loc_.unified_dir, "/" + std::string(detail::v2::pressure)));
+      // The real root has no cgroup.type; a container's namespace root,
+      // also printed as "/", has one, and its pressure is the container's.
+      const auto type = fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"));
+      r.pressure_from = detail::is_enoent(type.open_error)
+                            ? pressure_scope::root_cgroup
+                            : pressure_scope::cgroup;
+      if (r.pressure.value) return;
+    }
+    auto host = read_psi("/proc/pressure/memory");
+    if (host.value || loc_.unified_dir.empty()) {
+      r.pressure = std::move(host);
+      r.pressure_from = pressure_scope::host;
+    }
+  }
+
+  detail::file_system fs_;
+  cgroup_location loc_;
+  const detail::memory_files* files_ = nullptr;
+  std::vector<level> levels_;
+  // The memory cgroup (first chain index with memory files), or host_level.
+  std::size_t memory_level_ = host_level;
+  detail::kept_file meminfo_;
+  result<std::uint64_t> host_total_{errc::not_supported};
+  // The usage cgroup as of the latest snapshot(): usage() reads it.
+  mutable std::atomic<std::size_t> usage_level_{host_level};
+};
+
+}  // namespace headroom

@@ -1,0 +1,62 @@
+// A temporary root holding proc/ and sys/ files, for reading a layout
+// through headroom's root prefix exactly as a captured tree is replayed.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "doctest.hpp"
+
+namespace headroom_test {
+
+class fixture_tree {
+ public:
+  fixture_tree() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") +
+                       "/headroom-fixture-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    root_ = tmpl;
+  }
+  ~fixture_tree() {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  fixture_tree(const fixture_tree&) = delete;
+  fixture_tree& operator=(const fixture_tree&) = delete;
+
+  const std::string& root() const { return root_; }
+  std::string path(std::string_view rel) const { return root_ + "/" + std::string(rel); }
+
+  // Writes `content` at root/rel, creating parent directories.
+  fixture_tree& file(std::string_view rel, std::string_view content) {
+    const std::filesystem::path p = path(rel);
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    REQUIRE(out.good());
+    return *this;
+  }
+
+  fixture_tree& dir(std::string_view rel) {
+    std::error_code ec;
+    std::filesystem::create_directories(path(rel), ec);
+    return *this;
+  }
+
+  fixture_tree& remove(std::string_view rel) {
+    std::error_code ec;
+    std::filesystem::remove_all(path(rel), ec);
+    return *this;
+  }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace headroom_test

@@ -1,0 +1,267 @@
+// Live tests on a real kernel: child memory cgroups under this process's own
+// memory cgroup, real limits, a forked child moved in that reads what the
+// kernel enforces. Runs on this host's cgroup v1 (hybrid) and inside the
+// test VM on cgroup v2 and hybrid. Needs root; otherwise it says why and
+// exits 77 (skipped).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "../support/doctest.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "live_cgroup.hpp"
+
+using namespace headroom_live;
+using headroom::limit_source;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1024 * 1024;
+
+host_layout g_host;
+int g_serial = 0;
+
+// A fresh top directory for one test, under the own memory cgroup.
+std::string new_base(std::vector<std::unique_ptr<cgroup_dir>>& keep) {
+  std::string err;
+  auto dir = cgroup_dir::make(g_host, g_host.own_dir,
+                              "headroom-live-" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(++g_serial),
+                              &err);
+  REQUIRE_MESSAGE(dir.has_value(), err);
+  keep.push_back(std::make_unique<cgroup_dir>(g_host, *dir));
+  return *dir;
+}
+
+cgroup_dir& add(std::vector<std::unique_ptr<cgroup_dir>>& keep, const std::string& parent,
+                const std::string& name, bool enable_memory = true) {
+  std::string err;
+  auto dir = cgroup_dir::make(g_host, parent, name, &err, enable_memory);
+  REQUIRE_MESSAGE(dir.has_value(), err);
+  keep.push_back(std::make_unique<cgroup_dir>(g_host, *dir));
+  return *keep.back();
+}
+
+// Removes the directories deepest first.
+void remove_all(std::vector<std::unique_ptr<cgroup_dir>>& keep) {
+  while (!keep.empty()) keep.pop_back();
+}
+
+// The kernel's own view, read by the test without the library: v1's
+// hierarchical_memory_limit of a directory.
+std::uint64_t kernel_hierarchical_limit(const std::string& dir) {
+  const std::string stat = read_file(dir + "/memory.stat");
+  std::array<headroom::key_slot, 1> k{{{"hierarchical_memory_limit", {}}}};
+  REQUIRE(headroom::parse_keyed(stat, k));
+  REQUIRE(k[0].value.has_value());
+  return *k[0].value;
+}
+
+child_report must(const std::optional<child_report>& r) {
+  REQUIRE_MESSAGE(r.has_value(), "the child died before it answered");
+  REQUIRE_MESSAGE(r->open_ok == 1, r->open_error);
+  return *r;
+}
+
+struct cleanup {
+  std::vector<std::unique_ptr<cgroup_dir>>& keep;
+  ~cleanup() { remove_all(keep); }
+};
+
+}  // namespace
+
+TEST_CASE("live: a limit on the leaf") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(64 * MiB));
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto r = must(child.ask(command::snapshot));
+  CHECK(r.own_dir == leaf.dir());
+  CHECK(r.limit_set == 1);
+  CHECK(r.limit == 64 * MiB);
+  CHECK(r.source == static_cast<int>(limit_source::chain));
+  CHECK(std::string(r.limit_dir) == leaf.dir());
+  CHECK(r.effective_limit == 64 * MiB);
+  CHECK(r.usage_ok == 1);
+  CHECK(r.working_set_ok == 1);
+  CHECK(r.headroom == 64 * MiB - r.working_set);
+  if (!g_host.v2()) CHECK(kernel_hierarchical_limit(leaf.dir()) == r.limit);
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live: a limit on the parent over an unlimited child, enforced by the kernel") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& parent = add(dirs, base, "parent");
+  REQUIRE(parent.set_limit(96 * MiB));
+  auto& leaf = add(dirs, parent.dir(), "child");
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto r = must(child.ask(command::snapshot));
+  CHECK(r.own_dir == leaf.dir());
+  CHECK(r.limit_set == 1);
+  CHECK(r.limit == 96 * MiB);
+  CHECK(std::string(r.limit_dir) == parent.dir());
+  if (!g_host.v2()) CHECK(kernel_hierarchical_limit(leaf.dir()) == r.limit);
+
+  // The number is the one the kernel enforces: allocating past it ends the
+  // child (OOM kill), and not before it got close.
+  std::uint64_t last_allocated = 0;
+  std::uint64_t last_usage = 0;
+  bool killed = false;
+  for (int step = 0; step < 40; ++step) {
+    const auto s = child.ask(command::allocate, 8 * MiB);
+    if (!s) {
+      killed = true;
+      break;
+    }
+    last_allocated = s->allocated;
+    last_usage = s->usage;
+    CHECK(s->usage <= 96 * MiB);
+  }
+  REQUIRE_MESSAGE(killed, "the child allocated 320 MiB under a 96 MiB limit");
+  const int status = child.wait_exit();
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  MESSAGE("killed after allocating " << last_allocated / MiB << " MiB, last usage read "
+                                     << last_usage / MiB << " MiB");
+  CHECK(last_allocated >= 96 * MiB - 24 * MiB);
+}
+
+TEST_CASE("live: three levels, the tightest in the middle") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& a = add(dirs, base, "a");
+  REQUIRE(a.set_limit(256 * MiB));
+  auto& b = add(dirs, a.dir(), "b");
+  REQUIRE(b.set_limit(80 * MiB));
+  auto& leaf = add(dirs, b.dir(), "c");
+  REQUIRE(leaf.set_limit(160 * MiB));
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 80 * MiB);
+  CHECK(std::string(r.limit_dir) == b.dir());
+  if (!g_host.v2()) CHECK(kernel_hierarchical_limit(leaf.dir()) == r.limit);
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live: usage follows an allocation of known size") {
+  // Tolerance: 4 MiB on 64 MiB. The kernel charges in per-CPU batches (64
+  // pages each, 2 CPUs here) and adds page tables (128 KiB for 64 MiB).
+  constexpr std::uint64_t size = 64 * MiB;
+  constexpr std::uint64_t tolerance = 4 * MiB;
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(512 * MiB));
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto before = must(child.ask(command::snapshot));
+  const auto after = must(child.ask(command::allocate, size));
+  REQUIRE(after.allocated == size);
+  const auto grown = static_cast<std::int64_t>(after.usage - before.usage);
+  const auto ws_grown = static_cast<std::int64_t>(after.working_set - before.working_set);
+  MESSAGE("usage grew by " << grown << " bytes for " << size << " allocated");
+  CHECK(std::llabs(grown - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
+  CHECK(std::llabs(ws_grown - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
+  CHECK(after.headroom + tolerance >= 512 * MiB - after.working_set);
+
+  const auto freed = must(child.ask(command::free_all));
+  const auto shrunk = static_cast<std::int64_t>(after.usage - freed.usage);
+  CHECK(std::llabs(shrunk - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live: a limit changed at runtime is seen by the same reader") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& parent = add(dirs, base, "parent");
+  auto& leaf = add(dirs, parent.dir(), "leaf");
+  REQUIRE(leaf.set_limit(128 * MiB));
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  auto r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 128 * MiB);
+
+  REQUIRE(leaf.set_limit(200 * MiB));  // raised, as docker update would
+  r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 200 * MiB);
+  CHECK(std::string(r.limit_dir) == leaf.dir());
+
+  REQUIRE(parent.set_limit(100 * MiB));  // a tighter limit appears above
+  r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 100 * MiB);
+  CHECK(std::string(r.limit_dir) == parent.dir());
+
+  REQUIRE(parent.set_limit("max"));  // and goes away
+  r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 200 * MiB);
+  CHECK(std::string(r.limit_dir) == leaf.dir());
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live: the process moved to another cgroup; a new reader follows it") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& first = add(dirs, base, "first");
+  REQUIRE(first.set_limit(64 * MiB));
+  auto& second = add(dirs, base, "second");
+  REQUIRE(second.set_limit(48 * MiB));
+
+  child_process child;
+  REQUIRE(first.move_in(child.pid()));
+  auto r = must(child.ask(command::snapshot));
+  CHECK(r.limit == 64 * MiB);
+  REQUIRE(second.move_in(child.pid()));
+  r = must(child.ask(command::reopen));
+  CHECK(r.own_dir == second.dir());
+  CHECK(r.limit == 48 * MiB);
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+int main(int argc, char** argv) {
+  const auto skip = [](const std::string& why) {
+    std::printf("SKIP: %s\n", why.c_str());
+    std::fflush(stdout);
+    return 77;
+  };
+  if (::geteuid() != 0) return skip("live cgroup tests need root (they create cgroups)");
+  g_host = probe_host();
+  if (g_host.mode == headroom::hierarchy_mode::none) {
+    return skip("no memory cgroup is visible to this process");
+  }
+  // Can we make (and remove) a child memory cgroup here?
+  std::string err;
+  auto probe = cgroup_dir::make(g_host, g_host.own_dir,
+                                "headroom-live-probe-" + std::to_string(::getpid()), &err);
+  if (!probe) return skip("cannot create a child memory cgroup: " + err);
+  ::rmdir(probe->c_str());
+  std::printf("live tests: mode %s, own memory cgroup %s\n",
+              headroom::to_string(g_host.mode), g_host.own_dir.c_str());
+
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
+}

@@ -434,10 +434,13 @@ class memory_reader {
       r.swap_limit.value = std::move(sw.value);
       r.swap_limit.path = path_at(sw.level, detail::v2::swap_max);
     }
+    // No directory with memory files (only the v2 root): host-wide usage,
+    // no per-cgroup counters to read.
+    const std::size_t at = r.snapshot.usage_level;
+    if (memory_level_ == host_level || at == host_level) return r;
     r.low = read_at(memory_level_, v1 ? detail::v1::soft_limit : detail::v2::low,
                     files_->parse_limit);
 
-    const std::size_t at = r.snapshot.usage_level;
     r.peak = read_at(at, v1 ? detail::v1::max_usage : detail::v2::peak,
                      parse_counter);
     if (v1) {

@@ -133,4 +133,74 @@ inline void write_host(fixture_tree& t) {
   t.file("proc/pressure/memory", host_psi);
 }
 
+// mountinfo lines shared by the layouts.
+inline const char* const mi_base =
+    "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+    "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+    "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n";
+
+inline const char* const mi_v1_host =
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup rw,memory\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime shared:17 - cgroup cgroup rw,xattr,name=systemd\n";
+
+inline const char* const mi_unified =
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 cgroup2 rw,nsdelegate\n";
+
+inline const char* const mi_v2_host =
+    "26 23 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+
+// Docker on cgroup v1 with the host's cgroup namespace: the mount root is
+// the container's cgroup; 256 MiB limit, 100 MiB usage, 20 MiB inactive file.
+inline void layout_docker_v1(fixture_tree& t) {
+  write_host(t);
+  t.file("proc/self/cgroup",
+         "12:memory:/docker/0123abcd\n"
+         "11:cpu,cpuacct:/docker/0123abcd\n"
+         "1:name=systemd:/docker/0123abcd\n"
+         "0::/\n");
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) +
+             "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime master:15 - cgroup cgroup rw,memory\n"
+             "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro,nosuid,nodev,noexec,relatime master:16 - cgroup cgroup rw,cpu,cpuacct\n");
+  v1_dir d;
+  d.limit = std::to_string(256 * MiB);
+  d.hierarchical_limit = d.limit;
+  write_v1(t, "sys/fs/cgroup/memory", d);
+}
+
+inline const char* const k8s_pod =
+    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice";
+inline const char* const k8s_container = "/cri-containerd-abcd.scope";
+
+// Kubernetes on cgroup v2 without a cgroup namespace: the pod slice holds a
+// 1 GiB limit (700 MiB used, 100 MiB inactive file), the container scope
+// says max, the node's kubepods.slice 15 GiB.
+inline void layout_kubernetes_v2(fixture_tree& t) {
+  write_host(t);
+  const std::string pod = k8s_pod;
+  const std::string ctr = pod + k8s_container;
+  t.file("proc/self/cgroup", "0::" + ctr + "\n");
+  t.file("proc/self/mountinfo", std::string(mi_base) + mi_v2_host);
+  write_v2_root(t, "sys/fs/cgroup");
+  v2_dir kubepods;
+  kubepods.max = std::to_string(15 * GiB);
+  kubepods.current = 3 * GiB;
+  write_v2(t, "sys/fs/cgroup/kubepods.slice", kubepods);
+  v2_dir burstable;
+  burstable.current = 2 * GiB;
+  write_v2(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice", burstable);
+  v2_dir p;
+  p.max = std::to_string(1 * GiB);
+  p.current = 700 * MiB;
+  p.inactive_file = 100 * MiB;
+  p.events = "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n";
+  write_v2(t, "sys/fs/cgroup" + pod, p);
+  v2_dir c;
+  c.current = 600 * MiB;
+  c.high = std::to_string(900 * MiB);
+  write_v2(t, "sys/fs/cgroup" + ctr, c);
+}
+
 }  // namespace headroom_test

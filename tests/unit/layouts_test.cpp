@@ -11,23 +11,6 @@ using namespace headroom_test;
 
 namespace {
 
-const char* const mi_base =
-    "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
-    "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
-    "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n";
-
-const char* const mi_v1_host =
-    "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs rw,mode=755\n"
-    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
-    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup rw,memory\n"
-    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime shared:17 - cgroup cgroup rw,xattr,name=systemd\n";
-
-const char* const mi_unified =
-    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 cgroup2 rw,nsdelegate\n";
-
-const char* const mi_v2_host =
-    "26 23 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
-
 memory_reader open_at(const fixture_tree& t) {
   options o;
   o.root = t.root();
@@ -52,22 +35,7 @@ void check_no_limit(const memory_snapshot& s) {
 
 TEST_CASE("Docker v1 with the host's cgroup namespace") {
   fixture_tree t;
-  write_host(t);
-  t.file("proc/self/cgroup",
-         "12:memory:/docker/0123abcd\n"
-         "11:cpu,cpuacct:/docker/0123abcd\n"
-         "1:name=systemd:/docker/0123abcd\n"
-         "0::/\n");
-  t.file("proc/self/mountinfo",
-         std::string(mi_base) +
-             "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime master:15 - cgroup cgroup rw,memory\n"
-             "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro,nosuid,nodev,noexec,relatime master:16 - cgroup cgroup rw,cpu,cpuacct\n");
-  v1_dir d;
-  d.limit = std::to_string(256 * MiB);
-  d.hierarchical_limit = d.limit;
-  d.usage = 100 * MiB;
-  d.inactive_file = 20 * MiB;
-  write_v1(t, "sys/fs/cgroup/memory", d);
+  layout_docker_v1(t);
 
   auto r = open_at(t);
   CHECK(r.mode() == hierarchy_mode::v1);
@@ -153,28 +121,8 @@ TEST_CASE("Kubernetes v2 with a private cgroup namespace") {
 
 TEST_CASE("Kubernetes v2 without a cgroup namespace: the pod slice holds the limit") {
   fixture_tree t;
-  write_host(t);
-  const std::string pod =
-      "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice";
-  const std::string ctr = pod + "/cri-containerd-abcd.scope";
-  t.file("proc/self/cgroup", "0::" + ctr + "\n");
-  t.file("proc/self/mountinfo", std::string(mi_base) + mi_v2_host);
-  write_v2_root(t, "sys/fs/cgroup");
-  v2_dir kubepods;
-  kubepods.max = std::to_string(15 * GiB);
-  kubepods.current = 3 * GiB;
-  write_v2(t, "sys/fs/cgroup/kubepods.slice", kubepods);
-  v2_dir burstable;
-  burstable.current = 2 * GiB;
-  write_v2(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice", burstable);
-  v2_dir p;
-  p.max = std::to_string(1 * GiB);
-  p.current = 700 * MiB;
-  p.inactive_file = 100 * MiB;
-  write_v2(t, "sys/fs/cgroup" + pod, p);
-  v2_dir c;  // the container scope says max
-  c.current = 600 * MiB;
-  write_v2(t, "sys/fs/cgroup" + ctr, c);
+  layout_kubernetes_v2(t);
+  const std::string pod = k8s_pod;
 
   auto r = open_at(t);
   CHECK(r.location().chain.size() == 5);
@@ -549,6 +497,11 @@ TEST_CASE("v2 root only: no memory.current, host-wide usage") {
   CHECK(*s.working_set == 4 * GiB);    // MemTotal - MemAvailable
   CHECK(*s.headroom == 12 * GiB);
   CHECK(r.usage_path(s) == "/proc/meminfo");
+  // No directory has memory files: the report has no per-cgroup counters.
+  const auto rep = r.report();
+  CHECK(rep.peak.value.error().code == errc::not_supported);
+  CHECK(rep.oom_kills.value.error().code == errc::not_supported);
+  CHECK(*rep.snapshot.headroom == 12 * GiB);
 }
 
 TEST_CASE("no cgroup at all") {

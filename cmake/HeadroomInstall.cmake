@@ -22,6 +22,8 @@ install(FILES "${PROJECT_BINARY_DIR}/headroomConfig.cmake"
               "${PROJECT_BINARY_DIR}/headroomConfigVersion.cmake"
         DESTINATION "${HEADROOM_CMAKE_DIR}")
 
+# The .pc file finds its prefix relative to where it is installed.
+file(RELATIVE_PATH HEADROOM_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_DATADIR}/pkgconfig" "/prefix")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/headroom.pc.in"
                "${PROJECT_BINARY_DIR}/headroom.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/headroom.pc"

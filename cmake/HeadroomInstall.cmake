@@ -24,6 +24,7 @@ install(FILES "${PROJECT_BINARY_DIR}/headroomConfig.cmake"
 
 # The .pc file finds its prefix relative to where it is installed.
 file(RELATIVE_PATH HEADROOM_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_DATADIR}/pkgconfig" "/prefix")
+string(REGEX REPLACE "/$" "" HEADROOM_PC_TO_PREFIX "${HEADROOM_PC_TO_PREFIX}")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/headroom.pc.in"
                "${PROJECT_BINARY_DIR}/headroom.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/headroom.pc"

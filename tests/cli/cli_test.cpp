@@ -244,7 +244,9 @@ TEST_CASE("hostile trees never crash it") {
       {"sys/fs/cgroup/kubepods.slice/memory.current", "-5\n"},
       {"sys/fs/cgroup/cgroup.controllers", std::string(5000, ' ')},
   };
-  for (const auto& [path, content] : breakages) {
+  for (const auto& breakage : breakages) {
+    const std::string& path = breakage.first;
+    const std::string& content = breakage.second;
     CAPTURE(path);
     fixture_tree t;
     layout_kubernetes_v2(t);

@@ -1,6 +1,11 @@
 // doctest, plus readable failure messages for the library's types.
 #pragma once
 
+// The suite also runs with -fno-exceptions: REQUIRE then aborts the test
+// program instead of throwing.
+#if !defined(__cpp_exceptions) && !defined(DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS)
+#define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
+#endif
 #include <doctest/doctest.h>
 
 #include <ostream>

@@ -371,8 +371,9 @@ tr -d '\000\r' <"$raw_log" |
     sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b[()][A-Za-z0-9]//g' -e 's/\x1b[=>c]//g' >"$log"
 [[ -z $log_copy ]] || cp -- "$log" "$log_copy" || note "could not copy the log to $log_copy"
 
-# The last marker wins; the kernel-log copy may carry a "[  1.23]" prefix.
-code=$(grep -aoE "$marker [0-9]+" "$log" | tail -n 1 | awk '{print $2}') || true
+# A marker is a whole line, optionally with the "[    1.234567] " prefix of
+# its kernel-log copy; the last one wins.
+code=$(grep -aE "^(\[ *[0-9.]+\] )?$marker [0-9]+\$" "$log" | tail -n 1 | awk '{print $NF}') || true
 kver=$(grep -aoE 'headroom-vm: mode=[^ ]+ kernel=[^ ]+' "$log" | tail -n 1 | sed 's/.*kernel=//') || true
 [[ -n $kver ]] || kver=${kernel##*/vmlinuz-}
 

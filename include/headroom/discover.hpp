@@ -289,7 +289,15 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
 // malformed; "no cgroup" is a location with mode none.
 inline result<cgroup_location> discover(const detail::file_system& fs) {
   auto mountinfo = fs.read_proc("mountinfo");
-  if (!mountinfo) return std::move(mountinfo).error();
+  if (!mountinfo) {
+    // Not Linux: no cgroups to find, a report with mode none.
+    if (mountinfo.error().code == errc::not_supported) {
+      cgroup_location loc;
+      loc.why_none = std::move(mountinfo).error();
+      return loc;
+    }
+    return std::move(mountinfo).error();
+  }
   auto cgroups = fs.read_proc("cgroup");
   if (!cgroups) {
     // A kernel without cgroups has no such file: a report with mode none.

@@ -242,6 +242,113 @@ TEST_CASE("live: the process moved to another cgroup; a new reader follows it") 
   child.wait_exit();
 }
 
+TEST_CASE("live: an OOM kill is counted in the limit cgroup") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(48 * MiB));
+
+  child_process observer;
+  REQUIRE(leaf.move_in(observer.pid()));
+  const auto before = must(observer.ask(command::snapshot));
+  REQUIRE(before.oom_kills_ok == 1);
+  CHECK(before.oom_kills == 0);
+  {
+    child_process victim;
+    REQUIRE(leaf.move_in(victim.pid()));
+    bool killed = false;
+    for (int i = 0; i < 20 && !killed; ++i) killed = !victim.ask(command::allocate, 8 * MiB);
+    REQUIRE(killed);
+    victim.wait_exit();
+  }
+  const auto after = must(observer.ask(command::snapshot));
+  REQUIRE(after.oom_kills_ok == 1);
+  CHECK(after.oom_kills == 1);
+  if (g_host.v2()) CHECK(after.events_max > 0);
+  observer.ask(command::quit);
+  observer.wait_exit();
+}
+
+TEST_CASE("live: PSI some/full of the own cgroup can be read") {
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto r = must(child.ask(command::snapshot));
+  REQUIRE_MESSAGE(r.pressure_ok == 1, r.pressure_path);
+  if (g_host.v2()) {
+    CHECK(std::string(r.pressure_path) == leaf.dir() + "/memory.pressure");
+    CHECK(r.pressure_scope == static_cast<int>(headroom::pressure_scope::cgroup));
+  } else {
+    // Memory on v1: PSI comes from the process's directory on the unified
+    // mount (or /proc/pressure/memory when there is none), never the v1 tree.
+    CHECK(std::string(r.pressure_path).find("/memory.pressure") != std::string::npos);
+    CHECK(std::string(r.pressure_path).rfind(g_host.own_dir, 0) != 0);
+  }
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live v2: memory.high below memory.max is reported, and throttling is counted") {
+  if (!g_host.v2()) {
+    MESSAGE("not run: memory.high exists on cgroup v2 only (this kernel has memory on v1)");
+    return;
+  }
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(256 * MiB));
+  REQUIRE(leaf.set_high(std::to_string(32 * MiB)));
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto before = must(child.ask(command::snapshot));
+  CHECK(before.limit == 256 * MiB);
+  CHECK(before.high_set == 1);
+  CHECK(before.high == 32 * MiB);
+  CHECK(before.events_high == 0);
+  // Past memory.high the kernel reclaims and throttles (without swap it
+  // cannot reclaim anon memory, so it sleeps, longer the further over):
+  // memory.events "high" climbs. A small overshoot keeps the sleeps short.
+  const auto after = must(child.ask(command::allocate, 34 * MiB));
+  CHECK(after.events_high > 0);
+  CHECK(after.usage > 32 * MiB);
+  MESSAGE("memory.events high=" << after.events_high << " after 34 MiB under a 32 MiB high");
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live v2: a leaf without the memory controller reads its nearest ancestor") {
+  if (!g_host.v2()) {
+    MESSAGE("not run: on v1 every cgroup of the memory hierarchy has the controller");
+    return;
+  }
+  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& limited = add(dirs, base, "limited");
+  REQUIRE(limited.set_limit(100 * MiB));
+  // "limited" does not pass the memory controller on to "leaf".
+  auto& leaf = add(dirs, limited.dir(), "leaf", /*enable_memory=*/false);
+  REQUIRE(::access((leaf.dir() + "/memory.max").c_str(), F_OK) != 0);
+
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  const auto before = must(child.ask(command::snapshot));
+  CHECK(before.own_dir == leaf.dir());
+  CHECK(before.limit == 100 * MiB);
+  CHECK(std::string(before.limit_dir) == limited.dir());
+  CHECK(before.usage_ok == 1);
+  const auto after = must(child.ask(command::allocate, 32 * MiB));
+  CHECK(after.usage >= before.usage + 28 * MiB);  // charged to "limited"
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
 int main(int argc, char** argv) {
   const auto skip = [](const std::string& why) {
     std::printf("SKIP: %s\n", why.c_str());

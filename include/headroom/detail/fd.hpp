@@ -14,13 +14,19 @@
 
 #include "../error.hpp"
 
+// HEADROOM_HAVE_LINUX: 1 where the kernel interfaces exist. Elsewhere every
+// read fails with errc::not_supported and the reader reports mode none.
+#ifndef HEADROOM_HAVE_LINUX
 #if defined(__linux__)
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #define HEADROOM_HAVE_LINUX 1
 #else
 #define HEADROOM_HAVE_LINUX 0
+#endif
+#endif
+#if HEADROOM_HAVE_LINUX
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #endif
 
 namespace headroom::detail {

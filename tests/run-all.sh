@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs every test headroom has, in every configuration we support, and
+# prints one summary line per configuration:
+#
+#   gcc-c++17      g++, C++17: unit, CLI, packaging, live tests on this
+#                  kernel, and the live tests in a qemu guest on cgroup v2
+#                  and on a hybrid layout
+#   gcc-c++20, clang-c++17, clang-c++20
+#                  the same without the guest (it runs once)
+#   no-exceptions  g++ -fno-exceptions
+#   asan-ubsan     clang++ -fsanitize=address,undefined
+#   tsan           clang++ -fsanitize=thread
+#
+# On a fresh Debian 12 machine, run it as root: it installs what it needs
+# with apt-get first. Exits non-zero when any configuration fails.
+#
+#   tests/run-all.sh [--only NAME[,NAME...]] [--jobs N]
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+only=
+jobs=$(nproc 2>/dev/null || echo 2)
+while (($#)); do
+  case $1 in
+    --only) only=${2-}; shift 2 ;;
+    --jobs) jobs=${2-}; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-all.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+# ------------------------------------------------------------------ packages
+# What the configurations need, as Debian 12 names them.
+packages=(
+  g++ clang libclang-rt-14-dev cmake make pkg-config doctest-dev
+  qemu-system-x86 busybox-static cpio file util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "run-all.sh: missing packages: ${missing[*]}" >&2
+    echo "run-all.sh: run as root to install them, or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "run-all.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null &&
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+    { echo "run-all.sh: apt-get install failed" >&2; exit 1; }
+fi
+
+# ------------------------------------------------------------ configurations
+# name | compiler | C++ standard | extra flags | VM tests (ON/OFF) | runner
+configs=(
+  "gcc-c++17|g++|17||ON|"
+  "gcc-c++20|g++|20||OFF|"
+  "clang-c++17|clang++|17||OFF|"
+  "clang-c++20|clang++|20||OFF|"
+  "no-exceptions|g++|17|-fno-exceptions|OFF|"
+  "asan-ubsan|clang++|17|-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer|OFF|"
+  # TSan needs an address layout without high-entropy randomisation on some
+  # kernels; setarch -R gives it one.
+  "tsan|clang++|17|-fsanitize=thread|OFF|setarch $(uname -m) -R"
+)
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+summary=()
+failed=0
+started=$SECONDS
+for c in "${configs[@]}"; do
+  IFS='|' read -r name cxx std flags vm runner <<<"$c"
+  if [[ -n $only && ",$only," != *",$name,"* ]]; then continue; fi
+  dir=$top/build-ci/$name
+  log=$dir.log
+  mkdir -p "$top/build-ci"
+  echo "== $name: configuring and building (log: ${log#"$top"/})"
+  t0=$SECONDS
+  if ! { cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+           -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_STANDARD="$std" \
+           -DCMAKE_CXX_FLAGS="$flags" -DHEADROOM_VM_TESTS="$vm" &&
+         cmake --build "$dir" -j "$jobs"; } >"$log" 2>&1; then
+    tail -n 40 "$log"
+    summary+=("$(printf '%-14s FAIL  build failed after %ds (see %s)' "$name" $((SECONDS - t0)) "${log#"$top"/}")")
+    failed=1
+    continue
+  fi
+  build_s=$((SECONDS - t0))
+  echo "== $name: testing"
+  t1=$SECONDS
+  # shellcheck disable=SC2086 # runner is a command prefix
+  $runner ctest --test-dir "$dir" --output-on-failure -j "$jobs" 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  test_s=$((SECONDS - t1))
+  counts=$(grep -aE '^[0-9]+% tests passed' "$log" | tail -n 1)
+  skipped=$(grep -aE '\(Skipped\)' "$log" | sed -E 's/.*- ([^ ]+) \(Skipped\).*/\1/' | sort -u | tr '\n' ' ')
+  # A skipped test says why on a "SKIP:" line; ctest keeps it in its log.
+  if [[ -n $skipped ]]; then
+    grep -ah '^SKIP:' "$dir"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u | sed "s/^/   $name: /"
+  fi
+  status=PASS
+  if ((rc != 0)); then status=FAIL; failed=1; fi
+  summary+=("$(printf '%-14s %s  build %3ds  tests %3ds  %s%s' "$name" "$status" "$build_s" "$test_s" \
+    "${counts:-no ctest summary}" "${skipped:+; skipped: $skipped}")")
+done
+
+echo
+echo "== summary ($((SECONDS - started))s in all)"
+printf '%s\n' "${summary[@]}"
+exit "$failed"

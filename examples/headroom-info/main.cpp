@@ -160,7 +160,9 @@ void print_human(const headroom::memory_reader& reader, const memory_report& r,
 
   std::printf("cgroup\n");
   row("version", std::string(headroom::to_string(loc.mode)) + ": " +
-                     mode_story(loc.mode));
+                     (loc.why_none.code == headroom::errc::disabled
+                          ? "cgroup detection turned off: host-wide values"
+                          : mode_story(loc.mode)));
   if (loc.mode == headroom::hierarchy_mode::none) {
     row("why", loc.why_none.message());
   } else {
@@ -188,6 +190,9 @@ void print_human(const headroom::memory_reader& reader, const memory_report& r,
   std::printf("\nmemory\n");
   std::string limit_from = reader.limit_path(s);
   if (s.limit && !s.limit->has_value()) limit_from = "nothing on the chain limits";
+  if (s.source == headroom::limit_source::environment) {
+    limit_from += " (environment override; the chain below is what was detected)";
+  }
   row("limit", limit_text(s.limit, "none"), limit_from);
   if (s.source == headroom::limit_source::hierarchical) {
     row("note",

@@ -97,6 +97,8 @@ struct options {
   // Called with every file opened, as the process sees it (logical, always
   // /proc/self/... for proc files) and as it was opened (real). For capture.
   std::function<void(std::string_view logical, std::string_view real)> on_read;
+  // Honour HEADROOM_MEMORY_LIMIT and HEADROOM_DETECT (see memory_reader).
+  bool use_environment = true;
 };
 
 // Where the process's memory cgroup is. Directories are logical paths (as the

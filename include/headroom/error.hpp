@@ -42,6 +42,7 @@ enum class errc {
   malformed,          // a file's content does not have the documented format
                       // (also: larger than the fixed buffer it is read into)
   not_supported,      // not provided by this hierarchy mode or platform
+  disabled,           // turned off by configuration (HEADROOM_DETECT=off)
 };
 
 namespace detail {
@@ -58,6 +59,8 @@ class category_impl final : public std::error_category {
         return "malformed content";
       case errc::not_supported:
         return "not supported here";
+      case errc::disabled:
+        return "turned off by configuration";
     }
     return "unknown headroom error";
   }

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@ enum class limit_source {
   chain,         // the limit file of the directory chain[limit_level]
   hierarchical,  // v1 hierarchical_memory_limit: an ancestor above the mount
                  // point, which the process cannot see, holds the limit
+  environment,   // HEADROOM_MEMORY_LIMIT replaced the detected limit
 };
 
 constexpr const char* to_string(limit_source s) noexcept {
@@ -48,6 +50,8 @@ constexpr const char* to_string(limit_source s) noexcept {
       return "chain";
     case limit_source::hierarchical:
       return "hierarchical_memory_limit";
+    case limit_source::environment:
+      return "environment";
     case limit_source::none:
       break;
   }
@@ -151,6 +155,16 @@ struct memory_report {
   reading<psi_stats> pressure;
   pressure_scope pressure_from = pressure_scope::host;
 };
+
+// Environment variables the reader honours (unless options::use_environment
+// is false). They apply to the process that opens the reader.
+//   HEADROOM_MEMORY_LIMIT=512Mi  replaces the detected limit (bytes, Ki Mi Gi
+//                                Ti, or k M G T; see parse_size). Usage and
+//                                working set are still read from the cgroup.
+//   HEADROOM_DETECT=off          does not look for cgroups at all (mode none,
+//                                host-wide values); also "0" or "false".
+inline constexpr const char* env_memory_limit = "HEADROOM_MEMORY_LIMIT";
+inline constexpr const char* env_detect = "HEADROOM_DETECT";
 
 namespace detail {
 
@@ -265,9 +279,22 @@ class memory_reader {
   static result<memory_reader> open(const options& opt = {}) {
     memory_reader r;
     r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read);
-    auto loc = discover(r.fs_);
-    if (!loc) return std::move(loc).error();
-    r.loc_ = std::move(*loc);
+    const char* detect = opt.use_environment ? std::getenv(env_detect) : nullptr;
+    const std::string_view d = detect ? detect : "";
+    if (d == "off" || d == "0" || d == "false") {
+      r.loc_.why_none = make_error(make_error_code(errc::disabled),
+                                   std::string(env_detect) + "=" + detect);
+    } else {
+      auto loc = discover(r.fs_);
+      if (!loc) return std::move(loc).error();
+      r.loc_ = std::move(*loc);
+    }
+    if (const char* lim = opt.use_environment ? std::getenv(env_memory_limit) : nullptr) {
+      auto bytes = parse_size(lim);
+      r.override_ = bytes ? result<std::uint64_t>(*bytes)
+                          : result<std::uint64_t>(errc::malformed,
+                                                  std::string(env_memory_limit) + "=" + lim);
+    }
     r.files_ = detail::files_for(r.loc_.mode);
     r.meminfo_ = r.fs_.keep("/proc/meminfo");
     r.host_total_ = total_of(detail::read_meminfo(r.meminfo_));
@@ -285,6 +312,7 @@ class memory_reader {
     memory_level_ = o.memory_level_;
     meminfo_ = std::move(o.meminfo_);
     host_total_ = std::move(o.host_total_);
+    override_ = std::move(o.override_);
     usage_level_.store(o.usage_level_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
     return *this;
@@ -318,6 +346,8 @@ class memory_reader {
       case limit_source::hierarchical:
         return path_at(0, detail::v1::stat) + " (" +
                std::string(detail::v1::stat_hierarchical_limit) + ")";
+      case limit_source::environment:
+        return std::string("$") + env_memory_limit;
       case limit_source::none:
         break;
     }
@@ -344,6 +374,17 @@ class memory_reader {
     s.host_total = host_total_;
     if (memory_level_ == host_level) {
       fill_host_wide(s);
+      apply_override(s);
+      derive(s);
+      return s;
+    }
+    if (override_) {
+      // The limit is given: no need to read the chain's.
+      s.usage_level = memory_level_;
+      read_usage_and_stat(s);
+      apply_override(s);
+      usage_level_.store(s.usage_level, std::memory_order_relaxed);
+      derive(s);
       return s;
     }
 
@@ -538,7 +579,18 @@ class memory_reader {
       }
       s.host_total = m->total;
     }
-    derive(s);
+  }
+
+  // HEADROOM_MEMORY_LIMIT, when set, replaces the limit (or is the error).
+  void apply_override(memory_snapshot& s) const {
+    if (!override_) return;
+    if (*override_) {
+      s.limit = std::optional<std::uint64_t>{**override_};
+    } else {
+      s.limit = override_->error();
+    }
+    s.source = limit_source::environment;
+    s.limit_level = memory_level_ == host_level ? 0 : memory_level_;
   }
 
   // Working set, effective limit and headroom from what was read.
@@ -660,6 +712,8 @@ class memory_reader {
   std::size_t memory_level_ = host_level;
   detail::kept_file meminfo_;
   result<std::uint64_t> host_total_{errc::not_supported};
+  // HEADROOM_MEMORY_LIMIT when set: its bytes, or why it is malformed.
+  std::optional<result<std::uint64_t>> override_;
   // The usage cgroup as of the latest snapshot(): usage() reads it.
   mutable std::atomic<std::size_t> usage_level_{host_level};
 };

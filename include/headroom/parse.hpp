@@ -113,6 +113,41 @@ inline result<std::uint64_t> parse_counter(std::string_view text) noexcept {
   return parse_u64(detail::trim_trailing_newline(text));
 }
 
+// A size as people write it in configuration, the way Kubernetes writes
+// quantities: bytes ("536870912"), binary suffixes Ki Mi Gi Ti ("512Mi"),
+// decimal suffixes k/K M G T ("500M" = 500000000). No sign, no spaces, no
+// fractions; overflow is malformed.
+inline result<std::uint64_t> parse_size(std::string_view s) noexcept {
+  std::size_t digits = 0;
+  while (digits < s.size() && detail::is_digit(s[digits])) ++digits;
+  const std::string_view suffix = s.substr(digits);
+  std::uint64_t scale = 1;
+  if (suffix.empty()) {
+    scale = 1;
+  } else if (suffix == "Ki") {
+    scale = std::uint64_t{1} << 10;
+  } else if (suffix == "Mi") {
+    scale = std::uint64_t{1} << 20;
+  } else if (suffix == "Gi") {
+    scale = std::uint64_t{1} << 30;
+  } else if (suffix == "Ti") {
+    scale = std::uint64_t{1} << 40;
+  } else if (suffix == "k" || suffix == "K") {
+    scale = 1000;
+  } else if (suffix == "M") {
+    scale = 1000 * 1000;
+  } else if (suffix == "G") {
+    scale = 1000 * 1000 * 1000;
+  } else if (suffix == "T") {
+    scale = std::uint64_t{1000} * 1000 * 1000 * 1000;
+  } else {
+    return errc::malformed;
+  }
+  auto n = parse_u64(s.substr(0, digits));
+  if (!n || *n > UINT64_MAX / scale) return errc::malformed;
+  return *n * scale;
+}
+
 // ---------------------------------------------------------------------------
 // /proc/<pid>/cgroup
 //

@@ -4,6 +4,10 @@
 #include "../support/doctest.hpp"
 #include <headroom/memory.hpp>
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+
 #include "../support/layouts.hpp"
 
 using namespace headroom;
@@ -661,4 +665,92 @@ TEST_CASE("garbage and missing files: a clear error for that value, the rest wor
     const auto s = again.snapshot();
     CHECK(s.usage_level == host_level);
   }
+}
+
+namespace {
+// Sets an environment variable for one test and restores it after.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~scoped_env() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+}  // namespace
+
+TEST_CASE("HEADROOM_MEMORY_LIMIT replaces the detected limit") {
+  fixture_tree t;
+  layout_kubernetes_v2(t);
+  SUBCASE("a valid size") {
+    scoped_env e(env_memory_limit, "512Mi");
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    CHECK(limit_of(s) == 512 * MiB);
+    CHECK(s.source == limit_source::environment);
+    CHECK(r.limit_path(s) == "$HEADROOM_MEMORY_LIMIT");
+    // Usage is the process's own memory cgroup (the container), not the
+    // pod whose limit was replaced.
+    CHECK(s.usage_level == 0);
+    CHECK(*s.usage == 600 * MiB);
+    CHECK(*s.effective_limit == 512 * MiB);
+    CHECK(*s.headroom == 0);  // working set 580 MiB > 512 MiB
+  }
+  SUBCASE("a malformed size is an error, not the detected limit") {
+    scoped_env e(env_memory_limit, "lots");
+    const auto s = open_at(t).snapshot();
+    REQUIRE_FALSE(s.limit.has_value());
+    CHECK(s.limit.error().code == errc::malformed);
+    CHECK(s.limit.error().path == "HEADROOM_MEMORY_LIMIT=lots");
+    CHECK_FALSE(s.effective_limit.has_value());
+    CHECK(*s.usage == 600 * MiB);
+  }
+  SUBCASE("ignored when the options say so") {
+    scoped_env e(env_memory_limit, "512Mi");
+    options o;
+    o.root = t.root();
+    o.use_environment = false;
+    auto r = memory_reader::open(o);
+    REQUIRE(r);
+    CHECK(limit_of(r->snapshot()) == 1 * GiB);
+  }
+  SUBCASE("with detection off too: host-wide usage under the given limit") {
+    scoped_env e(env_memory_limit, "2Gi");
+    scoped_env d(env_detect, "off");
+    auto r = open_at(t);
+    CHECK(r.mode() == hierarchy_mode::none);
+    const auto s = r.snapshot();
+    CHECK(limit_of(s) == 2 * GiB);
+    CHECK(s.usage_level == host_level);
+    CHECK(*s.working_set == 4 * GiB);  // MemTotal - MemAvailable
+    CHECK(*s.effective_limit == 2 * GiB);
+    CHECK(*s.headroom == 0);
+  }
+}
+
+TEST_CASE("HEADROOM_DETECT=off: no cgroup is read") {
+  fixture_tree t;
+  layout_kubernetes_v2(t);
+  for (const char* off : {"off", "0", "false"}) {
+    CAPTURE(off);
+    scoped_env d(env_detect, off);
+    auto r = open_at(t);
+    CHECK(r.mode() == hierarchy_mode::none);
+    CHECK(r.location().why_none.code == errc::disabled);
+    const auto s = r.snapshot();
+    check_no_limit(s);
+    CHECK(*s.effective_limit == 16 * GiB);
+  }
+  scoped_env on(env_detect, "on");
+  CHECK(open_at(t).mode() == hierarchy_mode::v2);
 }

@@ -83,6 +83,38 @@ TEST_CASE("parse_counter") {
   CHECK(!parse_counter("max\n"));
 }
 
+TEST_CASE("parse_size: quantities as people write them") {
+  const struct {
+    const char* text;
+    std::optional<std::uint64_t> bytes;
+  } cases[] = {
+      {"536870912", 536870912},
+      {"512Mi", 512ull << 20},
+      {"1Gi", 1ull << 30},
+      {"64Ki", 64ull << 10},
+      {"2Ti", 2ull << 40},
+      {"500M", 500000000},
+      {"1G", 1000000000},
+      {"3k", 3000},
+      {"3K", 3000},
+      {"0", 0},
+      {"", std::nullopt},
+      {"Mi", std::nullopt},
+      {"512 Mi", std::nullopt},
+      {"512mi", std::nullopt},
+      {"1.5Gi", std::nullopt},
+      {"-1", std::nullopt},
+      {"max", std::nullopt},
+      {"99999999999Ti", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto r = parse_size(c.text);
+    REQUIRE(r.has_value() == c.bytes.has_value());
+    if (c.bytes) CHECK(*r == *c.bytes);
+  }
+}
+
 // --- /proc/<pid>/cgroup -------------------------------------------------------
 
 TEST_CASE("parse_cgroup_line") {

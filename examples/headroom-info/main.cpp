@@ -6,6 +6,7 @@
 //
 // Exits 0 whenever it could report ("no limit" included); otherwise prints
 // one line on stderr and exits 1 (2 for bad arguments).
+#include <headroom/detail/format.hpp>
 #include <headroom/headroom.hpp>
 
 #include <cerrno>
@@ -81,24 +82,9 @@ args parse_args(int argc, char** argv) {
 // ---------------------------------------------------------------------------
 // Human-readable report
 
-// "256.0 MiB"
-std::string human_bytes(std::uint64_t b) {
-  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (b < 1024) return std::to_string(b) + " B";
-  double v = static_cast<double>(b) / 1024;
-  std::size_t u = 0;
-  while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
-
 // "256.0 MiB (268435456)"
 std::string bytes_and_exact(std::uint64_t b) {
-  return human_bytes(b) + " (" + std::to_string(b) + ")";
+  return headroom::detail::human_bytes(b) + " (" + std::to_string(b) + ")";
 }
 
 bool unsupported(const headroom::error& e) {

@@ -5,4 +5,5 @@
 #include "error.hpp"
 #include "memory.hpp"
 #include "parse.hpp"
+#include "pressure.hpp"
 #include "version.hpp"

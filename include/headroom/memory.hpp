@@ -328,6 +328,14 @@ class memory_reader {
   // except on v1 where a parent with memory.use_hierarchy 0 ends the chain.
   std::size_t chain_size() const noexcept { return levels_.size(); }
 
+  // The memory cgroup: the first chain directory with memory controller
+  // files (a v2 leaf without the controller is charged to an ancestor), or
+  // host_level when there is none.
+  std::size_t memory_level() const noexcept { return memory_level_; }
+
+  // The file system view every read goes through (root prefix, pid).
+  const detail::file_system& files() const noexcept { return fs_; }
+
   // Logical path of `name` in chain directory i.
   std::string path_at(std::size_t i, std::string_view name) const {
     return detail::join_path(loc_.chain[i], "/" + std::string(name));

@@ -31,10 +31,10 @@ if(HOW STREQUAL "pkg-config")
   if(NOT version MATCHES "^${major}\\.")
     message(FATAL_ERROR "pkg-config says version ${version}")
   endif()
-  run(pkg-config --cflags headroom)
+  run(pkg-config --cflags --libs headroom)
   string(STRIP "${last_output}" cflags)
   separate_arguments(cflags UNIX_COMMAND "${cflags}")
-  run(${CXX} -std=c++17 ${cflags} "${SOURCE}/tests/packaging/consumer/main.cpp"
+  run(${CXX} -std=c++17 "${SOURCE}/tests/packaging/consumer/main.cpp" ${cflags}
       -o "${WORK}/consumer")
   run("${WORK}/consumer")
   message(STATUS "${last_output}")

@@ -460,6 +460,8 @@ class monitor_core {
     }
     reader_.emplace(std::move(*r));
     sources_.clear();  // closing the fds also removes them from epoll
+    psi_triggers_ = false;
+    psi_history_.clear();
     {
       std::lock_guard<std::mutex> lock(state_mu_);
       status_.clear();
@@ -551,6 +553,7 @@ class monitor_core {
       if (m && c) {
         add_source(std::move(*m), role::psi_moderate, EPOLLPRI, real);
         add_source(std::move(*c), role::psi_critical, EPOLLPRI, real);
+        psi_triggers_ = true;
         set_status(active(source_kind::psi, real + " (" + describe(opt_.psi_moderate) +
                                                 " -> moderate, " + describe(opt_.psi_critical) +
                                                 " -> critical)"));
@@ -568,7 +571,7 @@ class monitor_core {
       const std::size_t at = s.source == limit_source::chain ? s.limit_level : reader_->memory_level();
       events_path_ = reader_->files().real_path(
           reader_->path_at(at, v1 ? detail::v1::oom_control : detail::v2::events));
-      read_event_counters(false, now);  // the baseline
+      read_event_counters(counters_report::baseline, now);
     }
     if (mode == hierarchy_mode::v2 && has_memcg) {
       if (!opt_.use_memory_events) {
@@ -676,6 +679,7 @@ class monitor_core {
         if (resolve_pending_) break;  // the sources were torn down
       }
     }
+    check_psi_totals(now);
     if (resolve_pending_) {
       resolve_pending_ = false;
       re_resolve(now);
@@ -691,6 +695,46 @@ class monitor_core {
     }
     arm(now);
     return deliver();
+  }
+
+  // A PSI trigger's readiness is consumed by whoever polls it first: when a
+  // caller's event loop polls fd(), the kernel's poll of our epoll set
+  // clears the trigger's event, and our own epoll_wait then sees nothing.
+  // So the trigger only wakes us; on every wakeup the totals of the
+  // pressure file are read and the trigger's own rule is applied to them:
+  // stall growth over at least one window, as a rate, against the trigger's
+  // stall per window.
+  void check_psi_totals(clock::time_point now) {
+    if (!psi_triggers_) return;
+    char buf[512];
+    auto text = read_kept(psi_read_, buf, sizeof buf);
+    if (!text) return;
+    auto p = parse_psi(*text);
+    if (!p) return;
+    psi_history_.push_back({now, p->some.total_us, p->full ? p->full->total_us : 0});
+    const auto longest = std::max(opt_.psi_moderate.window, opt_.psi_critical.window);
+    // Keep one sample at least `longest` old as the baseline.
+    while (psi_history_.size() > 2 && psi_history_[1].time <= now - longest) {
+      psi_history_.erase(psi_history_.begin());
+    }
+    const auto check = [&](const psi_threshold& t, pressure_level l) {
+      const psi_sample* base = nullptr;
+      for (const auto& h : psi_history_) {
+        if (h.time <= now - t.window) base = &h;
+      }
+      if (!base) return;
+      const auto& last = psi_history_.back();
+      const double covered = std::chrono::duration<double, std::micro>(now - base->time).count();
+      const double grown = static_cast<double>(t.full ? last.full - base->full : last.some - base->some);
+      const double per_window = grown * static_cast<double>(t.window.count()) / covered;
+      if (per_window >= static_cast<double>(t.stall.count())) {
+        signal(now, l, source_kind::psi,
+               "PSI " + describe(t) + " on " + psi_path_ + ": " +
+                   std::to_string(static_cast<long long>(per_window / 1000)) + " ms stalled per window");
+      }
+    };
+    check(opt_.psi_moderate, pressure_level::moderate);
+    check(opt_.psi_critical, pressure_level::critical);
   }
 
   // One source is ready. Returns true when usage should be sampled now.
@@ -712,7 +756,7 @@ class monitor_core {
         if (w.what == role::v1_oom) {
           signal(now, pressure_level::critical, source_kind::v1_oom_control,
                  "memory.oom_control: out of memory in the cgroup");
-          read_event_counters(true, now);
+          read_event_counters(counters_report::kills, now);
         } else {
           const bool critical = w.what == role::v1_pressure_critical;
           signal(now, critical ? pressure_level::critical : pressure_level::moderate,
@@ -735,7 +779,9 @@ class monitor_core {
         return true;
       }
       case role::memory_events:
-        if (!read_event_counters(true, now)) resolve_pending_ = !cgroup_alive();
+        if (!read_event_counters(counters_report::everything, now)) {
+          resolve_pending_ = !cgroup_alive();
+        }
         return true;
       case role::systemd_psi:
       case role::systemd_stream:
@@ -762,9 +808,17 @@ class monitor_core {
                   u.error().code == std::errc::no_such_file_or_directory);
   }
 
+  // What read_event_counters reports from the change since the last read.
+  enum class counters_report {
+    baseline,    // nothing: remember the counts
+    kills,       // oom_kill events only (the periodic re-check)
+    everything,  // also high/max -> moderate and oom -> critical signals
+  };
+
   // Reads memory.events (v2) or memory.oom_control (v1) of the limit
   // cgroup: new high/max -> moderate, oom -> critical, oom_kill -> event.
-  bool read_event_counters(bool report, clock::time_point now) {
+  bool read_event_counters(counters_report what, clock::time_point now) {
+    const bool report = what != counters_report::baseline;
     if (events_path_.empty()) return true;
     auto f = open_read(events_path_);
     if (!f) return false;
@@ -778,12 +832,13 @@ class monitor_core {
     if (report && counters_) {
       const auto& was = *counters_;
       const auto grew = [&](std::size_t i) { return now_counts[i] > was[i] ? now_counts[i] - was[i] : 0; };
-      if (grew(0) || grew(1)) {
+      const bool signals = what == counters_report::everything;
+      if (signals && (grew(0) || grew(1))) {
         signal(now, pressure_level::moderate, source_kind::memory_events,
                "memory.events high +" + std::to_string(grew(0)) + ", max +" +
                    std::to_string(grew(1)));
       }
-      if (grew(2)) {
+      if (signals && grew(2)) {
         signal(now, pressure_level::critical, source_kind::memory_events,
                "memory.events oom +" + std::to_string(grew(2)));
       }
@@ -820,7 +875,7 @@ class monitor_core {
       return;
     }
     // A kill missed by the event sources (or with them off) still counts.
-    read_event_counters(true, now);
+    read_event_counters(counters_report::kills, now);
     sample(now, s);
   }
 
@@ -1028,6 +1083,13 @@ class monitor_core {
   std::string cgroup_text_;
   std::string psi_path_;
   kept_file psi_read_;
+  struct psi_sample {
+    clock::time_point time;
+    std::uint64_t some;
+    std::uint64_t full;
+  };
+  bool psi_triggers_ = false;
+  std::vector<psi_sample> psi_history_;  // totals at each wakeup
   std::string events_path_;
   std::optional<std::array<std::uint64_t, 4>> counters_;
   std::optional<std::uint64_t> oom_kills_;

@@ -13,10 +13,12 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace headroom_live {
@@ -155,8 +157,14 @@ enum class command : char {
   allocate = 'A',    // allocate and touch `arg` more bytes, then snapshot
   free_all = 'F',    // free what was allocated, then snapshot
   reopen = 'R',      // open a new reader, then snapshot
+  thrash = 'T',      // read thrash_file over and over for `arg` ms
   quit = 'Q',
 };
+
+// The file command::thrash reads (set before the child is forked). Read
+// through a small cgroup, its pages are reclaimed and read again: real
+// memory stall, which PSI counts.
+inline std::string thrash_file;
 
 struct wire_command {
   command cmd;
@@ -200,14 +208,31 @@ class child_process {
 
   // Sends a command; returns the report, or nothing if the child died.
   std::optional<child_report> ask(command c, std::uint64_t arg = 0) {
+    if (!post(c, arg)) return {};
+    return receive(-1);
+  }
+
+  // Sends a command without waiting for its report.
+  bool post(command c, std::uint64_t arg = 0) {
     wire_command w{c, arg};
-    if (::write(cmd_fd_, &w, sizeof w) != static_cast<ssize_t>(sizeof w)) return {};
+    return ::write(cmd_fd_, &w, sizeof w) == static_cast<ssize_t>(sizeof w);
+  }
+
+  // The next report, waiting up to timeout_ms (-1: for ever). Nothing when
+  // it is not there yet (*died false) or the child died (*died true).
+  std::optional<child_report> receive(int timeout_ms, bool* died = nullptr) {
+    if (died) *died = false;
+    pollfd p{report_fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return {};
     child_report r;
     std::size_t got = 0;
     while (got < sizeof r) {
       const ssize_t n = ::read(report_fd_, reinterpret_cast<char*>(&r) + got, sizeof r - got);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return {};
+      if (n <= 0) {
+        if (died) *died = true;
+        return {};
+      }
       got += static_cast<std::size_t>(n);
     }
     return r;
@@ -224,6 +249,23 @@ class child_process {
 
  private:
   static constexpr std::size_t block = 1 << 20;
+
+  static void thrash(std::uint64_t ms) {
+    const int fd = ::open(thrash_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    std::vector<char> buf(block);
+    timespec start{};
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n <= 0) ::lseek(fd, 0, SEEK_SET);
+      timespec now{};
+      ::clock_gettime(CLOCK_MONOTONIC, &now);
+      const auto elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (static_cast<std::uint64_t>(elapsed) >= ms) break;
+    }
+    ::close(fd);
+  }
 
   // Writes one byte per page so each is charged now. Not instrumented: a
   // sanitizer's shadow writes would be charged to the cgroup too and spoil
@@ -259,6 +301,7 @@ class child_process {
         allocated = 0;
       }
       if (w.cmd == command::reopen) reader.reset();
+      if (w.cmd == command::thrash) thrash(w.arg);
       child_report r;
       if (!reader) {
         auto opened = headroom::memory_reader::open();

@@ -13,43 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "live_cgroup.hpp"
+#include "live_support.hpp"
 
 using namespace headroom_live;
 using headroom::limit_source;
 
+using headroom_live::g_host;
+using headroom_live::MiB;
+
 namespace {
-
-constexpr std::uint64_t MiB = 1024 * 1024;
-
-host_layout g_host;
-int g_serial = 0;
-
-// A fresh top directory for one test, under the own memory cgroup.
-std::string new_base(std::vector<std::unique_ptr<cgroup_dir>>& keep) {
-  std::string err;
-  auto dir = cgroup_dir::make(g_host, g_host.own_dir,
-                              "headroom-live-" + std::to_string(::getpid()) + "-" +
-                                  std::to_string(++g_serial),
-                              &err);
-  REQUIRE_MESSAGE(dir.has_value(), err);
-  keep.push_back(std::make_unique<cgroup_dir>(g_host, *dir));
-  return *dir;
-}
-
-cgroup_dir& add(std::vector<std::unique_ptr<cgroup_dir>>& keep, const std::string& parent,
-                const std::string& name, bool enable_memory = true) {
-  std::string err;
-  auto dir = cgroup_dir::make(g_host, parent, name, &err, enable_memory);
-  REQUIRE_MESSAGE(dir.has_value(), err);
-  keep.push_back(std::make_unique<cgroup_dir>(g_host, *dir));
-  return *keep.back();
-}
-
-// Removes the directories deepest first.
-void remove_all(std::vector<std::unique_ptr<cgroup_dir>>& keep) {
-  while (!keep.empty()) keep.pop_back();
-}
 
 // The kernel's own view, read by the test without the library: v1's
 // hierarchical_memory_limit of a directory.
@@ -61,21 +33,10 @@ std::uint64_t kernel_hierarchical_limit(const std::string& dir) {
   return *k[0].value;
 }
 
-child_report must(const std::optional<child_report>& r) {
-  REQUIRE_MESSAGE(r.has_value(), "the child died before it answered");
-  REQUIRE_MESSAGE(r->open_ok == 1, r->open_error);
-  return *r;
-}
-
-struct cleanup {
-  std::vector<std::unique_ptr<cgroup_dir>>& keep;
-  ~cleanup() { remove_all(keep); }
-};
-
 }  // namespace
 
 TEST_CASE("live: a limit on the leaf") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
@@ -99,7 +60,7 @@ TEST_CASE("live: a limit on the leaf") {
 }
 
 TEST_CASE("live: a limit on the parent over an unlimited child, enforced by the kernel") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& parent = add(dirs, base, "parent");
@@ -140,7 +101,7 @@ TEST_CASE("live: a limit on the parent over an unlimited child, enforced by the 
 }
 
 TEST_CASE("live: three levels, the tightest in the middle") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& a = add(dirs, base, "a");
@@ -165,7 +126,7 @@ TEST_CASE("live: usage follows an allocation of known size") {
   // pages each, 2 CPUs here) and adds page tables (128 KiB for 64 MiB).
   constexpr std::uint64_t size = 64 * MiB;
   constexpr std::uint64_t tolerance = 4 * MiB;
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
@@ -191,7 +152,7 @@ TEST_CASE("live: usage follows an allocation of known size") {
 }
 
 TEST_CASE("live: a limit changed at runtime is seen by the same reader") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& parent = add(dirs, base, "parent");
@@ -222,7 +183,7 @@ TEST_CASE("live: a limit changed at runtime is seen by the same reader") {
 }
 
 TEST_CASE("live: the process moved to another cgroup; a new reader follows it") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& first = add(dirs, base, "first");
@@ -243,7 +204,7 @@ TEST_CASE("live: the process moved to another cgroup; a new reader follows it") 
 }
 
 TEST_CASE("live: an OOM kill is counted in the limit cgroup") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
@@ -271,7 +232,7 @@ TEST_CASE("live: an OOM kill is counted in the limit cgroup") {
 }
 
 TEST_CASE("live: PSI some/full of the own cgroup can be read") {
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
@@ -297,7 +258,7 @@ TEST_CASE("live v2: memory.high below memory.max is reported, and throttling is 
     MESSAGE("not run: memory.high exists on cgroup v2 only (this kernel has memory on v1)");
     return;
   }
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
@@ -327,7 +288,7 @@ TEST_CASE("live v2: a leaf without the memory controller reads its nearest ances
     MESSAGE("not run: on v1 every cgroup of the memory hierarchy has the controller");
     return;
   }
-  std::vector<std::unique_ptr<cgroup_dir>> dirs;
+  cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
   auto& limited = add(dirs, base, "limited");

@@ -240,8 +240,10 @@ TEST_CASE("monitor: an OOM kill counted in memory.events is an oom_kill event") 
     CHECK(e.oom_kills == 1);
     CHECK(e.new_oom_kills == 1);
   }
-  // max and oom grew too: moderate and critical signals.
-  CHECK(m.level() == pressure_level::critical);
+  // max and oom grew too, but the periodic re-check reports kills only:
+  // high/max/oom signals come from the memory.events source (POLLPRI on a
+  // real kernel, see the live tests), which can be turned off.
+  CHECK(m.level() == pressure_level::none);
 }
 
 TEST_CASE("monitor: callbacks may unsubscribe themselves and others, and subscribe") {

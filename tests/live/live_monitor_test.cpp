@@ -1,0 +1,253 @@
+// The pressure monitor on a real kernel: a forked child allocates step by
+// step in a limited cgroup while a monitor watches it (options::pid). On v1
+// the bands are eventfd thresholds; on v2 (in the VM) the sampler.
+#include <headroom/pressure.hpp>
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "live_support.hpp"
+
+using namespace headroom_live;
+using headroom::event_kind;
+using headroom::memory_event;
+using headroom::pressure_level;
+using headroom::source_kind;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct watcher {
+  headroom::monitor m;
+  std::vector<memory_event> events;
+  headroom::subscription sub;
+
+  explicit watcher(headroom::monitor mon) : m(std::move(mon)) {
+    sub = m.subscribe([this](const memory_event& e) {
+      const std::string line = std::string(headroom::to_string(e.kind)) + " " +
+                               headroom::to_string(e.level) + " [" +
+                               headroom::to_string(e.source) + "] " + e.reason;
+      MESSAGE(line);
+      events.push_back(e);
+    });
+  }
+
+  // Dispatches for `d`.
+  void pump(std::chrono::milliseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{m.fd(), POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(left.count()));
+      m.dispatch();
+    }
+    m.dispatch();
+  }
+
+  template <class Pred>
+  bool pump_until(Pred pred, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      pump(10ms);
+    }
+    return true;
+  }
+
+  // Index of the first event matching, or -1.
+  int find(event_kind k, pressure_level l = pressure_level::none, std::size_t from = 0) const {
+    for (std::size_t i = from; i < events.size(); ++i) {
+      if (events[i].kind == k && (k != event_kind::pressure || events[i].level == l)) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+};
+
+watcher watch(pid_t pid, headroom::monitor_options o = {}) {
+  o.reader.pid = pid;
+  auto m = headroom::monitor::create(o);
+  REQUIRE_MESSAGE(m.has_value(), m.error().message());
+  for (const auto& s : m->sources()) {
+    const std::string line = "source " + std::string(headroom::to_string(s.kind)) + ": " +
+                             (s.active ? "active " : "failed: " + s.failure.message() + " ") +
+                             s.detail;
+    MESSAGE(line);
+  }
+  return watcher(std::move(*m));
+}
+
+}  // namespace
+
+TEST_CASE("live monitor: moderate, then critical, before the kill; then oom_kill") {
+  cgroup_list dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(64 * MiB));
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  must(child.ask(command::snapshot));
+
+  auto w = watch(child.pid());
+  w.pump(50ms);
+  CHECK(w.m.level() == pressure_level::none);
+
+  // 4 MiB steps, then 1 MiB ones past 40 MiB, until the kernel kills it.
+  bool killed = false;
+  std::size_t events_before_kill = 0;
+  for (int step = 0; step < 200 && !killed; ++step) {
+    const std::uint64_t size = step < 10 ? 4 * MiB : 1 * MiB;
+    killed = !child.ask(command::allocate, size);
+    if (!killed) {
+      w.pump(20ms);
+      events_before_kill = w.events.size();
+    }
+  }
+  REQUIRE(killed);
+  child.wait_exit();
+  const int moderate = w.find(event_kind::pressure, pressure_level::moderate);
+  const int critical = w.find(event_kind::pressure, pressure_level::critical);
+  REQUIRE(moderate >= 0);
+  REQUIRE(critical >= 0);
+  CHECK(moderate < critical);
+  CHECK(static_cast<std::size_t>(critical) < events_before_kill);
+  CHECK(w.events[static_cast<std::size_t>(moderate)].working_set >= 51 * MiB);
+
+  REQUIRE(w.pump_until([&] { return w.find(event_kind::oom_kill) >= 0; }, 5000ms));
+  const auto& kill = w.events[static_cast<std::size_t>(w.find(event_kind::oom_kill))];
+  CHECK(kill.new_oom_kills >= 1);
+  CHECK(kill.oom_kills >= 1);
+}
+
+TEST_CASE("live monitor: a raised limit gives limit_changed; freeing memory gives none") {
+  cgroup_list dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  REQUIRE(leaf.set_limit(64 * MiB));
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  must(child.ask(command::snapshot));
+  auto w = watch(child.pid());
+
+  must(child.ask(command::allocate, 54 * MiB));  // about 85%: moderate
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::moderate; }, 3000ms));
+
+  REQUIRE(leaf.set_limit(256 * MiB));
+  REQUIRE(w.pump_until([&] { return w.find(event_kind::limit_changed) >= 0; }, 3000ms));
+  const auto& changed = w.events[static_cast<std::size_t>(w.find(event_kind::limit_changed))];
+  CHECK(changed.old_limit == 64 * MiB);
+  CHECK(changed.new_limit == 256 * MiB);
+  CHECK(changed.new_cgroup == leaf.dir());
+  CHECK_FALSE(changed.moved);
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 8000ms));
+
+  REQUIRE(leaf.set_limit(64 * MiB));  // back down: pressure again
+  REQUIRE(w.pump_until([&] { return w.m.level() != pressure_level::none; }, 3000ms));
+  const std::size_t mark = w.events.size();
+  must(child.ask(command::free_all));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 8000ms));
+  CHECK(w.find(event_kind::pressure, pressure_level::none, mark) >= 0);
+  child.ask(command::quit);
+  child.wait_exit();
+}
+
+TEST_CASE("live monitor: a PSI trigger fires under load") {
+  cgroup_list dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& leaf = add(dirs, base, "leaf");
+  headroom::monitor_options o;
+  // A low bar so that a few seconds of load are enough on any machine:
+  // 20 ms of stall within 2 s.
+  o.psi_moderate.stall = std::chrono::microseconds(20000);
+  // Only PSI may raise the level here: the other sources would reach
+  // moderate first and a PSI signal at the same level adds no event.
+  o.use_v1_events = false;
+  o.use_memory_events = false;
+
+  if (g_host.v2()) {
+    // memory.high throttling sleeps the allocating task: memory stall.
+    REQUIRE(leaf.set_limit(256 * MiB));
+    REQUIRE(leaf.set_high(std::to_string(32 * MiB)));
+  } else {
+    // Reading a file through a 16 MiB cgroup: direct reclaim, memory stall
+    // (PSI comes from the cgroup2 hierarchy, here its root: host-wide).
+    // That needs a file system with a page cache to reclaim.
+    const std::string tmp = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+    struct statfs fs {};
+    REQUIRE(::statfs(tmp.c_str(), &fs) == 0);
+    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
+      const std::string why = "not run: " + tmp +
+                              " is in memory (tmpfs/ramfs): nothing to reclaim, so no stall "
+                              "to cause on v1";
+      MESSAGE(why);
+      return;
+    }
+    REQUIRE(leaf.set_limit(16 * MiB));
+    const std::string file = tmp + "/headroom-thrash-" + std::to_string(::getpid());
+    {
+      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      REQUIRE(fd >= 0);
+      std::vector<char> chunk(1 << 20, 'x');
+      for (int i = 0; i < 96; ++i) REQUIRE(::write(fd, chunk.data(), chunk.size()) > 0);
+      ::fdatasync(fd);
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // not cached: read from disk
+      ::close(fd);
+    }
+    thrash_file = file;
+  }
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  must(child.ask(command::snapshot));
+  auto w = watch(child.pid(), o);
+  bool psi_active = false;
+  for (const auto& s : w.m.sources()) {
+    if (s.kind == source_kind::psi) psi_active = s.active;
+  }
+  REQUIRE_MESSAGE(psi_active, "no PSI trigger could be set on this kernel");
+
+  if (g_host.v2()) {
+    REQUIRE(child.post(command::allocate, 40 * MiB));
+  } else {
+    REQUIRE(child.post(command::thrash, 5000));
+  }
+  const bool fired = w.pump_until(
+      [&] {
+        for (const auto& e : w.events) {
+          if (e.source == source_kind::psi) return true;
+        }
+        return false;
+      },
+      15000ms);
+  const auto after = child.receive(20000);  // the load's own report
+  const std::string seen = "memory.pressure of the cgroup now: " +
+                           read_file(leaf.dir() + "/memory.pressure") + "usage " +
+                           (after ? std::to_string(after->usage) : std::string("?"));
+  CHECK_MESSAGE(fired, seen);
+  if (!fired) {
+    for (const auto& st : w.m.sources()) {
+      const std::string line = "source now " + std::string(headroom::to_string(st.kind)) + ": " +
+                               (st.active ? "active " : "failed: " + st.failure.message() + " ") +
+                               st.detail;
+      MESSAGE(line);
+    }
+  }
+  if (!thrash_file.empty()) {
+    ::unlink(thrash_file.c_str());
+    thrash_file.clear();
+  }
+  child.ask(command::quit);
+  child.wait_exit();
+}

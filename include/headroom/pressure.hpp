@@ -994,8 +994,9 @@ class monitor_core {
     if (have_prev_) {
       const double dt = std::chrono::duration<double>(now - prev_time_).count();
       if (dt > 0) {
+        // Smoothed, but a sudden rise counts at once.
         const double inst = (static_cast<double>(value) - static_cast<double>(prev_value_)) / dt;
-        rate_ = 0.5 * rate_ + 0.5 * inst;
+        rate_ = std::max(inst, 0.5 * rate_ + 0.5 * inst);
       }
     }
     prev_value_ = value;

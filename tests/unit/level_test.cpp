@@ -132,10 +132,10 @@ TEST_CASE("sampling interval: slow far away, fast near an edge or when growing f
   CHECK(ten <= 260ms);
   CHECK(at(799 * MiB, pressure_level::none) == fast);   // 0.1% away
   CHECK(at(800 * MiB, pressure_level::none) == fast);   // on it
-  // Growing 1000 MiB/s at 600 MiB: the edge is 200 ms away, sample in 100.
+  // Growing 1000 MiB/s at 600 MiB: the edge is 200 ms away, sample in 50.
   const auto growing = at(600 * MiB, pressure_level::none, 1000.0 * MiB);
-  CHECK(growing >= 95ms);
-  CHECK(growing <= 105ms);
+  CHECK(growing >= 45ms);
+  CHECK(growing <= 55ms);
   // Shrinking is not growth.
   CHECK(at(600 * MiB, pressure_level::none, -1000.0 * MiB) == slow);
   // At moderate, the nearer of critical above and the exit edge below.

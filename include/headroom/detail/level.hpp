@@ -151,7 +151,8 @@ class level_tracker {
 // `rate` is the recent growth in bytes per second (0 or less: not growing).
 //  - by distance: (distance / (20% of the limit))^2 of the slow interval,
 //    so 1 s at 20% away, 250 ms at 10%, 62 ms at 5%, 10 ms at 2%;
-//  - by speed: half the time the current growth needs to reach the edge.
+//  - by speed: a quarter of the time the current growth needs to reach the
+//    edge, so samples close in on it geometrically.
 inline steady::duration next_sample_interval(std::uint64_t working_set, std::uint64_t limit,
                                              const band_edges& e, pressure_level level,
                                              double rate, steady::duration fast,
@@ -173,7 +174,7 @@ inline steady::duration next_sample_interval(std::uint64_t working_set, std::uin
       std::chrono::duration<double>(std::chrono::duration<double>(slow).count() * scale));
   auto next = by_distance;
   if (rate > 0 && up > working_set) {
-    const double seconds = static_cast<double>(up - working_set) / rate / 2;
+    const double seconds = static_cast<double>(up - working_set) / rate / 4;
     const auto by_speed = std::chrono::duration_cast<steady::duration>(
         std::chrono::duration<double>(std::min(seconds, 3600.0)));
     next = std::min(next, by_speed);

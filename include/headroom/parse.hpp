@@ -61,7 +61,9 @@ inline result<std::uint64_t> parse_u64(std::string_view s) noexcept {
   for (const char c : s) {
     if (!detail::is_digit(c)) return errc::malformed;
     const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return errc::malformed;
+    // Up to 19 digits cannot overflow (10^19 - 1 < 2^64): only the 20th
+    // digit needs the check. Every memory.stat line goes through here.
+    if (s.size() == 20 && v > (UINT64_MAX - d) / 10) return errc::malformed;
     v = v * 10 + d;
   }
   return v;

@@ -76,6 +76,12 @@ inline result<unique_fd> open_read(const std::string& path) {
 // Reads the whole content of an open file from offset 0 into buf[0, cap).
 // Returns the bytes read. Filling the buffer is an error (malformed): the
 // caller sized it for the largest legal content.
+//
+// Every kernel file headroom reads ends with a newline, and the kernel
+// hands out such small files whole: a read that ends with '\n' and leaves
+// room in the buffer is taken as complete, which saves the second pread
+// that would only return 0. A short read cut anywhere else is continued;
+// one cut at a line end can only lose whole lines, never change a number.
 inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
                                           const std::string& path_for_errors) {
 #if HEADROOM_HAVE_LINUX
@@ -88,6 +94,7 @@ inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
     }
     if (n == 0) return std::string_view(buf, got);
     got += static_cast<std::size_t>(n);
+    if (got < cap && buf[got - 1] == '\n') return std::string_view(buf, got);
   }
   return result<std::string_view>(errc::malformed, path_for_errors);
 #else

@@ -1,0 +1,178 @@
+// Read cost, side by side in one run:
+//  - headroom usage() against the floor, one bare pread of the usage file
+//    on an open fd;
+//  - headroom snapshot() against the sum of the bare preads it needs (the
+//    limit file of each directory on the chain, usage, memory.stat);
+//  - a naive reader that opens the file with std::ifstream on every call;
+//  - libuv's uv_get_constrained_memory() (where libuv is available), and
+//    the value it returns next to headroom's limit;
+//  - cold discovery (discover(), memory_reader::open()) against a plain
+//    read of /proc/self/mountinfo.
+// Rounds alternate between the candidates so that noise on a shared
+// machine hits them alike; each figure is the median over rounds.
+//
+//   read_cost [--rounds N] [--quick]
+// Prints a table, and "result read <field> <value>" lines for scripts.
+#include <headroom/headroom.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#if HEADROOM_BENCH_LIBUV
+#include <uv.h>
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+volatile std::uint64_t sink;  // keeps results alive
+
+struct candidate {
+  std::string name;
+  std::function<void()> op;
+  int iterations;
+  std::vector<double> ns_per_op;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Bare pread of a whole small file into a stack buffer: the floor.
+std::uint64_t bare_pread(int fd) {
+  char buf[16384];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  return static_cast<std::uint64_t>(n) + static_cast<unsigned char>(buf[0]);
+}
+
+std::uint64_t naive_read(const std::string& path) {
+  std::ifstream in(path);
+  std::uint64_t v = 0;
+  in >> v;
+  return v;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 15;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--quick") == 0) rounds = 3;
+  }
+  auto opened = headroom::memory_reader::open();
+  if (!opened) {
+    std::printf("FAIL: %s\n", opened.error().message().c_str());
+    return 1;
+  }
+  const headroom::memory_reader& reader = *opened;
+  const auto s0 = reader.snapshot();
+  if (s0.usage_level == headroom::host_level) {
+    std::printf("SKIP: no cgroup usage file to read here (mode %s)\n", headroom::to_string(reader.mode()));
+    return 77;
+  }
+  const bool v1 = reader.mode() != headroom::hierarchy_mode::v2;
+  const auto& fs = reader.files();
+  const std::string usage_path = fs.real_path(reader.usage_path(s0));
+  // The files snapshot() reads: the limit file of each directory on the
+  // chain, then usage and memory.stat of the usage cgroup.
+  std::vector<int> snapshot_fds;
+  for (std::size_t i = 0; i < reader.chain_size(); ++i) {
+    const int fd = ::open(fs.real_path(reader.path_at(i, v1 ? "memory.limit_in_bytes" : "memory.max")).c_str(),
+                          O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) snapshot_fds.push_back(fd);
+  }
+  const int usage_fd = ::open(usage_path.c_str(), O_RDONLY | O_CLOEXEC);
+  snapshot_fds.push_back(usage_fd);
+  snapshot_fds.push_back(
+      ::open(fs.real_path(reader.path_at(s0.usage_level, "memory.stat")).c_str(), O_RDONLY | O_CLOEXEC));
+
+  std::vector<candidate> c;
+  c.push_back({"bare pread (usage file)", [&] { sink = bare_pread(usage_fd); }, 20000, {}});
+  c.push_back({"headroom usage()", [&] { sink = reader.usage().value_or(0); }, 20000, {}});
+  c.push_back({"bare preads snapshot() needs",
+               [&] {
+                 std::uint64_t x = 0;
+                 for (int fd : snapshot_fds) x += bare_pread(fd);
+                 sink = x;
+               },
+               5000,
+               {}});
+  c.push_back({"headroom snapshot()", [&] { sink = reader.snapshot().headroom.value_or(0); }, 5000, {}});
+  c.push_back({"naive ifstream per call", [&] { sink = naive_read(usage_path); }, 5000, {}});
+#if HEADROOM_BENCH_LIBUV
+  c.push_back({"libuv uv_get_constrained_memory", [&] { sink = uv_get_constrained_memory(); }, 5000, {}});
+#endif
+  c.push_back({"plain read of mountinfo", [&] { sink = read_all("/proc/self/mountinfo").size(); }, 300, {}});
+  c.push_back({"headroom discover() (cold)", [&] { sink = headroom::discover()->chain.size(); }, 300, {}});
+  c.push_back({"headroom memory_reader::open()",
+               [&] { sink = headroom::memory_reader::open()->chain_size(); }, 300, {}});
+
+  for (auto& x : c) {
+    for (int i = 0; i < x.iterations / 10; ++i) x.op();  // warm up
+  }
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& x : c) {
+      const auto t0 = clock_type::now();
+      for (int i = 0; i < x.iterations; ++i) x.op();
+      const double ns = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
+      x.ns_per_op.push_back(ns / x.iterations);
+    }
+  }
+
+  std::printf("mode %s, usage file %s, chain of %zu, %d rounds\n", headroom::to_string(reader.mode()),
+              usage_path.c_str(), reader.chain_size(), rounds);
+  for (const auto& x : c) std::printf("  %-34s %10.0f ns/op\n", x.name.c_str(), median(x.ns_per_op));
+  const auto m = [&](const char* name) {
+    for (const auto& x : c) {
+      if (x.name == name) return median(x.ns_per_op);
+    }
+    return 0.0;
+  };
+  const double usage_ratio = m("headroom usage()") / m("bare pread (usage file)");
+  const double snapshot_ratio = m("headroom snapshot()") / m("bare preads snapshot() needs");
+  std::printf("usage()    / bare pread          = %.2fx\n", usage_ratio);
+  std::printf("snapshot() / its bare preads     = %.2fx\n", snapshot_ratio);
+  std::printf("naive ifstream / usage()         = %.2fx\n", m("naive ifstream per call") / m("headroom usage()"));
+  std::printf("result read usage_ns %.0f\nresult read pread_ns %.0f\nresult read usage_ratio %.2f\n",
+              m("headroom usage()"), m("bare pread (usage file)"), usage_ratio);
+  std::printf("result read snapshot_ns %.0f\nresult read snapshot_preads_ns %.0f\nresult read snapshot_ratio %.2f\n",
+              m("headroom snapshot()"), m("bare preads snapshot() needs"), snapshot_ratio);
+  std::printf("result read naive_ns %.0f\n", m("naive ifstream per call"));
+  std::printf("result read discover_ns %.0f\nresult read open_ns %.0f\nresult read mountinfo_ns %.0f\n",
+              m("headroom discover() (cold)"), m("headroom memory_reader::open()"),
+              m("plain read of mountinfo"));
+  const auto limit = s0.limit && s0.limit->has_value() ? **s0.limit : 0;
+#if HEADROOM_BENCH_LIBUV
+  const std::uint64_t uv = uv_get_constrained_memory();
+  std::printf("libuv / usage()                  = %.2fx\n",
+              m("libuv uv_get_constrained_memory") / m("headroom usage()"));
+  std::printf("libuv says the limit is %llu (%s); headroom says %s\n", static_cast<unsigned long long>(uv),
+              uv == 0 ? "0: no limit known" : headroom::detail::human_bytes(uv).c_str(),
+              limit ? headroom::detail::human_bytes(limit).c_str() : "no limit");
+  std::printf("result read libuv_ns %.0f\nresult read libuv_limit %llu\n", m("libuv uv_get_constrained_memory"),
+              static_cast<unsigned long long>(uv));
+#else
+  std::printf("libuv: not built in (libuv1-dev not found at configure time)\n");
+#endif
+  std::printf("result read headroom_limit %llu\n", static_cast<unsigned long long>(limit));
+  for (int fd : snapshot_fds) ::close(fd);
+  return 0;
+}

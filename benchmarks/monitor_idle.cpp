@@ -24,6 +24,9 @@ double thread_cpu_seconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef __OPTIMIZE__
+  std::printf("warning: built without optimization; figures are not representative\n");
+#endif
   int seconds = 60;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atoi(argv[++i]);

@@ -117,6 +117,9 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef __OPTIMIZE__
+  std::printf("warning: built without optimization; figures are not representative\n");
+#endif
   int trials = 10;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--trials") == 0 && i + 1 < argc) trials = std::atoi(argv[++i]);

@@ -72,6 +72,9 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef __OPTIMIZE__
+  std::printf("warning: built without optimization; figures are not representative\n");
+#endif
   int rounds = 15;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);

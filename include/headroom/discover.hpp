@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +45,12 @@ constexpr const char* to_string(hierarchy_mode m) noexcept {
   return "none";
 }
 
+// True when the controller is on cgroup v1 (v1 or hybrid hosts): v1 file
+// names and semantics apply.
+constexpr bool is_v1(hierarchy_mode m) noexcept {
+  return m == hierarchy_mode::v1 || m == hierarchy_mode::hybrid;
+}
+
 // How the cgroup path from /proc/<pid>/cgroup became a directory.
 enum class path_mapping {
   none,              // nothing was mapped (mode none)
@@ -53,7 +61,8 @@ enum class path_mapping {
   outside_namespace,     // path starts with "/..": the process was moved out
                          // of its cgroup namespace's root after it was made
   not_under_mount_root,  // the path is not under the mount's root
-  unsafe_path,           // the path has "." or ".." components inside it
+  unsafe_path,           // the path has "." or ".." components inside it,
+                         // or a symlink among its directories
 };
 
 constexpr const char* to_string(path_mapping m) noexcept {
@@ -115,6 +124,7 @@ struct cgroup_location {
   // memory.pressure is. Empty when no cgroup2 hierarchy is mounted.
   std::string unified_dir;
   std::string unified_path;
+  std::string unified_mount_point;
 };
 
 namespace detail {
@@ -206,13 +216,18 @@ inline std::vector<std::string> chain_to_mount(const std::string& dir,
 
 }  // namespace detail
 
-// Decides the layout from the texts of /proc/<pid>/cgroup and
-// /proc/<pid>/mountinfo. Pure. A v2 result is a candidate: discover() then
-// confirms that the memory controller is enabled (cgroup.controllers).
-// Errors: malformed when a line of either file does not parse.
+// Decides the layout of `controller` ("memory", "cpu", "cpuset") from the
+// texts of /proc/<pid>/cgroup and /proc/<pid>/mountinfo. Pure. On v1 its
+// cgroup is the line whose controller list holds it ("cpu" is often
+// co-mounted as "cpu,cpuacct"), mapped through a cgroup mount whose super
+// options hold it; else the 0:: line through a cgroup2 mount. A v2 result
+// is a candidate: discover() then confirms that the controller is enabled
+// (cgroup.controllers). Errors: malformed when a line of either file does
+// not parse.
 inline result<cgroup_location> locate(std::string_view cgroup_text,
-                                      std::string_view mountinfo_text) {
-  std::optional<cgroup_entry> v1_memory;
+                                      std::string_view mountinfo_text,
+                                      std::string_view controller = "memory") {
+  std::optional<cgroup_entry> v1_entry;
   std::optional<cgroup_entry> v2_entry;
   while (!cgroup_text.empty()) {
     const std::string_view line = detail::next_line(cgroup_text);
@@ -221,8 +236,8 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     if (!e) return result<cgroup_location>(errc::malformed, "/proc/self/cgroup");
     if (e->hierarchy_id == 0 && e->controllers.empty()) {
       v2_entry = *e;
-    } else if (has_controller(e->controllers, "memory")) {
-      v1_memory = *e;
+    } else if (has_controller(e->controllers, controller)) {
+      v1_entry = *e;
     }
   }
 
@@ -239,13 +254,13 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
                       unescape_mount_path(e->root), std::string(e->fs_type),
                       std::string(e->super_options)});
   }
-  std::vector<const cgroup_mount*> v1_memory_mounts;
+  std::vector<const cgroup_mount*> v1_mounts;
   std::vector<const cgroup_mount*> v2_mounts;
   for (const auto& m : mounts) {
     if (m.fs_type == "cgroup2") {
       v2_mounts.push_back(&m);
-    } else if (has_controller(m.super_options, "memory")) {
-      v1_memory_mounts.push_back(&m);
+    } else if (has_controller(m.super_options, controller)) {
+      v1_mounts.push_back(&m);
     }
   }
 
@@ -254,25 +269,26 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     const cgroup_mount* m = detail::choose_mount(v2_mounts, v2_entry->path);
     loc.unified_path = std::string(v2_entry->path);
     loc.unified_dir = detail::map_cgroup_path(*m, v2_entry->path).dir;
+    loc.unified_mount_point = m->mount_point;
   }
 
   const cgroup_mount* chosen = nullptr;
   std::string_view path;
-  if (v1_memory && !v1_memory_mounts.empty()) {
+  if (v1_entry && !v1_mounts.empty()) {
     loc.mode =
         v2_mounts.empty() ? hierarchy_mode::v1 : hierarchy_mode::hybrid;
-    path = v1_memory->path;
-    chosen = detail::choose_mount(v1_memory_mounts, path);
-  } else if (!v1_memory && v2_entry && !v2_mounts.empty()) {
+    path = v1_entry->path;
+    chosen = detail::choose_mount(v1_mounts, path);
+  } else if (!v1_entry && v2_entry && !v2_mounts.empty()) {
     loc.mode = hierarchy_mode::v2;
     path = v2_entry->path;
     chosen = detail::choose_mount(v2_mounts, path);
   } else {
-    // The memory controller is bound to a v1 hierarchy that is not mounted,
-    // or there is no cgroup at all.
+    // The controller is bound to a v1 hierarchy that is not mounted, or
+    // there is no cgroup at all.
     loc.why_none =
-        make_error(make_error_code(v1_memory ? errc::controller_absent
-                                             : errc::no_cgroup),
+        make_error(make_error_code(v1_entry ? errc::controller_absent
+                                            : errc::no_cgroup),
                    "/proc/self/mountinfo");
     return loc;
   }
@@ -286,40 +302,53 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
   return loc;
 }
 
-// Reads /proc/<pid>/cgroup and /proc/<pid>/mountinfo and locates the memory
-// cgroup. Fails only when mountinfo cannot be read or either file is
-// malformed; "no cgroup" is a location with mode none.
-inline result<cgroup_location> discover(const detail::file_system& fs) {
+namespace detail {
+
+// The two texts discovery starts from, as read through `fs`.
+struct cgroup_texts {
+  std::string cgroup;     // /proc/<pid>/cgroup
+  std::string mountinfo;  // /proc/<pid>/mountinfo
+};
+
+// Reads them. Not Linux (no /proc): errc::not_supported; a kernel without
+// cgroups (no /proc/<pid>/cgroup): errc::no_cgroup; a pid that is gone or
+// a tree without mountinfo: the read's error.
+inline result<cgroup_texts> read_cgroup_texts(const file_system& fs) {
   auto mountinfo = fs.read_proc("mountinfo");
-  if (!mountinfo) {
-    // Not Linux: no cgroups to find, a report with mode none.
-    if (mountinfo.error().code == errc::not_supported) {
-      cgroup_location loc;
-      loc.why_none = std::move(mountinfo).error();
-      return loc;
-    }
-    return std::move(mountinfo).error();
-  }
+  if (!mountinfo) return std::move(mountinfo).error();
   auto cgroups = fs.read_proc("cgroup");
   if (!cgroups) {
-    // A kernel without cgroups has no such file: a report with mode none.
-    if (cgroups.error().code != std::errc::no_such_file_or_directory) {
-      return std::move(cgroups).error();
+    if (cgroups.error().code == std::errc::no_such_file_or_directory) {
+      return make_error(make_error_code(errc::no_cgroup), cgroups.error().path);
     }
-    cgroup_location loc;
-    loc.why_none = make_error(make_error_code(errc::no_cgroup),
-                              cgroups.error().path);
-    return loc;
+    return std::move(cgroups).error();
   }
-  auto loc = locate(*cgroups, *mountinfo);
-  if (!loc || loc->mode != hierarchy_mode::v2) return loc;
+  return cgroup_texts{std::move(*cgroups), std::move(*mountinfo)};
+}
 
-  // On cgroup2 the memory controller is there when some directory on the
-  // chain lists it in cgroup.controllers (a leaf may not have it enabled;
-  // its memory is then charged to the nearest ancestor that has it).
+// locate() for `controller`, then what only the files can say: a symlink
+// among the directories below the mount point (the mount point is used
+// instead, and the mapping says so), and on cgroup2 whether some directory
+// on the chain lists the controller in cgroup.controllers (a leaf may not
+// have it enabled; it is then charged to the nearest ancestor that has it).
+inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_texts& texts,
+                                           std::string_view controller) {
+  auto loc = locate(texts.cgroup, texts.mountinfo, controller);
+  if (!loc || loc->mode == hierarchy_mode::none) return loc;
+
+  if (fs.symlink_below(loc->mount.mount_point, loc->dir)) {
+    loc->dir = loc->mount.mount_point;
+    loc->mapping = path_mapping::unsafe_path;
+    loc->chain = {loc->dir};
+  }
+  if (!loc->unified_dir.empty() && fs.symlink_below(loc->unified_mount_point, loc->unified_dir)) {
+    loc->unified_dir = loc->unified_mount_point;
+  }
+  if (loc->mode != hierarchy_mode::v2) return loc;
+
   for (const auto& dir : loc->chain) {
     auto controllers = fs.read(detail::join_path(dir, "/cgroup.controllers"));
-    if (controllers && has_word(*controllers, "memory")) return loc;
+    if (controllers && has_word(*controllers, controller)) return loc;
   }
   loc->mode = hierarchy_mode::none;
   loc->why_none =
@@ -328,8 +357,48 @@ inline result<cgroup_location> discover(const detail::file_system& fs) {
   return loc;
 }
 
-inline result<cgroup_location> discover(const options& opt = {}) {
-  return discover(detail::file_system(opt.root, opt.pid, opt.on_read));
+// A location with mode none, saying why.
+inline cgroup_location nowhere(error why) {
+  cgroup_location loc;
+  loc.why_none = std::move(why);
+  return loc;
+}
+
+}  // namespace detail
+
+// HEADROOM_DETECT=off (also "0", "false") turns cgroup detection off: the
+// readers then report mode none, host-wide. Ignored when
+// options::use_environment is false.
+inline constexpr const char* env_detect = "HEADROOM_DETECT";
+
+// Why detection is off, or nothing when it is on.
+inline std::optional<error> detection_disabled(const options& opt) {
+  const char* detect = opt.use_environment ? std::getenv(env_detect) : nullptr;
+  const std::string_view d = detect ? detect : "";
+  if (d != "off" && d != "0" && d != "false") return std::nullopt;
+  return make_error(make_error_code(errc::disabled), std::string(env_detect) + "=" + detect);
+}
+
+// Reads /proc/<pid>/cgroup and /proc/<pid>/mountinfo and locates the cgroup
+// of `controller`. Fails only when mountinfo cannot be read or either file
+// is malformed; "no cgroup" (a kernel without cgroups, or not Linux) is a
+// location with mode none.
+inline result<cgroup_location> discover(const detail::file_system& fs,
+                                        std::string_view controller = "memory") {
+  auto texts = detail::read_cgroup_texts(fs);
+  if (!texts) {
+    const auto& code = texts.error().code;
+    if (code == errc::no_cgroup || code == errc::not_supported) {
+      return detail::nowhere(std::move(texts).error());
+    }
+    return std::move(texts).error();
+  }
+  return detail::discover_in(fs, *texts, controller);
+}
+
+inline result<cgroup_location> discover(const options& opt = {},
+                                        std::string_view controller = "memory") {
+  return discover(detail::file_system(opt.root, opt.pid, opt.on_read), controller);
 }
 
 }  // namespace headroom

@@ -38,7 +38,7 @@ namespace detail {
 // they keep their errno in std::system_category().
 enum class errc {
   no_cgroup = 1,      // no cgroup line or no cgroup mount for the process
-  controller_absent,  // the memory controller is not available to the process
+  controller_absent,  // the controller (memory, cpu...) is not available
   malformed,          // a file's content does not have the documented format
                       // (also: larger than the fixed buffer it is read into)
   not_supported,      // not provided by this hierarchy mode or platform
@@ -54,7 +54,7 @@ class category_impl final : public std::error_category {
       case errc::no_cgroup:
         return "no cgroup found for the process";
       case errc::controller_absent:
-        return "memory controller not available";
+        return "controller not available";
       case errc::malformed:
         return "malformed content";
       case errc::not_supported:

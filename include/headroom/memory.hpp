@@ -162,9 +162,8 @@ struct memory_report {
 //                                Ti, or k M G T; see parse_size). Usage and
 //                                working set are still read from the cgroup.
 //   HEADROOM_DETECT=off          does not look for cgroups at all (mode none,
-//                                host-wide values); also "0" or "false".
+//                                host-wide values); see detection_disabled().
 inline constexpr const char* env_memory_limit = "HEADROOM_MEMORY_LIMIT";
-inline constexpr const char* env_detect = "HEADROOM_DETECT";
 
 namespace detail {
 
@@ -204,29 +203,10 @@ constexpr const memory_files* files_for(hierarchy_mode m) noexcept {
   return nullptr;
 }
 
-// Buffers for pread: numbers are at most 20 digits; memory.stat is a few
-// KiB (v2 builds it in one page). Twice the largest legal size, then the
-// file is malformed.
-inline constexpr std::size_t number_buffer = 64;
+// Buffers for pread: memory.stat is a few KiB (v2 builds it in one page).
+// Four times the largest legal size, then the file is malformed.
 inline constexpr std::size_t stat_buffer = 16 * 1024;
 inline constexpr std::size_t meminfo_buffer = 16 * 1024;
-
-inline bool is_enoent(const error& e) noexcept {
-  return e.code == std::errc::no_such_file_or_directory;
-}
-
-// Reads a small file (one number, or "max") and parses it; a parse error
-// names the file.
-template <class Parse>
-auto read_number(const kept_file& f, Parse&& parse)
-    -> decltype(parse(std::string_view{})) {
-  char buf[number_buffer];
-  auto text = read_kept(f, buf, sizeof buf);
-  if (!text) return std::move(text).error();
-  auto v = parse(*text);
-  if (!v) return make_error(v.error().code, f.path);
-  return v;
-}
 
 // The minimum over levels [0, n) of a number-or-unlimited file; file_at(i)
 // gives level i's file. A level whose file does not exist is skipped (a v2
@@ -244,8 +224,8 @@ chain_min min_over_chain(std::size_t n, FileAt&& file_at, Parse&& parse) {
   std::optional<std::uint64_t> best;
   for (std::size_t i = 0; i < n; ++i) {
     auto&& f = file_at(i);
-    if (!f.is_open() && is_enoent(f.open_error)) continue;
-    auto v = read_number(f, parse);
+    if (f.missing()) continue;
+    auto v = read_parsed(f, parse);
     if (!v) {
       out.value = std::move(v).error();
       return out;
@@ -279,11 +259,8 @@ class memory_reader {
   static result<memory_reader> open(const options& opt = {}) {
     memory_reader r;
     r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read);
-    const char* detect = opt.use_environment ? std::getenv(env_detect) : nullptr;
-    const std::string_view d = detect ? detect : "";
-    if (d == "off" || d == "0" || d == "false") {
-      r.loc_.why_none = make_error(make_error_code(errc::disabled),
-                                   std::string(env_detect) + "=" + detect);
+    if (auto off = detection_disabled(opt)) {
+      r.loc_.why_none = std::move(*off);
     } else {
       auto loc = discover(r.fs_);
       if (!loc) return std::move(loc).error();
@@ -372,7 +349,7 @@ class memory_reader {
       if (!m) return std::move(m).error();
       return m->total - m->free;
     }
-    return detail::read_number(levels_[level].usage, parse_counter);
+    return detail::read_parsed(levels_[level].usage, parse_counter);
   }
 
   // Limit, usage, memory.stat, working set, effective limit and headroom.
@@ -449,7 +426,7 @@ class memory_reader {
     const auto read_at = [&](std::size_t i, std::string_view name,
                              auto parse) {
       using value = typename decltype(parse(std::string_view{}))::value_type;
-      return reading<value>{detail::read_number(file_at(i, name), parse),
+      return reading<value>{detail::read_parsed(file_at(i, name), parse),
                             path_at(i, name)};
     };
     const auto chain_min_of = [&](std::string_view name, auto parse) {
@@ -532,10 +509,7 @@ class memory_reader {
       // The memory cgroup is the first directory with memory controller
       // files: a v2 leaf without the controller is charged to the nearest
       // ancestor that has it. (The v2 root has neither file.)
-      const auto present = [](const detail::kept_file& f) {
-        return f.is_open() || !detail::is_enoent(f.open_error);
-      };
-      if (memory_level_ == host_level && (present(l.limit) || present(l.usage))) {
+      if (memory_level_ == host_level && (!l.limit.missing() || !l.usage.missing())) {
         memory_level_ = i;
       }
       levels_.push_back(std::move(l));
@@ -546,7 +520,7 @@ class memory_reader {
   // hierarchical_memory_limit from that memory.stat when it is a limit.
   std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s) const {
     const level& l = levels_[s.usage_level];
-    s.usage = detail::read_number(l.usage, parse_counter);
+    s.usage = detail::read_parsed(l.usage, parse_counter);
     char buf[detail::stat_buffer];
     auto text = detail::read_kept(l.stat, buf, sizeof buf);
     if (!text) {
@@ -700,7 +674,7 @@ class memory_reader {
       // The real root has no cgroup.type; a container's namespace root,
       // also printed as "/", has one, and its pressure is the container's.
       const auto type = fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"));
-      r.pressure_from = detail::is_enoent(type.open_error)
+      r.pressure_from = type.missing()
                             ? pressure_scope::root_cgroup
                             : pressure_scope::cgroup;
       if (r.pressure.value) return;

@@ -315,7 +315,7 @@ class monitor_core {
   }
 
   result<void> init() {
-    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    epoll_.reset(HEADROOM_SYSCALL(epoll_create1)(EPOLL_CLOEXEC));
     if (!epoll_) return errno_error(errno, "epoll_create1");
     auto t = make_timerfd();
     if (!t) return t.error();
@@ -360,7 +360,7 @@ class monitor_core {
     if (!running_.load()) return;
     stopping_.store(true);
     std::uint64_t one = 1;
-    (void)!::write(wake_.get(), &one, sizeof one);
+    (void)!HEADROOM_SYSCALL(write)(wake_.get(), &one, sizeof one);
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
       thread_.join();
       running_.store(false);
@@ -415,7 +415,7 @@ class monitor_core {
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = ptr;
-    return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+    return HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   }
 
   void add_source(unique_fd fd, role what, std::uint32_t events, std::string path) {
@@ -664,7 +664,7 @@ class monitor_core {
     epoll_event evs[16];
     int n;
     do {
-      n = ::epoll_wait(epoll_.get(), evs, 16, timeout_ms);
+      n = HEADROOM_SYSCALL(epoll_wait)(epoll_.get(), evs, 16, timeout_ms);
     } while (n < 0 && errno == EINTR);
     const auto now = clock::now();
     bool sample_now = false;
@@ -789,7 +789,7 @@ class monitor_core {
             (w.what == role::systemd_stream && !drain_stream(w.fd.get()))) {
           set_status(failed(source_kind::systemd,
                             make_error(std::make_error_code(std::errc::connection_reset), w.path)));
-          ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd.get(), nullptr);
+          HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL, w.fd.get(), nullptr);
           return false;
         }
         signal(now, pressure_level::moderate, source_kind::systemd,

@@ -5,6 +5,7 @@
 #include <headroom/memory.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -753,4 +754,41 @@ TEST_CASE("HEADROOM_DETECT=off: no cgroup is read") {
   }
   scoped_env on(env_detect, "on");
   CHECK(open_at(t).mode() == hierarchy_mode::v2);
+}
+
+TEST_CASE("hostile trees: symlinks never lead a read outside the mount") {
+  fixture_tree t;
+  write_host(t);
+  t.file("proc/self/cgroup", "0::/app.slice/leaf\n");
+  t.file("proc/self/mountinfo", std::string(mi_base) + mi_v2_host);
+  v2_dir root_dir;
+  root_dir.max = std::to_string(300 * MiB);
+  write_v2(t, "sys/fs/cgroup", root_dir);
+  // Outside the mount: what a symlink would read.
+  v2_dir outside;
+  outside.max = "1";
+  write_v2(t, "elsewhere/leaf", outside);
+  t.file("secret", "12345\n");
+
+  SUBCASE("a directory on the chain is a symlink: the mount point, reported") {
+    std::filesystem::create_symlink(t.path("elsewhere"), t.path("sys/fs/cgroup/app.slice"));
+    auto r = open_at(t);
+    CHECK(r.location().mapping == path_mapping::unsafe_path);
+    CHECK(is_fallback(r.location().mapping));
+    CHECK(r.location().chain == std::vector<std::string>{"/sys/fs/cgroup"});
+    CHECK(limit_of(r.snapshot()) == 300 * MiB);  // never the 1 byte outside
+  }
+  SUBCASE("a file is a symlink: an error for that value, not its target") {
+    v2_dir leaf;
+    leaf.max = std::to_string(200 * MiB);
+    write_v2(t, "sys/fs/cgroup/app.slice/leaf", leaf);
+    write_v2(t, "sys/fs/cgroup/app.slice", v2_dir{});
+    t.remove("sys/fs/cgroup/app.slice/leaf/memory.max");
+    std::filesystem::create_symlink(t.path("secret"), t.path("sys/fs/cgroup/app.slice/leaf/memory.max"));
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    REQUIRE_FALSE(s.limit.has_value());
+    CHECK(s.limit.error().code == std::errc::too_many_symbolic_link_levels);
+    CHECK(*s.usage == 100 * MiB);  // the rest still works
+  }
 }

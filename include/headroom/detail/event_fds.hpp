@@ -31,7 +31,7 @@ namespace headroom::detail {
 #if HEADROOM_HAVE_LINUX
 
 inline result<unique_fd> make_eventfd() {
-  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  const int fd = HEADROOM_SYSCALL(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return errno_error(errno, "eventfd");
   return unique_fd(fd);
 }
@@ -39,13 +39,13 @@ inline result<unique_fd> make_eventfd() {
 // Reads an eventfd's counter (resets it); 0 when it was not signalled.
 inline std::uint64_t drain_eventfd(int fd) noexcept {
   std::uint64_t n = 0;
-  while (::read(fd, &n, sizeof n) < 0 && errno == EINTR) {
+  while (HEADROOM_SYSCALL(read)(fd, &n, sizeof n) < 0 && errno == EINTR) {
   }
   return n;
 }
 
 inline result<unique_fd> make_timerfd() {
-  const int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  const int fd = HEADROOM_SYSCALL(timerfd_create)(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   if (fd < 0) return errno_error(errno, "timerfd");
   return unique_fd(fd);
 }
@@ -58,13 +58,13 @@ inline void arm_timer_at(int fd, std::chrono::steady_clock::time_point when) noe
   spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
   spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-  ::timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, nullptr);
+  HEADROOM_SYSCALL(timerfd_settime)(fd, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
 inline result<void> write_all(int fd, std::string_view data, const std::string& path) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    const ssize_t n = HEADROOM_SYSCALL(write)(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path);
@@ -89,7 +89,7 @@ inline result<unique_fd> v1_register_event(const std::string& dir, std::string_v
   auto wfd = open_read(watched_path);
   if (!wfd) return std::move(wfd).error();
   const std::string control = dir + "/cgroup.event_control";
-  unique_fd cfd(::open(control.c_str(), O_WRONLY | O_CLOEXEC));
+  unique_fd cfd(HEADROOM_SYSCALL(open)(control.c_str(), O_WRONLY | O_CLOEXEC));
   if (!cfd) return errno_error(errno, control);
   std::string line = std::to_string(efd->get()) + " " + std::to_string(wfd->get());
   if (!args.empty()) line += " " + std::string(args);
@@ -107,7 +107,7 @@ inline result<unique_fd> v1_register_event(const std::string& dir, std::string_v
 inline result<unique_fd> open_psi_trigger(const std::string& path, bool full,
                                           std::chrono::microseconds stall,
                                           std::chrono::microseconds window) {
-  unique_fd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  unique_fd fd(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return errno_error(errno, path);
   std::string trigger = std::string(full ? "full " : "some ") + std::to_string(stall.count()) +
                         " " + std::to_string(window.count());
@@ -174,19 +174,19 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
     payload = std::move(*decoded);
   }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno_error(errno, path);
+  if (HEADROOM_SYSCALL(stat)(path.c_str(), &st) != 0) return errno_error(errno, path);
   systemd_watch w;
   w.path = path;
   if (S_ISREG(st.st_mode)) {
     w.type = systemd_watch::kind::psi_file;
-    w.fd.reset(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   } else if (S_ISFIFO(st.st_mode)) {
     // O_RDWR: the open neither blocks for a writer nor sees EOF without one.
     w.type = systemd_watch::kind::fifo;
-    w.fd.reset(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   } else if (S_ISSOCK(st.st_mode)) {
     w.type = systemd_watch::kind::socket;
-    w.fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    w.fd.reset(HEADROOM_SYSCALL(socket)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (w.fd) {
       sockaddr_un addr{};
       addr.sun_family = AF_UNIX;
@@ -194,7 +194,7 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
         return result<systemd_watch>(errc::malformed, path);
       }
       std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-      if (::connect(w.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+      if (HEADROOM_SYSCALL(connect)(w.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
           errno != EINPROGRESS) {
         return errno_error(errno, path);
       }
@@ -215,7 +215,7 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
 inline bool drain_stream(int fd) noexcept {
   char buf[512];
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = HEADROOM_SYSCALL(read)(fd, buf, sizeof buf);
     if (n > 0) continue;
     if (n == 0) return false;
     if (errno == EINTR) continue;

@@ -29,6 +29,15 @@
 #include <unistd.h>
 #endif
 
+// Every system call headroom makes is written HEADROOM_SYSCALL(name)(...),
+// which is ::name by default. A test program may define it, before any
+// headroom header and the same way in all of its translation units, to
+// route the calls through fakes that inject faults (EACCES, EINTR, short
+// reads, EMFILE, ENODEV, POLLERR...). See tests/faults.
+#ifndef HEADROOM_SYSCALL
+#define HEADROOM_SYSCALL(name) ::name
+#endif
+
 namespace headroom::detail {
 
 // Owns a file descriptor; closes it once.
@@ -50,7 +59,7 @@ class unique_fd {
   int release() noexcept { return std::exchange(fd_, -1); }
   void reset(int fd = -1) noexcept {
 #if HEADROOM_HAVE_LINUX
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) HEADROOM_SYSCALL(close)(fd_);
 #endif
     fd_ = fd;
   }
@@ -59,12 +68,14 @@ class unique_fd {
   int fd_ = -1;
 };
 
-// Opens `path` read-only and close-on-exec.
+// Opens `path` read-only and close-on-exec. The file itself must not be a
+// symlink (O_NOFOLLOW: ELOOP): kernel files never are, and a captured tree
+// must not send a read elsewhere.
 inline result<unique_fd> open_read(const std::string& path) {
 #if HEADROOM_HAVE_LINUX
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = HEADROOM_SYSCALL(open)(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return errno_error(errno, path);
   return unique_fd(fd);
@@ -87,7 +98,7 @@ inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
 #if HEADROOM_HAVE_LINUX
   std::size_t got = 0;
   while (got < cap) {
-    const ssize_t n = ::pread(fd, buf + got, cap - got, static_cast<off_t>(got));
+    const ssize_t n = HEADROOM_SYSCALL(pread)(fd, buf + got, cap - got, static_cast<off_t>(got));
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path_for_errors);
@@ -113,7 +124,7 @@ inline result<std::string> read_whole(const std::string& path) {
   std::string out;
   char chunk[4096];
   for (;;) {
-    const ssize_t n = ::read(fd->get(), chunk, sizeof chunk);
+    const ssize_t n = HEADROOM_SYSCALL(read)(fd->get(), chunk, sizeof chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path);
@@ -134,6 +145,11 @@ struct kept_file {
   error open_error;  // why it is not open (code 0 when it is)
 
   bool is_open() const noexcept { return static_cast<bool>(fd); }
+  // Not there at all (ENOENT): a file this directory does not have, which
+  // is not an error (a v2 leaf without a controller, the v2 root).
+  bool missing() const noexcept {
+    return !is_open() && open_error.code == std::errc::no_such_file_or_directory;
+  }
 };
 
 inline kept_file keep_open(std::string path) {
@@ -154,6 +170,22 @@ inline result<std::string_view> read_kept(const kept_file& f, char* buf,
                                           std::size_t cap) {
   if (!f.is_open()) return f.open_error;
   return pread_all(f.fd.get(), buf, cap, f.path);
+}
+
+// One-line files (a number, "max", a CPU list) fit in this; a larger
+// content is malformed.
+inline constexpr std::size_t number_buffer = 64;
+
+// Reads a small kept file into a stack buffer of N bytes and parses it; a
+// parse error names the file.
+template <std::size_t N = number_buffer, class Parse>
+auto read_parsed(const kept_file& f, Parse&& parse) -> decltype(parse(std::string_view{})) {
+  char buf[N];
+  auto text = read_kept(f, buf, sizeof buf);
+  if (!text) return std::move(text).error();
+  auto v = parse(*text);
+  if (!v) return make_error(v.error().code, f.path);
+  return v;
 }
 
 }  // namespace headroom::detail

@@ -72,6 +72,27 @@ class file_system {
     return keep_open(std::move(real));
   }
 
+  // True when a directory between `mount_point` (excluded) and `dir`
+  // (included), both logical, is a symlink: the path would leave the
+  // mount. Never so on a cgroup file system; possible in a captured tree.
+  bool symlink_below(const std::string& mount_point, const std::string& dir) const {
+#if HEADROOM_HAVE_LINUX
+    if (dir.size() <= mount_point.size()) return false;
+    std::size_t at = mount_point.size();
+    while (at < dir.size()) {
+      at = dir.find('/', at + 1);
+      if (at == std::string::npos) at = dir.size();
+      struct stat st {};
+      const std::string real = real_path(dir.substr(0, at));
+      if (HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) return true;
+    }
+#else
+    (void)mount_point;
+    (void)dir;
+#endif
+    return false;
+  }
+
   const std::string& root() const noexcept { return root_; }
   int pid() const noexcept { return pid_; }
 
@@ -81,8 +102,8 @@ class file_system {
     struct stat mine {};
     struct stat theirs {};
     const std::string other = "/proc/" + std::to_string(pid) + "/ns/mnt";
-    if (::stat("/proc/self/ns/mnt", &mine) != 0) return true;
-    if (::stat(other.c_str(), &theirs) != 0) return true;
+    if (HEADROOM_SYSCALL(stat)("/proc/self/ns/mnt", &mine) != 0) return true;
+    if (HEADROOM_SYSCALL(stat)(other.c_str(), &theirs) != 0) return true;
     return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
 #else
     (void)pid;

@@ -1,9 +1,12 @@
 // headroom: the whole library. Include this, or only the headers you use.
 #pragma once
 
+#include "cpu.hpp"
 #include "discover.hpp"
 #include "error.hpp"
 #include "memory.hpp"
 #include "parse.hpp"
+#include "policy.hpp"
 #include "pressure.hpp"
+#include "release.hpp"
 #include "version.hpp"

@@ -336,11 +336,13 @@ class monitor_core {
   int fd() const noexcept { return epoll_.get(); }
 
   std::size_t dispatch() {
-    if (running_.load()) return 0;  // the owned thread dispatches
+    // The owned thread dispatches; a forgotten monitor does nothing.
+    if (running_.load() || !epoll_) return 0;
     return run_once(0);
   }
 
   result<void> start() {
+    if (!epoll_) return result<void>(make_error(make_error_code(errc::not_supported), "monitor forgotten after fork"));
     bool expected = false;
     if (thread_.joinable() && !running_.load()) thread_.join();
     if (!running_.compare_exchange_strong(expected, true)) {
@@ -365,6 +367,23 @@ class monitor_core {
       thread_.join();
       running_.store(false);
     }
+  }
+
+  // In a forked child: close this process's copies of the descriptors and
+  // let go of the parent's thread (which does not exist here) without
+  // joining it. The parent's monitor is not affected.
+  void forget_after_fork() noexcept {
+    sources_.clear();
+    psi_read_ = kept_file{};
+    epoll_.reset();
+    timer_.reset();
+    wake_.reset();
+    // Neither joined nor detached: it is the parent's. Its handle is left
+    // behind on purpose (a std::thread destroyed while joinable would
+    // terminate the program).
+    if (thread_.joinable()) new std::thread(std::move(thread_));
+    running_.store(false);
+    reader_.reset();
   }
 
   subscription subscribe(subscriber_registry::callback fn) {
@@ -1151,6 +1170,15 @@ class monitor {
   void stop() { core_->stop(); }
 
   [[nodiscard]] subscription subscribe(callback fn) { return core_->subscribe(std::move(fn)); }
+
+  // After fork(), in the child only, before anything else touches this
+  // monitor: the child inherits its descriptors (the parent's epoll set
+  // among them) but not its thread. This closes the child's copies and lets
+  // go of the thread without joining it; the monitor is then inert, and its
+  // subscriptions may be dropped. Create a new monitor in the child if it
+  // needs one. A child that calls exec needs nothing: every descriptor is
+  // close-on-exec.
+  void forget_after_fork() noexcept { core_->forget_after_fork(); }
 
   pressure_level level() const noexcept { return core_->level(); }
   std::vector<source_status> sources() const { return core_->sources(); }

@@ -1,0 +1,527 @@
+// headroom: how many CPUs the process may really use.
+//
+// The effective CPU count is the minimum of three witnesses:
+//   (a) the scheduler affinity of the process (sched_getaffinity; from a
+//       captured tree: Cpus_allowed_list of /proc/<pid>/status);
+//   (b) the tightest CFS bandwidth quota on the chain of the process's cpu
+//       cgroup, as a fraction of CPUs (quota / period), rounded up (what the
+//       JDK and .NET do) or down (what Go's automaxprocs does);
+//   (c) the CPUs of its cpuset.
+// Never below 1. CPU shares and weights are not limits and are not read.
+//
+// The cpu and cpuset cgroups are found like the memory one (discover.hpp,
+// locate() with the controller's name) and the parsers below are pure;
+// cpu_reader does the reading, through the same root prefix and pid as
+// memory_reader (headroom::options), so fixture trees and captured trees
+// replay. cpu_reader keeps the quota and cpuset files open and re-reads them
+// with pread on every snapshot(): an in-place resize is seen at once.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "detail/cpu_files.hpp"
+#include "detail/fd.hpp"
+#include "detail/fs.hpp"
+#include "discover.hpp"
+#include "error.hpp"
+#include "memory.hpp"
+#include "parse.hpp"
+
+#if HEADROOM_HAVE_LINUX
+#include <sched.h>
+#endif
+
+namespace headroom {
+
+// ---------------------------------------------------------------------------
+// Pure parsers
+
+// A CFS bandwidth quota: the group may run quota_us of CPU time in every
+// period_us of wall time, so it may use quota_us / period_us CPUs.
+struct cpu_quota {
+  std::uint64_t quota_us = 0;   // > 0
+  std::uint64_t period_us = 0;  // > 0
+
+  // The fraction of CPUs, e.g. 1.5 for "150000 100000".
+  double cpus() const noexcept {
+    return static_cast<double>(quota_us) / static_cast<double>(period_us);
+  }
+};
+
+// cgroup v2 cpu.max. Format (Documentation/admin-guide/cgroup-v2.rst, "CPU
+// Interface Files"): one line "$MAX $PERIOD", both in microseconds, e.g.
+// "50000 100000"; "max" for $MAX means no limit ("max 100000", the
+// default). The file exists on non-root cgroups with the cpu controller.
+// Returns the quota, or std::nullopt for "max". A zero quota or period (which
+// the kernel never shows) is malformed.
+inline result<std::optional<cpu_quota>> parse_cpu_max(
+    std::string_view text) noexcept {
+  std::string_view s = detail::trim_trailing_newline(text);
+  const std::string_view max = detail::next_field(s, ' ');
+  auto period = parse_u64(s);
+  if (!period || *period == 0) return errc::malformed;
+  if (max == "max") return std::optional<cpu_quota>{};
+  auto quota = parse_u64(max);
+  if (!quota || *quota == 0) return errc::malformed;
+  return std::optional<cpu_quota>{cpu_quota{*quota, *period}};
+}
+
+// cgroup v1 cpu.cfs_quota_us. Format (Documentation/scheduler/sched-bwc.rst,
+// "Management"): one decimal number of microseconds of run time per period;
+// "-1" means the group has no bandwidth restriction. Returns the quota, or
+// std::nullopt for -1. Zero and other negative values are malformed.
+inline result<std::optional<std::uint64_t>> parse_cfs_quota(
+    std::string_view text) noexcept {
+  const std::string_view s = detail::trim_trailing_newline(text);
+  if (s == "-1") return std::optional<std::uint64_t>{};
+  auto n = parse_u64(s);
+  if (!n || *n == 0) return errc::malformed;
+  return std::optional<std::uint64_t>{*n};
+}
+
+// cgroup v1 cpu.cfs_period_us. Format (sched-bwc.rst): one decimal number,
+// the length of a period in microseconds (1 ms to 1 s; default 100000).
+inline result<std::uint64_t> parse_cfs_period(std::string_view text) noexcept {
+  auto n = parse_u64(detail::trim_trailing_newline(text));
+  if (!n || *n == 0) return errc::malformed;
+  return *n;
+}
+
+// The largest CPU number accepted in a list. Linux supports at most 8192
+// CPUs (CONFIG_NR_CPUS); anything far beyond is garbage, not a machine.
+inline constexpr std::uint64_t max_cpu_number = (std::uint64_t{1} << 20) - 1;
+
+// A CPU list: cgroup v2 cpuset.cpus.effective, v1 cpuset.effective_cpus and
+// cpuset.cpus, and Cpus_allowed_list in /proc/<pid>/status. Format
+// (Documentation/admin-guide/cgroup-v2.rst, "Cpuset Interface Files";
+// Documentation/admin-guide/cgroup-v1/cpusets.rst, "List format"):
+// comma-separated CPU numbers and inclusive ranges, e.g. "0-3,8,10-11".
+// The kernel prints them in ascending order without overlaps, so anything
+// else (descending, overlapping, a range a-b with a > b, spaces, a stride
+// "0-7:2/4", which the kernel accepts on write but never prints) is
+// malformed. An empty line is the empty set. Returns the number of CPUs.
+inline result<std::uint32_t> parse_cpu_list(std::string_view text) noexcept {
+  std::string_view s = detail::trim_trailing_newline(text);
+  // next_field would swallow a trailing comma; an empty item elsewhere
+  // fails to parse below.
+  if (!s.empty() && s.back() == ',') return errc::malformed;
+  std::uint32_t count = 0;
+  std::optional<std::uint64_t> last;  // highest CPU so far
+  while (!s.empty()) {
+    std::string_view item = detail::next_field(s, ',');
+    const std::size_t dash = item.find('-');
+    auto first = parse_u64(item.substr(0, dash));
+    if (!first || *first > max_cpu_number) return errc::malformed;
+    std::uint64_t end = *first;
+    if (dash != std::string_view::npos) {
+      auto second = parse_u64(item.substr(dash + 1));
+      if (!second || *second > max_cpu_number || *second < *first) {
+        return errc::malformed;
+      }
+      end = *second;
+    }
+    if (last && *first <= *last) return errc::malformed;
+    count += static_cast<std::uint32_t>(end - *first + 1);
+    last = end;
+  }
+  return count;
+}
+
+// The CPUs a task may run on, from /proc/<pid>/status. Format
+// (Documentation/filesystems/proc.rst, "Contents of the status fields"):
+// "Key:<TAB>value" lines; Cpus_allowed_list holds the affinity mask in the
+// list format above (Linux 2.6.26+). Returns the number of CPUs; a missing
+// line or an empty list is malformed (a task always has a CPU to run on).
+inline result<std::uint32_t> parse_status_cpus_allowed(
+    std::string_view text) noexcept {
+  constexpr std::string_view key = "Cpus_allowed_list:";
+  while (!text.empty()) {
+    std::string_view line = detail::next_line(text);
+    if (line.substr(0, key.size()) != key) continue;
+    line.remove_prefix(key.size());
+    while (!line.empty() && (line.front() == '\t' || line.front() == ' ')) {
+      line.remove_prefix(1);
+    }
+    auto n = parse_cpu_list(line);
+    if (!n || *n == 0) return errc::malformed;
+    return n;
+  }
+  return errc::malformed;
+}
+
+// ---------------------------------------------------------------------------
+// The effective count, from the witnesses (pure)
+
+// How a fractional quota becomes a whole number of CPUs.
+enum class cpu_rounding {
+  up,    // ceil: 1.5 CPUs -> 2 (JDK CgroupUtil::processor_count, .NET)
+  down,  // floor: 1.5 CPUs -> 1 (Go's automaxprocs)
+};
+
+constexpr const char* to_string(cpu_rounding r) noexcept {
+  return r == cpu_rounding::up ? "up" : "down";
+}
+
+namespace detail {
+
+// a * b as 128 bits (hi, lo), for exact comparisons of quota fractions.
+struct wide {
+  std::uint64_t hi;
+  std::uint64_t lo;
+};
+
+constexpr wide multiply_wide(std::uint64_t a, std::uint64_t b) noexcept {
+  const std::uint64_t mask = 0xffffffffu;
+  const std::uint64_t a_lo = a & mask;
+  const std::uint64_t a_hi = a >> 32;
+  const std::uint64_t b_lo = b & mask;
+  const std::uint64_t b_hi = b >> 32;
+  const std::uint64_t p0 = a_lo * b_lo;
+  const std::uint64_t p1 = a_lo * b_hi;
+  const std::uint64_t p2 = a_hi * b_lo;
+  const std::uint64_t p3 = a_hi * b_hi;
+  const std::uint64_t mid = (p0 >> 32) + (p1 & mask) + (p2 & mask);
+  return {p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32),
+          (p0 & mask) | (mid << 32)};
+}
+
+// True when quota a grants no more CPU than quota b (a.q/a.p <= b.q/b.p).
+constexpr bool no_more_cpu(const cpu_quota& a, const cpu_quota& b) noexcept {
+  const wide l = multiply_wide(a.quota_us, b.period_us);
+  const wide r = multiply_wide(b.quota_us, a.period_us);
+  return l.hi < r.hi || (l.hi == r.hi && l.lo <= r.lo);
+}
+
+}  // namespace detail
+
+// The whole number of CPUs a quota allows, rounded as asked, at least 1.
+constexpr std::uint32_t quota_cpu_count(const cpu_quota& q,
+                                        cpu_rounding r) noexcept {
+  std::uint64_t n = q.quota_us / q.period_us;
+  if (r == cpu_rounding::up && q.quota_us % q.period_us != 0) ++n;
+  if (n < 1) n = 1;
+  return n > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(n);
+}
+
+// min(affinity, quota rounded, cpuset), at least 1. A witness that could not
+// be read makes the count unknown (its error is returned): a count that
+// ignored a quota it could not read would be a made-up number. An absent
+// quota or cpuset (std::nullopt) does not limit.
+inline result<std::uint32_t> effective_cpu_count(
+    const result<std::uint32_t>& affinity,
+    const result<std::optional<cpu_quota>>& quota,
+    const result<std::optional<std::uint32_t>>& cpuset, cpu_rounding r) {
+  if (!affinity) return affinity.error();
+  if (!quota) return quota.error();
+  if (!cpuset) return cpuset.error();
+  std::uint32_t n = *affinity;
+  if (quota->has_value()) n = std::min(n, quota_cpu_count(**quota, r));
+  if (cpuset->has_value()) n = std::min(n, **cpuset);
+  return std::max<std::uint32_t>(n, 1);
+}
+
+// ---------------------------------------------------------------------------
+// The reader
+
+// Where the affinity count came from.
+enum class affinity_source {
+  sched_getaffinity,  // the live process (root "/")
+  proc_status,        // Cpus_allowed_list of /proc/<pid>/status (a tree)
+};
+
+constexpr const char* to_string(affinity_source s) noexcept {
+  return s == affinity_source::proc_status ? "/proc/self/status"
+                                           : "sched_getaffinity";
+}
+
+// What cpu_reader::snapshot() reads. Each witness holds a value or says why
+// it could not be read.
+struct cpu_snapshot {
+  // How many CPUs the affinity mask allows.
+  result<std::uint32_t> affinity{errc::not_supported};
+  affinity_source affinity_from = affinity_source::sched_getaffinity;
+  // The tightest quota on the cpu cgroup's chain; std::nullopt when nothing
+  // on it sets one (or there is no cpu controller).
+  result<std::optional<cpu_quota>> quota{std::optional<cpu_quota>{}};
+  std::size_t quota_level = 0;  // chain index of the cgroup that holds it
+  // How many CPUs the cpuset grants; std::nullopt without a cpuset
+  // controller.
+  result<std::optional<std::uint32_t>> cpuset{std::optional<std::uint32_t>{}};
+  std::size_t cpuset_level = 0;  // which file was read: cpu_reader::cpuset_path
+
+  // min(affinity, quota rounded, cpuset), at least 1.
+  result<std::uint32_t> effective(cpu_rounding r) const {
+    return effective_cpu_count(affinity, quota, cpuset, r);
+  }
+};
+
+namespace detail {
+
+// sched_getaffinity(pid) as a count, for machines with any number of CPUs
+// (cpu_set_t holds 1024; a larger mask is tried when the kernel's is wider).
+inline result<std::uint32_t> affinity_count(int pid) {
+#if HEADROOM_HAVE_LINUX
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(pid, sizeof set, &set) == 0) {
+    return static_cast<std::uint32_t>(CPU_COUNT(&set));
+  }
+  if (errno != EINVAL) return errno_error(errno, "sched_getaffinity");
+  for (int n = 2048; n <= (1 << 22); n *= 2) {
+    cpu_set_t* big = CPU_ALLOC(n);
+    if (big == nullptr) return errno_error(ENOMEM, "sched_getaffinity");
+    const std::size_t size = CPU_ALLOC_SIZE(n);
+    CPU_ZERO_S(size, big);
+    const int rc = ::sched_getaffinity(pid, size, big);
+    const int err = errno;
+    const int count = CPU_COUNT_S(size, big);
+    CPU_FREE(big);
+    if (rc == 0) return static_cast<std::uint32_t>(count);
+    if (err != EINVAL) return errno_error(err, "sched_getaffinity");
+  }
+  return errno_error(EINVAL, "sched_getaffinity");
+#else
+  (void)pid;
+  return result<std::uint32_t>(errc::not_supported, "sched_getaffinity");
+#endif
+}
+
+// A CPU list can be long on big machines; /proc/<pid>/status is a page or
+// two.
+inline constexpr std::size_t cpu_list_buffer = 8 * 1024;
+inline constexpr std::size_t status_buffer = 16 * 1024;
+
+}  // namespace detail
+
+// Reads the three witnesses of the effective CPU count. snapshot() is const
+// and only preads kept files and calls sched_getaffinity: safe to call from
+// many threads at once.
+class cpu_reader {
+ public:
+  // Locates the process's cpu and cpuset cgroups (opt.pid under opt.root)
+  // and opens their files. Honours HEADROOM_DETECT=off as memory_reader
+  // does (unless opt.use_environment is false). Fails only when mountinfo
+  // cannot be read or either file is malformed; a process without a cpu
+  // controller gets a reader whose quota is std::nullopt.
+  static result<cpu_reader> open(const options& opt = {}) {
+    cpu_reader r;
+    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read);
+    r.pid_ = opt.pid;
+    r.live_affinity_ = r.fs_.root().empty();
+    // Live, the affinity comes from the syscall; the status file is noted
+    // all the same so that a captured tree replays it.
+    const std::string status = r.fs_.proc_path("status");
+    r.fs_.note_read("/proc/self/status", status);
+    if (!r.live_affinity_) r.status_ = detail::keep_open(status);
+
+    // HEADROOM_DETECT=off: no cgroups are looked for; the affinity, which
+    // is not a cgroup's, is still read.
+    if (auto off = detection_disabled(opt)) {
+      r.cpu_ = detail::nowhere(*off);
+      r.cpuset_ = detail::nowhere(std::move(*off));
+      return r;
+    }
+    auto texts = detail::read_cgroup_texts(r.fs_);
+    if (!texts) {
+      const auto& code = texts.error().code;
+      if (code != errc::no_cgroup && code != errc::not_supported) return std::move(texts).error();
+      r.cpu_ = detail::nowhere(texts.error());
+      r.cpuset_ = detail::nowhere(std::move(texts).error());
+      return r;
+    }
+    auto cpu = detail::discover_in(r.fs_, *texts, "cpu");
+    if (!cpu) return std::move(cpu).error();
+    auto cpuset = detail::discover_in(r.fs_, *texts, "cpuset");
+    if (!cpuset) return std::move(cpuset).error();
+    r.cpu_ = std::move(*cpu);
+    r.cpuset_ = std::move(*cpuset);
+    r.open_quota_files();
+    r.open_cpuset_files();
+    return r;
+  }
+
+  // The cpu controller's cgroup (quota) and the cpuset controller's.
+  const cgroup_location& cpu_location() const noexcept { return cpu_; }
+  const cgroup_location& cpuset_location() const noexcept { return cpuset_; }
+
+  // Logical path of the file that holds s's quota, and its cgroup directory
+  // (empty when nothing sets a quota).
+  std::string quota_path(const cpu_snapshot& s) const {
+    if (!has_quota(s)) return {};
+    return file_at(cpu_.chain[s.quota_level],
+                   cpu_.mode == hierarchy_mode::v2 ? detail::v2::cpu_max : detail::v1::cfs_quota);
+  }
+  std::string quota_cgroup(const cpu_snapshot& s) const {
+    return has_quota(s) ? cpu_.chain[s.quota_level] : std::string();
+  }
+
+  // Logical path of the cpuset file s read (empty when there is none).
+  std::string cpuset_path(const cpu_snapshot& s) const {
+    if (!s.cpuset || !s.cpuset->has_value() ||
+        s.cpuset_level >= cpuset_files_.size()) {
+      return {};
+    }
+    return cpuset_logical_[s.cpuset_level];
+  }
+
+  // Affinity, the tightest quota and the cpuset, re-read now.
+  cpu_snapshot snapshot() const {
+    cpu_snapshot s;
+    if (live_affinity_) {
+      s.affinity_from = affinity_source::sched_getaffinity;
+      s.affinity = detail::affinity_count(pid_);
+    } else {
+      s.affinity_from = affinity_source::proc_status;
+      s.affinity = detail::read_parsed<detail::status_buffer>(
+          status_, parse_status_cpus_allowed);
+    }
+    read_quota(s);
+    read_cpuset(s);
+    return s;
+  }
+
+ private:
+  // One directory of the cpu chain: v2 cpu.max in `quota`; v1
+  // cpu.cfs_quota_us and cpu.cfs_period_us.
+  struct level {
+    detail::kept_file quota;
+    detail::kept_file period;
+  };
+
+  cpu_reader() = default;
+
+  static std::string file_at(const std::string& dir, std::string_view name) {
+    return detail::join_path(dir, "/" + std::string(name));
+  }
+
+  bool has_quota(const cpu_snapshot& s) const {
+    return s.quota && s.quota->has_value() && s.quota_level < cpu_.chain.size();
+  }
+
+  void open_quota_files() {
+    if (cpu_.mode == hierarchy_mode::none) return;
+    const bool v2 = cpu_.mode == hierarchy_mode::v2;
+    for (const auto& dir : cpu_.chain) {
+      level l;
+      if (v2) {
+        l.quota = fs_.keep(file_at(dir, detail::v2::cpu_max));
+      } else {
+        l.quota = fs_.keep(file_at(dir, detail::v1::cfs_quota));
+        l.period = fs_.keep(file_at(dir, detail::v1::cfs_period));
+      }
+      levels_.push_back(std::move(l));
+    }
+  }
+
+  // v1: the own cpuset's effective_cpus (cpuset.cpus on old kernels; a v1
+  // child cannot be granted more than its parent). v2: cpuset.cpus.effective
+  // of the own cgroup, or of the nearest ancestor that has the controller
+  // (a cgroup without it runs on its parent's CPUs).
+  void open_cpuset_files() {
+    if (cpuset_.mode == hierarchy_mode::v1 || cpuset_.mode == hierarchy_mode::hybrid) {
+      for (const auto name :
+           {detail::v1::cpuset_effective, detail::v1::cpuset_cpus}) {
+        std::string logical = file_at(cpuset_.dir, name);
+        auto f = fs_.keep(logical);
+        const bool missing = f.missing();
+        cpuset_files_.push_back(std::move(f));
+        cpuset_logical_.push_back(std::move(logical));
+        if (!missing) break;
+      }
+    } else if (cpuset_.mode == hierarchy_mode::v2) {
+      for (const auto& dir : cpuset_.chain) {
+        std::string logical = file_at(dir, detail::v2::cpuset_effective);
+        auto f = fs_.keep(logical);
+        const bool missing = f.missing();
+        cpuset_files_.push_back(std::move(f));
+        cpuset_logical_.push_back(std::move(logical));
+        if (!missing) break;
+      }
+    }
+  }
+
+  // The tightest quota on the chain. A directory without the files (a v2
+  // cgroup without the cpu controller, the v2 root) is skipped; any other
+  // error makes the quota unknown. Ties go to the higher directory.
+  void read_quota(cpu_snapshot& s) const {
+    std::optional<cpu_quota> best;
+    for (std::size_t i = 0; i < levels_.size(); ++i) {
+      const level& l = levels_[i];
+      if (l.quota.missing()) continue;
+      std::optional<cpu_quota> q;
+      if (cpu_.mode == hierarchy_mode::v2) {
+        auto v = detail::read_parsed(l.quota, parse_cpu_max);
+        if (!v) {
+          s.quota = std::move(v).error();
+          return;
+        }
+        q = *v;
+      } else {
+        auto quota = detail::read_parsed(l.quota, parse_cfs_quota);
+        if (!quota) {
+          s.quota = std::move(quota).error();
+          return;
+        }
+        if (!quota->has_value()) continue;  // -1: this level does not limit
+        auto period = detail::read_parsed(l.period, parse_cfs_period);
+        if (!period) {
+          s.quota = std::move(period).error();
+          return;
+        }
+        q = cpu_quota{**quota, *period};
+      }
+      if (q && (!best || detail::no_more_cpu(*q, *best))) {
+        best = q;
+        s.quota_level = i;
+      }
+    }
+    s.quota = best;
+  }
+
+  void read_cpuset(cpu_snapshot& s) const {
+    if (cpuset_files_.empty()) {
+      s.cpuset = std::optional<std::uint32_t>{};
+      return;
+    }
+    for (std::size_t i = 0; i < cpuset_files_.size(); ++i) {
+      const auto& f = cpuset_files_[i];
+      if (f.missing()) continue;
+      auto n = detail::read_parsed<detail::cpu_list_buffer>(f, parse_cpu_list);
+      if (!n) {
+        s.cpuset = std::move(n).error();
+        return;
+      }
+      // A process cannot sit in a cpuset without CPUs.
+      if (*n == 0) {
+        s.cpuset = make_error(make_error_code(errc::malformed), f.path);
+        return;
+      }
+      s.cpuset = std::optional<std::uint32_t>{*n};
+      s.cpuset_level = i;
+      return;
+    }
+    s.cpuset = std::optional<std::uint32_t>{};  // no directory has the file
+  }
+
+  detail::file_system fs_;
+  int pid_ = 0;
+  bool live_affinity_ = true;
+  detail::kept_file status_;
+  cgroup_location cpu_;
+  cgroup_location cpuset_;
+  std::vector<level> levels_;
+  std::vector<detail::kept_file> cpuset_files_;
+  std::vector<std::string> cpuset_logical_;
+};
+
+}  // namespace headroom

@@ -36,6 +36,8 @@ done
 packages=(
   g++ clang libclang-rt-14-dev cmake make pkg-config doctest-dev
   qemu-system-x86 busybox-static cpio file util-linux
+  # allocators release_free_memory() is tested under, and libuv, a peer
+  libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 libuv1-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -333,4 +335,49 @@ TEST_CASE("monitor: no descriptor is left behind") {
     m.stop();
   }
   CHECK(count_fds() == before);
+}
+
+TEST_CASE("monitor: fork() with a running monitor; the child forgets it and makes its own") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  std::atomic<int> parent_events{0};
+  auto sub = m.subscribe([&](const memory_event&) { ++parent_events; });
+  REQUIRE(m.start());
+  set_usage(t, 990 * MiB);
+  for (int i = 0; i < 500 && parent_events == 0; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(parent_events > 0);
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // The child: the inherited monitor is the parent's; forget it, then
+    // watch with a monitor of its own. No doctest in here: exit codes.
+    m.forget_after_fork();
+    if (m.dispatch() != 0 || m.start()) ::_exit(2);
+    auto own = monitor::create(fast_options(t));
+    if (!own) ::_exit(3);
+    int seen = 0;
+    auto s = own->subscribe([&](const memory_event& e) {
+      if (e.level == pressure_level::critical) ++seen;
+    });
+    const auto end = std::chrono::steady_clock::now() + 3s;
+    while (seen == 0 && std::chrono::steady_clock::now() < end) {
+      pollfd p{own->fd(), POLLIN, 0};
+      ::poll(&p, 1, 20);
+      own->dispatch();
+    }
+    ::_exit(seen > 0 ? 0 : 4);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  // The parent's monitor still works.
+  const int before = parent_events;
+  set_usage(t, 100 * MiB);
+  for (int i = 0; i < 500 && parent_events == before; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(parent_events > before);
+  CHECK(m.level() == pressure_level::none);
+  m.stop();
 }

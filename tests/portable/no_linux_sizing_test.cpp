@@ -1,0 +1,30 @@
+// cpu.hpp, policy.hpp and release.hpp built with HEADROOM_HAVE_LINUX=0: they
+// compile, report nothing found, and never invent a number.
+#include <headroom/headroom.hpp>
+
+#include "../support/doctest.hpp"
+
+static_assert(HEADROOM_HAVE_LINUX == 0, "this test pretends not to be on Linux");
+
+TEST_CASE("without Linux: no cpu controller, no affinity, no effective count") {
+  auto r = headroom::cpu_reader::open();
+  REQUIRE(r.has_value());
+  CHECK(r->cpu_location().mode == headroom::hierarchy_mode::none);
+  CHECK(r->cpu_location().why_none.code == headroom::errc::not_supported);
+  const auto s = r->snapshot();
+  CHECK(s.affinity.error().code == headroom::errc::not_supported);
+  REQUIRE(s.quota.has_value());
+  CHECK_FALSE(s.quota->has_value());
+  CHECK_FALSE(s.effective(headroom::cpu_rounding::up).has_value());
+}
+
+TEST_CASE("without Linux: no rlimits, no release call, no budget from nothing") {
+  CHECK(headroom::read_address_limits().error().code == headroom::errc::not_supported);
+  CHECK(headroom::release_free_memory().error().code == headroom::errc::not_supported);
+  auto reader = headroom::memory_reader::open();
+  REQUIRE(reader.has_value());
+  const auto b = headroom::compute_budget(reader->snapshot(), headroom::presets::jvm(),
+                                          headroom::address_limits{});
+  REQUIRE_FALSE(b.has_value());
+  CHECK(b.error().code == headroom::errc::not_supported);
+}

@@ -1,0 +1,380 @@
+// cpu_reader on fixture trees, read through the root prefix as a captured
+// tree is replayed: quotas on a parent slice (v2), cpu,cpuacct co-mounted
+// (v1), nested quotas with different periods, cpusets narrower than the
+// affinity, no cpu controller at all, and garbage in every file.
+#include "../support/doctest.hpp"
+#include <headroom/cpu.hpp>
+
+#include <sched.h>
+#include <stdlib.h>
+
+#include <string>
+
+#include "../support/cpu_layouts.hpp"
+
+using namespace headroom;
+using namespace headroom_test;
+
+namespace {
+
+cpu_reader open_at(const fixture_tree& t) {
+  options o;
+  o.root = t.root();
+  auto r = cpu_reader::open(o);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message());
+  return std::move(*r);
+}
+
+std::uint32_t up(const cpu_snapshot& s) {
+  auto n = s.effective(cpu_rounding::up);
+  REQUIRE_MESSAGE(n.has_value(), n.error().message());
+  return *n;
+}
+
+std::uint32_t down(const cpu_snapshot& s) {
+  auto n = s.effective(cpu_rounding::down);
+  REQUIRE_MESSAGE(n.has_value(), n.error().message());
+  return *n;
+}
+
+const cpu_quota& quota_of(const cpu_snapshot& s) {
+  REQUIRE_MESSAGE(s.quota.has_value(), s.quota.error().message());
+  REQUIRE(s.quota->has_value());
+  return **s.quota;
+}
+
+// A v1 host (systemd, hybrid): cpu,cpuacct and cpuset at the hierarchy
+// roots, the process in system.slice/app.service.
+void layout_v1_host(fixture_tree& t) {
+  write_host(t);
+  t.file("proc/self/cgroup",
+         "11:cpu,cpuacct:/system.slice/app.service\n"
+         "8:cpuset:/system.slice/app.service\n"
+         "4:memory:/system.slice/app.service\n"
+         "1:name=systemd:/system.slice/app.service\n"
+         "0::/system.slice/app.service\n");
+  t.file(
+      "proc/self/mountinfo",
+      std::string(mi_base) + mi_v1_host +
+          "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - cgroup cgroup rw,cpuset\n" +
+          mi_unified);
+  v1_dir m;
+  write_v1(t, "sys/fs/cgroup/memory/system.slice/app.service", m);
+  write_v1(t, "sys/fs/cgroup/memory/system.slice", m);
+  write_v1(t, "sys/fs/cgroup/memory", m);
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "-1");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "-1");
+  t.file("sys/fs/cgroup/cpuset/cpuset.cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/cpuset.effective_cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus", "0-15\n");
+  write_affinity(t, "0-15");
+}
+
+}  // namespace
+
+TEST_CASE("Kubernetes v2: the quota sits on the pod slice, the container scope says max") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  auto r = open_at(t);
+  const std::string pod = std::string("/sys/fs/cgroup") + k8s_pod;
+  const std::string ctr = pod + k8s_container;
+  CHECK(r.cpu_location().mode == hierarchy_mode::v2);
+  CHECK(r.cpu_location().dir == ctr);
+  CHECK(r.cpuset_location().mode == hierarchy_mode::v2);
+
+  const auto s = r.snapshot();
+  CHECK(s.affinity_from == affinity_source::proc_status);
+  CHECK(*s.affinity == 8);
+  CHECK(quota_of(s).quota_us == 150000);
+  CHECK(quota_of(s).period_us == 100000);
+  CHECK(quota_of(s).cpus() == doctest::Approx(1.5));
+  CHECK(r.quota_cgroup(s) == pod);
+  CHECK(r.quota_path(s) == pod + "/cpu.max");
+  REQUIRE(s.cpuset);
+  CHECK(*s.cpuset == std::optional<std::uint32_t>{4});
+  CHECK(r.cpuset_path(s) == ctr + "/cpuset.cpus.effective");
+  CHECK(up(s) == 2);
+  CHECK(down(s) == 1);
+
+  // An in-place resize is seen by the same reader.
+  t.file(ctr.substr(1) + "/cpu.max", "50000 100000\n");
+  const auto after = r.snapshot();
+  CHECK(quota_of(after).quota_us == 50000);
+  CHECK(r.quota_cgroup(after) == ctr);
+  CHECK(up(after) == 1);
+  CHECK(down(after) == 1);
+}
+
+TEST_CASE("v2: a leaf without the cpu controller reads its parent's cpu.max") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+  t.remove(ctr + "/cpu.max");
+  t.remove(ctr + "/cpuset.cpus.effective");
+  t.file(ctr + "/cgroup.controllers", "memory pids\n");
+  auto r = open_at(t);
+  const auto s = r.snapshot();
+  CHECK(quota_of(s).quota_us == 150000);
+  CHECK(r.quota_cgroup(s) == std::string("/sys/fs/cgroup") + k8s_pod);
+  // The nearest cpuset.cpus.effective up the chain: the root's.
+  CHECK(*s.cpuset == std::optional<std::uint32_t>{8});
+  CHECK(r.cpuset_path(s) == "/sys/fs/cgroup/cpuset.cpus.effective");
+  CHECK(up(s) == 2);
+}
+
+TEST_CASE("v1: cpu,cpuacct co-mounted at the container's cgroup (Docker)") {
+  fixture_tree t;
+  layout_docker_v1_cpu(t);
+  auto r = open_at(t);
+  CHECK(is_v1(r.cpu_location().mode));
+  CHECK(r.cpu_location().dir == "/sys/fs/cgroup/cpu,cpuacct");
+  CHECK(r.cpu_location().mapping == path_mapping::below_mount_root);
+  const auto s = r.snapshot();
+  CHECK(quota_of(s).cpus() == doctest::Approx(2.5));
+  CHECK(r.quota_path(s) == "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us");
+  // No cpuset hierarchy is mounted in this container.
+  CHECK(r.cpuset_location().mode == hierarchy_mode::none);
+  REQUIRE(s.cpuset);
+  CHECK_FALSE(s.cpuset->has_value());
+  CHECK(*s.affinity == 16);
+  CHECK(up(s) == 3);
+  CHECK(down(s) == 2);
+}
+
+TEST_CASE("v1: nested quotas with different periods, the tightest wins") {
+  fixture_tree t;
+  layout_v1_host(t);
+  // 300000/200000 = 1.5 on the slice, 200000/100000 = 2 on the service.
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "300000", "200000");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "200000");
+  auto r = open_at(t);
+  CHECK(r.cpu_location().chain.size() == 3);
+  auto s = r.snapshot();
+  CHECK(quota_of(s).quota_us == 300000);
+  CHECK(quota_of(s).period_us == 200000);
+  CHECK(r.quota_cgroup(s) == "/sys/fs/cgroup/cpu,cpuacct/system.slice");
+  CHECK(up(s) == 2);
+  CHECK(down(s) == 1);
+
+  // Half a CPU: rounded either way, never below one.
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "50000");
+  s = r.snapshot();
+  CHECK(quota_of(s).cpus() == doctest::Approx(0.5));
+  CHECK(r.quota_cgroup(s) == "/sys/fs/cgroup/cpu,cpuacct/system.slice/app.service");
+  CHECK(up(s) == 1);
+  CHECK(down(s) == 1);
+}
+
+TEST_CASE("v1: no quota anywhere (-1): the affinity and the cpuset decide") {
+  fixture_tree t;
+  layout_v1_host(t);
+  auto r = open_at(t);
+  const auto s = r.snapshot();
+  REQUIRE(s.quota);
+  CHECK_FALSE(s.quota->has_value());
+  CHECK(r.quota_path(s).empty());
+  CHECK(*s.cpuset == std::optional<std::uint32_t>{16});
+  CHECK(r.cpuset_path(s) == "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
+  CHECK(up(s) == 16);
+  CHECK(down(s) == 16);
+}
+
+TEST_CASE("a cpuset narrower than the affinity") {
+  SUBCASE("v1 cpuset.effective_cpus") {
+    fixture_tree t;
+    layout_v1_host(t);
+    t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus", "2-3,6\n");
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    CHECK(*s.cpuset == std::optional<std::uint32_t>{3});
+    CHECK(*s.affinity == 16);
+    CHECK(up(s) == 3);
+  }
+  SUBCASE("v1 on a kernel without effective_cpus: cpuset.cpus") {
+    fixture_tree t;
+    layout_v1_host(t);
+    t.remove("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
+    t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "4-5\n");
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    CHECK(*s.cpuset == std::optional<std::uint32_t>{2});
+    CHECK(r.cpuset_path(s) == "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus");
+    CHECK(down(s) == 2);
+  }
+  SUBCASE("v2, with a quota that would allow more") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.file(ctr + "/cpuset.cpus.effective", "3\n");
+    write_v2_cpu(t, std::string("sys/fs/cgroup") + k8s_pod, "400000 100000");
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    CHECK(*s.cpuset == std::optional<std::uint32_t>{1});
+    CHECK(up(s) == 1);
+    CHECK(down(s) == 1);
+  }
+}
+
+TEST_CASE("no cpu controller: the affinity alone") {
+  SUBCASE("v1 host with only the memory hierarchy mounted") {
+    fixture_tree t;
+    layout_docker_v1(t);  // mounts cpu,cpuacct: replace the mountinfo
+    t.file(
+        "proc/self/mountinfo",
+        std::string(mi_base) +
+            "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+    write_affinity(t, "0-3");
+    auto r = open_at(t);
+    CHECK(r.cpu_location().mode == hierarchy_mode::none);
+    CHECK(r.cpu_location().why_none.code == errc::controller_absent);
+    const auto s = r.snapshot();
+    REQUIRE(s.quota);
+    CHECK_FALSE(s.quota->has_value());
+    CHECK(up(s) == 4);
+    CHECK(down(s) == 4);
+  }
+  SUBCASE("v2 without cpu and cpuset in cgroup.controllers") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
+    for (const std::string& dir :
+         {std::string("sys/fs/cgroup"), std::string("sys/fs/cgroup/kubepods.slice"),
+          std::string("sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice"), pod,
+          pod + k8s_container}) {
+      t.file(dir + "/cgroup.controllers", "io memory pids\n");
+    }
+    auto r = open_at(t);
+    CHECK(r.cpu_location().mode == hierarchy_mode::none);
+    CHECK(r.cpu_location().why_none.code == errc::controller_absent);
+    CHECK(r.cpuset_location().mode == hierarchy_mode::none);
+    const auto s = r.snapshot();
+    CHECK_FALSE(s.quota->has_value());
+    CHECK_FALSE(s.cpuset->has_value());
+    CHECK(up(s) == 8);
+  }
+  SUBCASE("no cgroup at all") {
+    fixture_tree t;
+    write_host(t);
+    t.file("proc/self/mountinfo", mi_base);
+    write_affinity(t, "0");
+    auto r = open_at(t);
+    CHECK(r.cpu_location().why_none.code == errc::no_cgroup);
+    CHECK(up(r.snapshot()) == 1);
+  }
+}
+
+TEST_CASE("garbage files: errors that name the file, never a made-up count") {
+  const struct {
+    const char* name;
+    std::string file;
+    std::string content;
+    std::string field;  // which witness fails: quota, cpuset, affinity
+  } cases[] = {
+      {"cpu.max words", "/cpu.max", "lots\n", "quota"},
+      {"cpu.max zero period", "/cpu.max", "100000 0\n", "quota"},
+      {"cpu.max huge", "/cpu.max", std::string(200, '9') + " 100000\n", "quota"},
+      {"cpuset backwards", "/cpuset.cpus.effective", "3-1\n", "cpuset"},
+      {"cpuset empty", "/cpuset.cpus.effective", "\n", "cpuset"},
+      {"cpuset binary", "/cpuset.cpus.effective", std::string("\0\1\2", 3), "cpuset"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.file(ctr + c.file, c.content);
+    auto r = open_at(t);
+    const auto s = r.snapshot();
+    const error* e = nullptr;
+    if (c.field == "quota") {
+      REQUIRE_FALSE(s.quota.has_value());
+      e = &s.quota.error();
+    } else {
+      REQUIRE_FALSE(s.cpuset.has_value());
+      e = &s.cpuset.error();
+    }
+    CHECK(e->code == errc::malformed);
+    CHECK(e->path == t.root() + "/" + ctr + c.file);
+    const auto n = s.effective(cpu_rounding::up);
+    REQUIRE_FALSE(n.has_value());
+    CHECK(n.error().path == e->path);
+    CHECK(*s.affinity == 8);  // the other witnesses are still there
+  }
+
+  SUBCASE("v1 quota and period") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "0\n");
+    auto r = open_at(t);
+    auto s = r.snapshot();
+    REQUIRE_FALSE(s.quota);
+    CHECK(s.quota.error().path == t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
+    t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+    t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-7\n");
+    s = r.snapshot();
+    REQUIRE_FALSE(s.quota);
+    CHECK(s.quota.error().path == t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us");
+  }
+  SUBCASE("status without Cpus_allowed_list, and missing") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    t.file("proc/self/status", "Name:\tx\n");
+    auto s = open_at(t).snapshot();
+    REQUIRE_FALSE(s.affinity);
+    CHECK(s.affinity.error().code == errc::malformed);
+    CHECK(s.affinity.error().path == t.root() + "/proc/self/status");
+    t.remove("proc/self/status");
+    s = open_at(t).snapshot();
+    CHECK(s.affinity.error().code == std::errc::no_such_file_or_directory);
+    CHECK_FALSE(s.effective(cpu_rounding::down));
+  }
+  SUBCASE("a cpu.max that is a directory: the read fails, with its path") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.remove(ctr + "/cpu.max").dir(ctr + "/cpu.max");
+    auto s = open_at(t).snapshot();
+    REQUIRE_FALSE(s.quota);
+    CHECK(s.quota.error().code == std::errc::is_a_directory);
+  }
+}
+
+TEST_CASE("the live process: affinity from sched_getaffinity") {
+  auto r = cpu_reader::open();
+  REQUIRE_MESSAGE(r.has_value(), r.error().message());
+  const auto s = r->snapshot();
+  CHECK(s.affinity_from == affinity_source::sched_getaffinity);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
+  REQUIRE(s.affinity);
+  CHECK(*s.affinity == static_cast<std::uint32_t>(CPU_COUNT(&set)));
+  const auto n = s.effective(cpu_rounding::up);
+  REQUIRE_MESSAGE(n.has_value(), n.error().message());
+  CHECK(*n >= 1);
+  CHECK(*n <= *s.affinity);
+}
+
+TEST_CASE("HEADROOM_DETECT=off: no cgroup is looked for, the affinity is still read") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  REQUIRE(::setenv("HEADROOM_DETECT", "off", 1) == 0);
+  options o;
+  o.root = t.root();
+  auto off = cpu_reader::open(o);
+  o.use_environment = false;
+  auto ignored = cpu_reader::open(o);
+  ::unsetenv("HEADROOM_DETECT");
+  REQUIRE(off);
+  CHECK(off->cpu_location().mode == hierarchy_mode::none);
+  CHECK(off->cpu_location().why_none.code == errc::disabled);
+  CHECK(off->cpu_location().why_none.path == "HEADROOM_DETECT=off");
+  const auto s = off->snapshot();
+  CHECK_FALSE(s.quota->has_value());
+  CHECK(up(s) == 8);
+  REQUIRE(ignored);
+  CHECK(ignored->cpu_location().mode == hierarchy_mode::v2);
+  CHECK(up(ignored->snapshot()) == 2);
+}

@@ -42,10 +42,11 @@ class json_writer {
     out_ += std::to_string(v);
     return *this;
   }
-  json_writer& real(std::string_view key, double v) {
+  // A decimal number with `digits` after the point (PSI averages have 2).
+  json_writer& real(std::string_view key, double v, int digits = 2) {
     item(key);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", v);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     out_ += buf;
     return *this;
   }

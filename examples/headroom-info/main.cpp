@@ -2,7 +2,9 @@
 // where each number comes from. The library's counterpart of
 // `java -XshowSettings:system`.
 //
-//   headroom-info [--json] [--root DIR] [--pid N] [--capture DIR]
+//   headroom-info [--json | --format human|json|prometheus] [--root DIR]
+//                 [--pid N] [--capture DIR]
+//   headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid N]
 //
 // Exits 0 whenever it could report ("no limit" included); otherwise prints
 // one line on stderr and exits 1 (2 for bad arguments).
@@ -19,7 +21,10 @@
 #include <vector>
 
 #include "capture.hpp"
+#include "cpu_report.hpp"
 #include "json.hpp"
+#include "prometheus.hpp"
+#include "watch.hpp"
 
 namespace {
 
@@ -29,17 +34,25 @@ using headroom::result;
 
 struct args {
   bool json = false;
+  bool prometheus = false;
+  bool watch = false;
+  int interval_ms = 1000;
   std::string root = "/";
   int pid = 0;
   std::string capture;
 };
 
 const char* const usage_text =
-    "usage: headroom-info [--json] [--root DIR] [--pid N] [--capture DIR]\n"
+    "usage: headroom-info [--json | --format FORMAT] [--root DIR] [--pid N] [--capture DIR]\n"
     "  --json         one JSON object (the contract is in README.md)\n"
+    "  --format F     human (default), json, or prometheus (text exposition 0.0.4)\n"
     "  --root DIR     read proc/ and sys/ under DIR instead of /\n"
     "  --pid N        report on process N instead of this one\n"
     "  --capture DIR  copy every file read into DIR; --root DIR replays it\n"
+    "  --watch        stream pressure, oom_kill and limit_changed events (one\n"
+    "                 per line; JSON lines with --json) until interrupted\n"
+    "  --interval MS  with --watch: how often the limit and cgroup are\n"
+    "                 re-checked, and usage sampled far from the edges (1000)\n"
     "  --version      print the version\n";
 
 [[noreturn]] void bad_usage(const std::string& why) {
@@ -57,6 +70,18 @@ args parse_args(int argc, char** argv) {
     };
     if (arg == "--json") {
       a.json = true;
+    } else if (arg == "--format") {
+      const std::string f = value();
+      if (f != "human" && f != "json" && f != "prometheus") bad_usage("bad format: " + f);
+      a.json = f == "json";
+      a.prometheus = f == "prometheus";
+    } else if (arg == "--watch") {
+      a.watch = true;
+    } else if (arg == "--interval") {
+      const std::string v = value();
+      auto n = headroom::parse_u64(v);
+      if (!n || *n == 0 || *n > 3600000) bad_usage("bad interval: " + v);
+      a.interval_ms = static_cast<int>(*n);
     } else if (arg == "--root") {
       a.root = value();
     } else if (arg == "--pid") {
@@ -287,7 +312,8 @@ void json_psi(headroom_info::json_writer& w, const std::string& key,
 }
 
 std::string to_json(const headroom::memory_reader& reader,
-                    const memory_report& r, const args& a) {
+                    const memory_report& r, const headroom_info::cpu_info& cpu,
+                    const args& a) {
   const auto& loc = reader.location();
   const memory_snapshot& s = r.snapshot;
   const bool has_cgroup = loc.mode != headroom::hierarchy_mode::none;
@@ -395,6 +421,8 @@ std::string to_json(const headroom::memory_reader& reader,
   }
   w.end_object();
 
+  headroom_info::write_cpu_json(w, cpu);
+
   w.begin_array("errors");
   for (const auto& [field, e] : errs.list) {
     w.begin_object()
@@ -418,6 +446,10 @@ int main(int argc, char** argv) {
   opt.pid = a.pid;
   headroom_info::capture_list captured;
   if (!a.capture.empty()) opt.on_read = captured.hook();
+  if (a.watch) {
+    if (a.prometheus || !a.capture.empty()) bad_usage("--watch takes --json, not --format prometheus or --capture");
+    return headroom_info::watch(opt, a.json, std::chrono::milliseconds(a.interval_ms));
+  }
 
   auto reader = headroom::memory_reader::open(opt);
   if (!reader) {
@@ -426,10 +458,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   const memory_report r = reader->report();
-  if (a.json) {
-    std::fputs(to_json(*reader, r, a).c_str(), stdout);
+  const headroom_info::cpu_info cpu = headroom_info::read_cpu(opt);
+  if (a.prometheus) {
+    std::fputs(headroom_info::to_prometheus(*reader, r, cpu).c_str(), stdout);
+  } else if (a.json) {
+    std::fputs(to_json(*reader, r, cpu, a).c_str(), stdout);
   } else {
     print_human(*reader, r, a);
+    headroom_info::print_cpu_human(cpu);
   }
   if (!a.capture.empty()) {
     auto saved = captured.save(a.capture);

@@ -259,3 +259,399 @@ TEST_CASE("hostile trees never crash it") {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// The cpu section (--json) and --format prometheus
+
+#include <map>
+#include <regex>
+
+#include "../support/cpu_layouts.hpp"
+
+namespace {
+
+// One sample of the text exposition format: name{labels} value.
+struct prom_sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::string value;
+};
+
+struct prom_text {
+  std::vector<prom_sample> samples;
+  std::map<std::string, std::string> types;  // from "# TYPE name type"
+  std::vector<std::string> comments;         // every other "# ..." line
+};
+
+// Parses the exposition text strictly enough to catch what Prometheus would
+// refuse: names, label syntax and escapes, values, a TYPE line before the
+// family's samples and at most one per family.
+prom_text parse_prometheus(const std::string& text) {
+  static const std::regex name_re("[a-zA-Z_:][a-zA-Z0-9_:]*");
+  static const std::regex value_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|[-+]Inf");
+  prom_text p;
+  REQUIRE_MESSAGE((!text.empty() && text.back() == '\n'), "the text must end with a newline");
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t nl = text.find('\n', at);
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    CAPTURE(line);
+    REQUIRE_FALSE(line.empty());
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string rest = line.substr(7);
+      const std::size_t sp = rest.find(' ');
+      REQUIRE(sp != std::string::npos);
+      const std::string name = rest.substr(0, sp);
+      const std::string type = rest.substr(sp + 1);
+      REQUIRE(std::regex_match(name, name_re));
+      REQUIRE((type == "gauge" || type == "counter"));
+      REQUIRE_MESSAGE(p.types.count(name) == 0, "two TYPE lines for " << name);
+      p.types[name] = type;
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    if (line[0] == '#') {
+      p.comments.push_back(line);
+      continue;
+    }
+    prom_sample s;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    s.name = line.substr(0, i);
+    REQUIRE(std::regex_match(s.name, name_re));
+    REQUIRE_MESSAGE(p.types.count(s.name) == 1, "sample before its TYPE: " << s.name);
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (line.at(i) != '}') {
+        const std::size_t eq = line.find('=', i);
+        REQUIRE(eq != std::string::npos);
+        const std::string key = line.substr(i, eq - i);
+        REQUIRE(std::regex_match(key, name_re));
+        REQUIRE(line.at(eq + 1) == '"');
+        std::string value;
+        std::size_t j = eq + 2;
+        for (; line.at(j) != '"'; ++j) {
+          if (line[j] == '\\') {
+            const char e = line.at(++j);
+            REQUIRE((e == '\\' || e == '"' || e == 'n'));
+            value += e == 'n' ? '\n' : e;
+          } else {
+            value += line[j];
+          }
+        }
+        s.labels[key] = value;
+        i = j + 1;
+        if (line.at(i) == ',') ++i;
+      }
+      ++i;
+    }
+    REQUIRE(line.at(i) == ' ');
+    s.value = line.substr(i + 1);
+    REQUIRE(std::regex_match(s.value, value_re));
+    p.samples.push_back(s);
+  }
+  return p;
+}
+
+const prom_sample* find_sample(const prom_text& p, const std::string& name,
+                               const std::map<std::string, std::string>& labels = {}) {
+  for (const auto& s : p.samples) {
+    if (s.name != name) continue;
+    bool match = true;
+    for (const auto& [k, v] : labels) {
+      const auto it = s.labels.find(k);
+      if (it == s.labels.end() || it->second != v) match = false;
+    }
+    if (match) return &s;
+  }
+  return nullptr;
+}
+
+std::string sample_value(const prom_text& p, const std::string& name,
+                         const std::map<std::string, std::string>& labels = {}) {
+  const prom_sample* s = find_sample(p, name, labels);
+  REQUIRE_MESSAGE(s != nullptr, "no sample " << name);
+  return s->value;
+}
+
+bool has_comment(const prom_text& p, const std::string& start) {
+  for (const auto& c : p.comments) {
+    if (c.rfind(start, 0) == 0) return true;
+  }
+  return false;
+}
+
+prom_text info_prometheus(std::vector<std::string> args) {
+  args.push_back("--format");
+  args.push_back("prometheus");
+  const auto r = info(args);
+  REQUIRE_MESSAGE(r.exited, "headroom-info died with signal " << r.code);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  return parse_prometheus(r.out);
+}
+
+}  // namespace
+
+TEST_CASE("--json cpu: quota on the pod slice, cpuset of the container, affinity of the tree") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  const json j = info_json({"--root", t.root()});
+  const std::string pod = std::string("/sys/fs/cgroup") + k8s_pod;
+  CHECK(str(j, "cpu.controller") == "v2");
+  CHECK(str(j, "cpu.cgroup_dir") == pod + k8s_container);
+  CHECK(field(j, "cpu.reason").is_null());
+  CHECK(bytes(j, "cpu.affinity_count") == 8);
+  CHECK(str(j, "cpu.affinity_source") == "/proc/self/status");
+  CHECK(field(j, "cpu.quota_cpus").type == json::kind::number);
+  CHECK(field(j, "cpu.quota_cpus").text == "1.500000");
+  CHECK(bytes(j, "cpu.quota_us") == 150000);
+  CHECK(bytes(j, "cpu.period_us") == 100000);
+  CHECK(str(j, "cpu.quota_path") == pod + "/cpu.max");
+  CHECK(str(j, "cpu.quota_cgroup") == pod);
+  CHECK(str(j, "cpu.cpuset_controller") == "v2");
+  CHECK(bytes(j, "cpu.cpuset_count") == 4);
+  CHECK(str(j, "cpu.cpuset_path") == pod + k8s_container + "/cpuset.cpus.effective");
+  CHECK(bytes(j, "cpu.effective_count_up") == 2);
+  CHECK(bytes(j, "cpu.effective_count_down") == 1);
+  CHECK(field(j, "cpu.errors").items.empty());
+  CHECK(field(j, "errors").items.empty());
+  // --format json is --json.
+  const auto a = info({"--json", "--root", t.root()});
+  const auto b = info({"--format", "json", "--root", t.root()});
+  CHECK(a.out == b.out);
+}
+
+TEST_CASE("--json cpu: null where unlimited or unreadable, with the reason") {
+  SUBCASE("no quota, no cpuset mounted (Docker v1)") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "cpu.controller") == "v1");
+    CHECK(field(j, "cpu.quota_cpus").is_null());
+    CHECK(field(j, "cpu.quota_path").is_null());
+    CHECK(str(j, "cpu.cpuset_controller") == "none");
+    CHECK(field(j, "cpu.cpuset_count").is_null());
+    CHECK(bytes(j, "cpu.effective_count_up") == 16);
+    CHECK(field(j, "cpu.errors").items.empty());
+  }
+  SUBCASE("garbage cpu.max") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string file = std::string("sys/fs/cgroup") + k8s_pod + "/cpu.max";
+    t.file(file, "lots\n");
+    const json j = info_json({"--root", t.root()});
+    CHECK(field(j, "cpu.quota_cpus").is_null());
+    CHECK(field(j, "cpu.effective_count_up").is_null());
+    CHECK(field(j, "cpu.effective_count_down").is_null());
+    CHECK(bytes(j, "cpu.affinity_count") == 8);
+    const auto& errs = field(j, "cpu.errors").items;
+    REQUIRE(errs.size() == 1);
+    CHECK(str(errs[0], "field") == "cpu.quota_cpus");
+    CHECK(str(errs[0], "path") == t.root() + "/" + file);
+    CHECK(str(errs[0], "message") == "malformed content");
+  }
+  SUBCASE("no cpu controller") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    t.file("proc/self/cgroup", "12:memory:/docker/0123abcd\n0::/\n");
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "cpu.controller") == "none");
+    CHECK(field(j, "cpu.cgroup_dir").is_null());
+    CHECK(str(j, "cpu.reason") == "no cpu cgroup for the process");
+    CHECK(bytes(j, "cpu.effective_count_down") == 16);
+  }
+}
+
+TEST_CASE("the human report has a cpu section") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  const auto r = info({"--root", t.root()});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\ncpu\n") != std::string::npos);
+  CHECK(r.out.find("1.50 CPUs (150000 us per 100000 us)") != std::string::npos);
+  CHECK(r.out.find("2 rounded up (JDK, .NET), 1 rounded down (automaxprocs)") !=
+        std::string::npos);
+}
+
+TEST_CASE("--format prometheus: cAdvisor's names, values from the tree") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  const prom_text p = info_prometheus({"--root", t.root()});
+  CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(1 * GiB));
+  CHECK(sample_value(p, "container_memory_usage_bytes") == std::to_string(700 * MiB));
+  CHECK(sample_value(p, "container_memory_working_set_bytes") == std::to_string(600 * MiB));
+  CHECK(sample_value(p, "container_memory_rss") == std::to_string(60 * MiB));
+  CHECK(sample_value(p, "container_memory_cache") == std::to_string(40 * MiB));
+  CHECK(sample_value(p, "container_memory_max_usage_bytes") == std::to_string(710 * MiB));
+  CHECK(sample_value(p, "container_oom_events_total") == "1");
+  CHECK(p.types.at("container_oom_events_total") == "counter");
+  CHECK(sample_value(p, "machine_memory_bytes") == std::to_string(16 * GiB));
+  CHECK(sample_value(p, "headroom_effective_limit_bytes") == std::to_string(1 * GiB));
+  CHECK(sample_value(p, "headroom_headroom_bytes") == std::to_string(1 * GiB - 600 * MiB));
+  CHECK(sample_value(p, "headroom_memory_high_bytes") == std::to_string(900 * MiB));
+  CHECK(sample_value(p, "headroom_psi_memory_some_avg10", {{"scope", "cgroup"}}) == "0.00");
+  CHECK(sample_value(p, "container_pressure_memory_waiting_seconds_total") == "0.000000");
+  CHECK(sample_value(p, "container_spec_cpu_quota") == "150000");
+  CHECK(sample_value(p, "container_spec_cpu_period") == "100000");
+  CHECK(sample_value(p, "headroom_cpu_quota_cpus") == "1.5");
+  CHECK(sample_value(p, "headroom_cpu_affinity_count") == "8");
+  CHECK(sample_value(p, "headroom_cpuset_cpus") == "4");
+  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) == "2");
+  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "down"}}) == "1");
+  const std::string pod = std::string("/sys/fs/cgroup") + k8s_pod;
+  CHECK(sample_value(p, "headroom_info", {{"cgroup_version", "v2"}, {"cpu_quota_cgroup", pod}}) ==
+        "1");
+  CHECK(sample_value(p, "headroom_read_errors") == "0");
+  // v2 has no failcnt: no sample, and a comment that says why.
+  CHECK(find_sample(p, "container_memory_failcnt") == nullptr);
+  CHECK(has_comment(p, "# container_memory_failcnt omitted: not provided in cgroup mode v2"));
+}
+
+TEST_CASE("--format prometheus: absent and unreadable values have no sample, only a comment") {
+  SUBCASE("unlimited memory and CPU (Docker v1)") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
+    t.file("sys/fs/cgroup/memory/memory.limit_in_bytes", std::string(v1_unlimited_4k) + "\n");
+    t.file("sys/fs/cgroup/memory/memory.stat",
+           v1_stat(v1_unlimited_4k, 60 * MiB, 40 * MiB, 20 * MiB));
+    const prom_text p = info_prometheus({"--root", t.root()});
+    CHECK(find_sample(p, "container_spec_memory_limit_bytes") == nullptr);
+    CHECK(has_comment(p, "# container_spec_memory_limit_bytes omitted: no limit"));
+    CHECK(find_sample(p, "container_spec_cpu_quota") == nullptr);
+    CHECK(has_comment(p, "# container_spec_cpu_quota omitted: no quota"));
+    CHECK(find_sample(p, "headroom_cpu_quota_cpus") == nullptr);
+    CHECK(sample_value(p, "container_memory_failcnt") == "0");
+    CHECK(sample_value(p, "headroom_effective_limit_bytes") == std::to_string(16 * GiB));
+    // Host-wide PSI is not the container's.
+    CHECK(find_sample(p, "container_pressure_memory_waiting_seconds_total") == nullptr);
+    CHECK(sample_value(p, "headroom_psi_memory_some_avg10", {{"scope", "host"}}) == "0.10");
+    CHECK(sample_value(p, "headroom_read_errors") == "0");
+  }
+  SUBCASE("garbage limit and cpu.max") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
+    t.file(pod + "/memory.max", "lots\n");
+    t.file(pod + "/cpu.max", "lots\n");
+    const prom_text p = info_prometheus({"--root", t.root()});
+    CHECK(find_sample(p, "container_spec_memory_limit_bytes") == nullptr);
+    CHECK(has_comment(p, "# container_spec_memory_limit_bytes omitted: unreadable: " +
+                             t.root() + "/" + pod + "/memory.max: malformed content"));
+    CHECK(find_sample(p, "headroom_effective_limit_bytes") == nullptr);
+    CHECK(find_sample(p, "container_spec_cpu_quota") == nullptr);
+    CHECK(find_sample(p, "headroom_cpu_effective_count") == nullptr);
+    CHECK(has_comment(p, "# headroom_cpu_effective_count omitted: unknown: " + t.root() + "/" +
+                             pod + "/cpu.max: malformed content"));
+    CHECK(std::stoi(sample_value(p, "headroom_read_errors")) >= 3);
+  }
+  SUBCASE("label values are escaped") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    // A cgroup path with a quote and a backslash (escaped as \134 in mountinfo).
+    t.file("proc/self/cgroup", "12:memory:/a\"b\\c\n11:cpu,cpuacct:/docker/0123abcd\n");
+    t.file("proc/self/mountinfo",
+           std::string(mi_base) +
+               "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+               "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup "
+               "rw,cpu,cpuacct\n");
+    write_v1(t, "sys/fs/cgroup/memory", v1_dir{});
+    write_v1(t, "sys/fs/cgroup/memory/a\"b\\c", v1_dir{});
+    const prom_text p = info_prometheus({"--root", t.root()});
+    const prom_sample* s = find_sample(p, "headroom_info");
+    REQUIRE(s != nullptr);
+    CHECK(s->labels.at("memory_dir") == "/sys/fs/cgroup/memory/a\"b\\c");
+  }
+  SUBCASE("bad format") {
+    CHECK(info({"--format", "yaml"}).code == 2);
+    CHECK(info({"--format"}).code == 2);
+  }
+}
+
+TEST_CASE("--format prometheus on this machine parses") {
+  const prom_text p = info_prometheus({});
+  CHECK(find_sample(p, "container_memory_usage_bytes") != nullptr);
+  CHECK(find_sample(p, "headroom_cpu_affinity_count") != nullptr);
+  CHECK(find_sample(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) != nullptr);
+  CHECK(sample_value(p, "headroom_read_errors") == "0");
+}
+
+TEST_CASE("--capture then --root replays the cpu section of this machine") {
+  fixture_tree cap;
+  const json live = info_json({"--capture", cap.root()});
+  const json replay = info_json({"--root", cap.root()});
+  for (const char* f : {"cpu.controller", "cpu.cgroup_dir", "cpu.affinity_count", "cpu.quota_cpus",
+                        "cpu.quota_us", "cpu.quota_cgroup", "cpu.cpuset_controller",
+                        "cpu.cpuset_count", "cpu.effective_count_up", "cpu.effective_count_down"}) {
+    CAPTURE(f);
+    CHECK(field(live, f).text == field(replay, f).text);
+  }
+  CHECK(str(live, "cpu.affinity_source") == "sched_getaffinity");
+  CHECK(str(replay, "cpu.affinity_source") == "/proc/self/status");
+  CHECK(field(replay, "cpu.effective_count_up").u64().has_value());
+  CHECK(field(replay, "cpu.errors").items.empty());
+}
+
+TEST_CASE("--watch --json: events as JSON lines until SIGINT") {
+  fixture_tree t;
+  layout_kubernetes_v2(t);  // the pod slice holds 1 GiB; 700 MiB used
+  const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root", t.root()});
+
+  auto first = w.line(5000);
+  REQUIRE(first);
+  auto sources = json_reader::parse(*first);
+  REQUIRE(sources);
+  CHECK(str(*sources, "kind") == "sources");
+  CHECK(str(*sources, "level") == "none");
+  bool sampler = false;
+  for (const auto& s : field(*sources, "sources").items) {
+    if (str(s, "source") == "usage_bands") sampler = s.at("active")->b;
+  }
+  CHECK(sampler);
+
+  // 960 MiB of 1 GiB: critical.
+  t.file(pod + "/memory.current", n(960 * MiB));
+  t.file(pod + "/memory.stat", v2_stat(960 * MiB, 0, 0));
+  std::optional<json> event;
+  for (int i = 0; i < 20 && !event; ++i) {
+    auto l = w.line(500);
+    if (!l) continue;
+    auto j = json_reader::parse(*l);
+    REQUIRE_MESSAGE(j, *l);
+    if (str(*j, "kind") == "pressure") event = j;
+  }
+  REQUIRE(event);
+  CHECK(str(*event, "level") == "critical");
+  CHECK(str(*event, "previous") == "none");
+  CHECK(str(*event, "source") == "usage_bands");
+  CHECK(bytes(*event, "working_set_bytes") == 960 * MiB);
+  CHECK(bytes(*event, "effective_limit_bytes") == 1 * GiB);
+
+  t.file(pod + "/memory.max", n(4 * GiB));
+  std::optional<json> changed;
+  for (int i = 0; i < 20 && !changed; ++i) {
+    auto l = w.line(500);
+    if (!l) continue;
+    auto j = json_reader::parse(*l);
+    REQUIRE_MESSAGE(j, *l);
+    if (str(*j, "kind") == "limit_changed") changed = j;
+  }
+  REQUIRE(changed);
+  CHECK(bytes(*changed, "old_limit_bytes") == 1 * GiB);
+  CHECK(bytes(*changed, "new_limit_bytes") == 4 * GiB);
+  CHECK(changed->at("moved")->b == false);
+
+  w.signal(SIGINT);
+  const auto r = w.wait();
+  CHECK(r.exited);
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("--watch: bad combinations are usage errors") {
+  CHECK(info({"--watch", "--format", "prometheus"}).code == 2);
+  CHECK(info({"--watch", "--interval", "0"}).code == 2);
+  CHECK(info({"--watch", "--interval", "x"}).code == 2);
+}

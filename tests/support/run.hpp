@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,5 +66,76 @@ inline run_result run(const std::vector<std::string>& argv) {
   r.code = r.exited ? WEXITSTATUS(status) : WTERMSIG(status);
   return r;
 }
+
+}  // namespace headroom_test
+
+namespace headroom_test {
+
+// A program left running, whose stdout is read line by line.
+class spawned {
+ public:
+  explicit spawned(const std::vector<std::string>& argv) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+  }
+  ~spawned() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      wait();
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  spawned(const spawned&) = delete;
+  spawned& operator=(const spawned&) = delete;
+
+  // The next line (without '\n'), or nothing after timeout_ms or at EOF.
+  std::optional<std::string> line(int timeout_ms) {
+    for (;;) {
+      const std::size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string l = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return l;
+      }
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
+      char chunk[4096];
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buf_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  void signal(int sig) { ::kill(pid_, sig); }
+
+  // Waits for the exit; the run_result's exited/code fields.
+  run_result wait() {
+    run_result r;
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+    r.exited = WIFEXITED(status);
+    r.code = r.exited ? WEXITSTATUS(status) : WTERMSIG(status);
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool reaped_ = false;
+  std::string buf_;
+};
 
 }  // namespace headroom_test

@@ -1,0 +1,139 @@
+// headroom-info --watch: runs a pressure monitor and prints every event as a
+// line (or a JSON object per line with --json) until SIGINT or SIGTERM.
+// The first line lists the sources and says which are active.
+#pragma once
+
+#include <headroom/detail/format.hpp>
+#include <headroom/pressure.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "json.hpp"
+
+namespace headroom_info {
+
+inline std::string optional_bytes(const std::optional<std::uint64_t>& v) {
+  return v ? headroom::detail::human_bytes(*v) : std::string("?");
+}
+
+inline std::string event_line(const headroom::memory_event& e, double ms) {
+  char head[64];
+  std::snprintf(head, sizeof head, "%10.3f ", ms / 1000);
+  std::string line = head;
+  line += headroom::to_string(e.kind);
+  line += " ";
+  line += headroom::to_string(e.level);
+  if (e.repeat) line += " (again)";
+  line += " [" + std::string(headroom::to_string(e.source)) + "] " + e.reason;
+  line += " | usage " + optional_bytes(e.usage) + ", working set " + optional_bytes(e.working_set) +
+          " of " + optional_bytes(e.effective_limit);
+  if (e.psi_some_avg10) {
+    char psi[32];
+    std::snprintf(psi, sizeof psi, ", psi some avg10 %.2f%%", *e.psi_some_avg10);
+    line += psi;
+  }
+  return line + "\n";
+}
+
+inline std::string event_json(const headroom::memory_event& e, double ms) {
+  json_writer w;
+  w.begin_object();
+  w.real("time_s", ms / 1000, 3);
+  w.string("kind", headroom::to_string(e.kind));
+  w.string("level", headroom::to_string(e.level));
+  w.string("previous", headroom::to_string(e.previous));
+  w.boolean("repeat", e.repeat);
+  w.string("source", headroom::to_string(e.source));
+  w.string("reason", e.reason);
+  w.optional_number("usage_bytes", e.usage);
+  w.optional_number("working_set_bytes", e.working_set);
+  w.optional_number("effective_limit_bytes", e.effective_limit);
+  if (e.psi_some_avg10) {
+    w.real("psi_some_avg10", *e.psi_some_avg10);
+  } else {
+    w.null("psi_some_avg10");
+  }
+  if (e.kind == headroom::event_kind::oom_kill) {
+    w.number("oom_kills", e.oom_kills).number("new_oom_kills", e.new_oom_kills);
+  }
+  if (e.kind == headroom::event_kind::limit_changed) {
+    w.optional_number("old_limit_bytes", e.old_limit).optional_number("new_limit_bytes", e.new_limit);
+    w.string("old_cgroup", e.old_cgroup).string("new_cgroup", e.new_cgroup).boolean("moved", e.moved);
+  }
+  w.end_object();
+  return std::move(w.out()) + "\n";
+}
+
+inline std::string sources_text(const headroom::monitor& m, bool json) {
+  if (json) {
+    json_writer w;
+    w.begin_object().string("kind", "sources").begin_array("sources");
+    for (const auto& s : m.sources()) {
+      w.begin_object().string("source", headroom::to_string(s.kind)).boolean("active", s.active);
+      if (s.active) {
+        w.null("error");
+      } else {
+        w.string("error", s.failure.message());
+      }
+      w.string("detail", s.detail).end_object();
+    }
+    w.end_array().string("level", headroom::to_string(m.level())).end_object();
+    return std::move(w.out()) + "\n";
+  }
+  std::string out = "watching (Ctrl-C to stop); level " + std::string(headroom::to_string(m.level())) + "\n";
+  for (const auto& s : m.sources()) {
+    out += "  " + std::string(headroom::to_string(s.kind)) + ": " +
+           (s.active ? "active" : "off: " + s.failure.message()) +
+           (s.detail.empty() ? "" : " (" + s.detail + ")") + "\n";
+  }
+  return out;
+}
+
+// Runs until SIGINT/SIGTERM. Returns the exit code.
+inline int watch(const headroom::options& opt, bool json, std::chrono::milliseconds interval) {
+  // The signals arrive as readable data on a signalfd, next to the monitor.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  if (::sigprocmask(SIG_BLOCK, &stop, nullptr) != 0) return 1;
+  const int sfd = ::signalfd(-1, &stop, SFD_CLOEXEC);
+  if (sfd < 0) {
+    std::fprintf(stderr, "headroom-info: signalfd failed\n");
+    return 1;
+  }
+  headroom::monitor_options mo;
+  mo.reader = opt;
+  mo.slow_interval = interval;
+  auto m = headroom::monitor::create(mo);
+  if (!m) {
+    std::fprintf(stderr, "headroom-info: cannot watch: %s\n", m.error().message().c_str());
+    ::close(sfd);
+    return 1;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sub = m->subscribe([&](const headroom::memory_event& e) {
+    const double ms = std::chrono::duration<double, std::milli>(e.time - t0).count();
+    std::fputs((json ? event_json(e, ms) : event_line(e, ms)).c_str(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputs(sources_text(*m, json).c_str(), stdout);
+  std::fflush(stdout);
+  for (;;) {
+    pollfd fds[2] = {{m->fd(), POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+    if (fds[1].revents) break;
+    if (fds[0].revents) m->dispatch();
+  }
+  ::close(sfd);
+  return 0;
+}
+
+}  // namespace headroom_info

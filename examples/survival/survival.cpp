@@ -1,0 +1,321 @@
+// The survival demo: one cache workload in a real 128 MiB memory cgroup,
+// run twice. A naive cache grows until the kernel's OOM killer ends it
+// (SIGKILL: exit 137). The same cache following a headroom monitor sheds on
+// pressure events and survives. Needs root (it creates the cgroups).
+//
+//   headroom-survival [--runs N] [--limit 128Mi] [--requests N]
+//                     [--trace DIR] [--only naive|headroom]
+//
+// The workload: Zipf-distributed requests over 20000 keys, each value
+// 64 KiB computed on a miss and kept in an LRU cache (1.25 GiB if all were
+// kept). Each run is a fresh process in a fresh cgroup; this process
+// samples the cgroup's usage and working set every 10 ms (--trace writes
+// them as CSV, for plotting) and prints kills, hit rate and peak working
+// set. Exits 0 when every headroom run survived; the naive runs are
+// expected to be killed.
+#include <headroom/detail/format.hpp>
+#include <headroom/pressure.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../pressure-cache/lru_cache.hpp"
+#include "cgroup_sandbox.hpp"
+
+namespace {
+
+constexpr std::size_t value_size = 64 * 1024;
+constexpr std::uint32_t keys = 20000;
+
+// What a worker reports on its pipe when it finishes (a killed one cannot).
+struct worker_report {
+  std::uint64_t requests = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t sheds = 0;
+  std::uint64_t cache_bytes = 0;
+};
+
+// Zipf(s = 1) over `keys` keys: the cumulative distribution, searched.
+class zipf {
+ public:
+  explicit zipf(std::uint32_t n) : cdf_(n) {
+    double sum = 0;
+    for (std::uint32_t i = 0; i < n; ++i) cdf_[i] = (sum += 1.0 / (i + 1));
+    for (auto& c : cdf_) c /= sum;
+  }
+  std::uint32_t operator()(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return static_cast<std::uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+// The value for a key: 64 KiB computed from it (the "expensive" miss).
+std::string compute(std::uint32_t key) {
+  std::string v(value_size, '\0');
+  std::uint64_t x = key * 0x9E3779B97F4A7C15ull + 1;
+  for (std::size_t i = 0; i < value_size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(&v[i], &x, 8);
+  }
+  return v;
+}
+
+std::size_t entry_size(const std::uint32_t&, const std::string& v) {
+  return sizeof(std::uint32_t) + v.capacity() + 64;  // + list and map nodes
+}
+
+// A worker: serves `requests` requests, then reports on fd 3.
+int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+  pressure_cache::lru_cache<std::uint32_t, std::string> cache(entry_size);
+  std::optional<headroom::monitor> mon;
+  if (follow_pressure) {
+    auto m = headroom::monitor::create();
+    if (!m) {
+      std::fprintf(stderr, "worker: monitor: %s\n", m.error().message().c_str());
+      return 2;
+    }
+    mon.emplace(std::move(*m));
+    cache.follow(*mon);
+  }
+  const zipf dist(keys);
+  std::mt19937_64 rng(seed);
+  worker_report r;
+  for (; r.requests < requests; ++r.requests) {
+    if (mon) {
+      // The monitor is part of this loop: a poll with no wait, then
+      // dispatch() runs the cache's callback here, on this thread.
+      pollfd p{mon->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 0) == 1) mon->dispatch();
+    }
+    const std::uint32_t k = dist(rng);
+    if (!cache.get(k)) cache.put(k, compute(k));
+  }
+  r.hits = cache.hits();
+  r.misses = cache.misses();
+  r.sheds = cache.sheds();
+  r.cache_bytes = cache.bytes();
+  return ::write(3, &r, sizeof r) == static_cast<ssize_t>(sizeof r) ? 0 : 2;
+}
+
+std::uint64_t read_number(const std::string& path) {
+  auto text = headroom::detail::read_whole(path);
+  if (!text) return 0;
+  auto v = headroom::parse_counter(*text);
+  return v ? *v : 0;
+}
+
+std::uint64_t read_key(const std::string& path, const char* key) {
+  auto text = headroom::detail::read_whole(path);
+  if (!text) return 0;
+  std::array<headroom::key_slot, 1> k{{{key, {}}}};
+  if (!headroom::parse_keyed(*text, k)) return 0;
+  return k[0].value.value_or(0);
+}
+
+struct run_result {
+  bool killed = false;
+  int exit_code = -1;
+  worker_report report;
+  bool reported = false;
+  std::uint64_t peak_working_set = 0;  // sampled every 10 ms
+  std::uint64_t kernel_peak = 0;       // the cgroup's own peak usage
+  double seconds = 0;
+  double killed_at_ms = -1;
+};
+
+run_result run_once(const char* self, bool follow, std::uint64_t limit, std::uint64_t requests,
+                    std::uint64_t seed, int index, FILE* trace) {
+  run_result res;
+  survival::cgroup_sandbox cg("headroom-survival-" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(index),
+                              limit);
+  if (!cg.ok()) {
+    std::fprintf(stderr, "headroom-survival: %s\n", cg.error().c_str());
+    std::exit(77);
+  }
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) std::exit(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Into the cgroup first, then a fresh process image: every page the
+    // worker touches is charged to the 128 MiB cgroup.
+    if (!cg.move_in(::getpid())) ::_exit(3);
+    ::dup2(pipefd[1], 3);
+    const std::string req = std::to_string(requests);
+    const std::string sd = std::to_string(seed);
+    ::execl(self, self, "--worker", follow ? "headroom" : "naive", req.c_str(), sd.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(4);
+  }
+  ::close(pipefd[1]);
+  int status = 0;
+  for (;;) {
+    const pid_t w = ::waitpid(pid, &status, WNOHANG);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (w == pid) {
+      res.seconds = ms / 1000;
+      if (WIFSIGNALED(status)) res.killed_at_ms = ms;
+      break;
+    }
+    const std::uint64_t usage = read_number(cg.usage_file());
+    const std::uint64_t inactive = read_key(cg.stat_file(), cg.inactive_file_key());
+    const std::uint64_t ws = usage > inactive ? usage - inactive : 0;
+    res.peak_working_set = std::max(res.peak_working_set, ws);
+    if (trace) {
+      std::fprintf(trace, "%s,%d,%.1f,%llu,%llu\n", follow ? "headroom" : "naive", index, ms,
+                   static_cast<unsigned long long>(usage), static_cast<unsigned long long>(ws));
+    }
+    ::usleep(10000);
+  }
+  res.kernel_peak = read_number(cg.peak_file());
+  res.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  res.reported = ::read(pipefd[0], &res.report, sizeof res.report) ==
+                 static_cast<ssize_t>(sizeof res.report);
+  ::close(pipefd[0]);
+  if (trace && res.killed) {
+    std::fprintf(trace, "%s,%d,%.1f,kill,kill\n", follow ? "headroom" : "naive", index,
+                 res.killed_at_ms);
+  }
+  return res;
+}
+
+std::uint64_t parse_size_arg(const char* s) {
+  auto v = headroom::parse_size(s);
+  if (!v) {
+    std::fprintf(stderr, "headroom-survival: bad size %s\n", s);
+    std::exit(2);
+  }
+  return *v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
+    return worker(std::strcmp(argv[2], "headroom") == 0, std::strtoull(argv[3], nullptr, 10),
+                  std::strtoull(argv[4], nullptr, 10));
+  }
+  int runs = 1;
+  std::uint64_t limit = 128 * 1024 * 1024;
+  std::uint64_t requests = 60000;
+  std::string trace_dir;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&] {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "headroom-survival: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--runs") {
+      runs = std::atoi(value());
+    } else if (a == "--limit") {
+      limit = parse_size_arg(value());
+    } else if (a == "--requests") {
+      requests = std::strtoull(value(), nullptr, 10);
+    } else if (a == "--trace") {
+      trace_dir = value();
+    } else if (a == "--only") {
+      only = value();
+    } else {
+      std::fprintf(stderr,
+                   "usage: headroom-survival [--runs N] [--limit 128Mi] [--requests N] "
+                   "[--trace DIR] [--only naive|headroom]\n");
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::printf("SKIP: the demo creates memory cgroups: run it as root\n");
+    return 77;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return 1;
+  self[n] = '\0';
+
+  FILE* trace = nullptr;
+  if (!trace_dir.empty()) {
+    trace = std::fopen((trace_dir + "/survival-trace.csv").c_str(), "w");
+    if (trace) std::fprintf(trace, "cache,run,ms,usage_bytes,working_set_bytes\n");
+  }
+  std::printf("limit %s, %llu requests over %u keys of 64 KiB (Zipf), %d run(s) each\n",
+              headroom::detail::human_bytes(limit).c_str(),
+              static_cast<unsigned long long>(requests), keys, runs);
+  std::printf("%-9s %4s  %-26s %8s %9s %14s %14s %7s\n", "cache", "run", "outcome", "seconds",
+              "hit rate", "peak ws", "kernel peak", "sheds");
+  int kills[2] = {0, 0};
+  int done[2] = {0, 0};
+  std::vector<double> hit_rates[2];
+  std::uint64_t peak[2] = {0, 0};
+  for (int r = 0; r < runs; ++r) {
+    for (int follow = 0; follow < 2; ++follow) {
+      if (!only.empty() && only != (follow ? "headroom" : "naive")) continue;
+      const auto res = run_once(self, follow != 0, limit, requests, 1000 + r, 2 * r + follow, trace);
+      ++done[follow];
+      if (res.killed) ++kills[follow];
+      peak[follow] = std::max(peak[follow], res.peak_working_set);
+      char outcome[64];
+      if (res.killed) {
+        std::snprintf(outcome, sizeof outcome, "killed (SIGKILL, exit 137)");
+      } else if (res.reported && res.exit_code == 0) {
+        std::snprintf(outcome, sizeof outcome, "survived");
+      } else {
+        std::snprintf(outcome, sizeof outcome, "failed (exit %d)", res.exit_code);
+      }
+      char rate[16] = "-";
+      char sheds[16] = "-";
+      if (res.reported) {
+        const double hr = 100.0 * static_cast<double>(res.report.hits) /
+                          static_cast<double>(std::max<std::uint64_t>(1, res.report.requests));
+        hit_rates[follow].push_back(hr);
+        std::snprintf(rate, sizeof rate, "%.1f%%", hr);
+        std::snprintf(sheds, sizeof sheds, "%llu", static_cast<unsigned long long>(res.report.sheds));
+      }
+      std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n", follow ? "headroom" : "naive", r + 1,
+                  outcome, res.seconds, rate, headroom::detail::human_bytes(res.peak_working_set).c_str(),
+                  headroom::detail::human_bytes(res.kernel_peak).c_str(), sheds);
+      std::fflush(stdout);
+    }
+  }
+  if (trace) std::fclose(trace);
+  const auto mean = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? -1.0 : s / static_cast<double>(v.size());
+  };
+  std::printf("\nnaive:    killed %d of %d\n", kills[0], done[0]);
+  std::printf("headroom: killed %d of %d, survived %d of %d, mean hit rate %.1f%%, peak working set %s\n",
+              kills[1], done[1], done[1] - kills[1], done[1], mean(hit_rates[1]),
+              headroom::detail::human_bytes(peak[1]).c_str());
+  std::printf("result survival naive_killed %d\nresult survival naive_runs %d\n", kills[0], done[0]);
+  std::printf("result survival headroom_survived %d\nresult survival headroom_runs %d\n",
+              done[1] - kills[1], done[1]);
+  std::printf("result survival headroom_hit_rate_pct %.1f\n", mean(hit_rates[1]));
+  std::printf("result survival headroom_peak_ws_bytes %llu\n", static_cast<unsigned long long>(peak[1]));
+  return kills[1] == 0 ? 0 : 1;
+}

@@ -141,12 +141,18 @@ inline std::string join_path(std::string_view a, std::string_view b) {
 inline bool has_unsafe_component(std::string_view path) {
   if (path == "/") return false;
   std::string_view rest = path.substr(1);
-  while (true) {
-    const std::string_view c = next_field(rest, '/');
-    if (c.empty() || c == "." || c == "..") return true;
-    if (rest.empty()) return false;
+  for (;;) {
+    const std::size_t slash = rest.find('/');
+    const std::string_view c = rest.substr(0, slash);
+    if (c.empty() || c == "." || c == "..") return true;  // "/a/" too
+    if (slash == std::string_view::npos) return false;
+    rest.remove_prefix(slash + 1);
   }
 }
+
+// The kernel formats cgroup paths into a PATH_MAX buffer: a longer one is
+// not from a kernel (and would make a chain of thousands of directories).
+inline constexpr std::size_t max_cgroup_path = 4095;
 
 struct mapped_dir {
   std::string dir;
@@ -233,7 +239,9 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     const std::string_view line = detail::next_line(cgroup_text);
     if (line.empty()) continue;
     auto e = parse_cgroup_line(line);
-    if (!e) return result<cgroup_location>(errc::malformed, "/proc/self/cgroup");
+    if (!e || e->path.size() > detail::max_cgroup_path) {
+      return result<cgroup_location>(errc::malformed, "/proc/self/cgroup");
+    }
     if (e->hierarchy_id == 0 && e->controllers.empty()) {
       v2_entry = *e;
     } else if (has_controller(e->controllers, controller)) {
@@ -250,9 +258,16 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
       return result<cgroup_location>(errc::malformed, "/proc/self/mountinfo");
     }
     if (e->fs_type != "cgroup" && e->fs_type != "cgroup2") continue;
-    mounts.push_back({unescape_mount_path(e->mount_point),
-                      unescape_mount_path(e->root), std::string(e->fs_type),
-                      std::string(e->super_options)});
+    cgroup_mount m{unescape_mount_path(e->mount_point), unescape_mount_path(e->root),
+                   std::string(e->fs_type), std::string(e->super_options)};
+    // The kernel prints absolute, clean mount points; anything else would
+    // put the chain outside the mount (and, under a root prefix, outside
+    // the tree).
+    if (m.mount_point.empty() || m.mount_point.front() != '/' ||
+        detail::has_unsafe_component(m.mount_point)) {
+      return result<cgroup_location>(errc::malformed, "/proc/self/mountinfo");
+    }
+    mounts.push_back(std::move(m));
   }
   std::vector<const cgroup_mount*> v1_mounts;
   std::vector<const cgroup_mount*> v2_mounts;

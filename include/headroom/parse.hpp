@@ -362,8 +362,8 @@ struct psi_stats {
 
 namespace detail {
 
-// A PSI average: digits, optionally '.', digits ("12.34"). Percentages, so
-// up to 100.
+// A PSI average: digits, optionally '.', digits ("12.34"). Percentages:
+// the kernel never shows more than 100.00.
 inline result<double> parse_psi_average(std::string_view s) noexcept {
   const std::size_t dot = s.find('.');
   auto whole = parse_u64(s.substr(0, dot));
@@ -379,6 +379,7 @@ inline result<double> parse_psi_average(std::string_view s) noexcept {
       scale /= 10;
     }
   }
+  if (v > 100) return errc::malformed;
   return v;
 }
 
@@ -399,6 +400,7 @@ inline result<psi_line> parse_psi_fields(std::string_view fields) noexcept {
       seen[3] = true;
       continue;
     }
+    if (key != "avg10" && key != "avg60" && key != "avg300") continue;  // a key from a newer kernel
     auto avg = parse_psi_average(value);
     if (!avg) return errc::malformed;
     if (key == "avg10") {
@@ -407,10 +409,10 @@ inline result<psi_line> parse_psi_fields(std::string_view fields) noexcept {
     } else if (key == "avg60") {
       p.avg60 = *avg;
       seen[1] = true;
-    } else if (key == "avg300") {
+    } else {
       p.avg300 = *avg;
       seen[2] = true;
-    }  // an unknown key from a newer kernel: ignored
+    }
   }
   if (!seen[0] || !seen[1] || !seen[2] || !seen[3]) return errc::malformed;
   return p;

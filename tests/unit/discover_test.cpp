@@ -113,6 +113,8 @@ TEST_CASE("path mapping") {
        path_mapping::unsafe_path},
       {"an empty component", "/", "/sys/fs/cgroup", "/a//b", "/sys/fs/cgroup",
        path_mapping::unsafe_path},
+      {"a trailing slash", "/", "/sys/fs/cgroup", "/a/", "/sys/fs/cgroup",
+       path_mapping::unsafe_path},
       {"a name starting with dots is fine", "/", "/sys/fs/cgroup", "/..a/.b",
        "/sys/fs/cgroup/..a/.b", path_mapping::mount_root},
   };
@@ -163,6 +165,14 @@ TEST_CASE("duplicate mounts: prefer one that maps, then /sys/fs/cgroup, then the
 
 TEST_CASE("malformed input is an error, not a guess") {
   CHECK(locate("garbage\n", mi_v2).error().code == errc::malformed);
+  // Mount points the kernel never prints: relative, or climbing.
+  CHECK(locate("0::/a\n", "4 7 0:1 / rel rw - cgroup2 cgroup2 rw\n").error().code == errc::malformed);
+  CHECK(locate("0::/a\n", "4 7 0:1 / /sys/fs/cgroup/../../home rw - cgroup2 cgroup2 rw\n")
+            .error()
+            .code == errc::malformed);
+  // A cgroup path longer than PATH_MAX is not from a kernel.
+  CHECK(locate("0::/" + std::string(5000, 'a') + "\n", mi_v2).error().code == errc::malformed);
+  CHECK(locate("0::/" + std::string(4000, 'a') + "\n", mi_v2).has_value());
   CHECK(locate("0::/\n", "garbage\n").error().code == errc::malformed);
   CHECK(locate("0::/\n", std::string(mi_v2) + "35 31 0:32\n").error().code ==
         errc::malformed);

@@ -10,6 +10,8 @@
 #   no-exceptions  g++ -fno-exceptions
 #   asan-ubsan     clang++ -fsanitize=address,undefined
 #   tsan           clang++ -fsanitize=thread
+#   fuzz           each parser's libFuzzer target for a bounded time
+#                  (HEADROOM_FUZZ_SECONDS, default 30 s per target)
 #
 # On a fresh Debian 12 machine, run it as root: it installs what it needs
 # with apt-get first. Exits non-zero when any configuration fails.
@@ -112,6 +114,20 @@ for c in "${configs[@]}"; do
   summary+=("$(printf '%-14s %s  build %3ds  tests %3ds  %s%s' "$name" "$status" "$build_s" "$test_s" \
     "${counts:-no ctest summary}" "${skipped:+; skipped: $skipped}")")
 done
+
+# Fuzzing: clang, libFuzzer, every parser for a bounded time. The replay
+# of the seeds and of every crash ever found runs in each configuration
+# above (fuzz_replay_* tests).
+if [[ -z $only || ",$only," == *",fuzz,"* ]]; then
+  echo "== fuzz: building and fuzzing (log: build-ci/fuzz/run-fuzzers.log)"
+  t0=$SECONDS
+  fuzz_out=$(tests/fuzz/run-fuzzers.sh "$top/build-ci/fuzz" "${HEADROOM_FUZZ_SECONDS:-30}" 2>&1)
+  rc=$?
+  printf '%s\n' "$fuzz_out" | sed 's/^/   /'
+  execs=$(printf '%s\n' "$fuzz_out" | awk '/executions/ {n += $3} END {print n + 0}')
+  if ((rc == 0)); then status=PASS; else status=FAIL; failed=1; fi
+  summary+=("$(printf '%-14s %s  %3ds in all  6 targets, %s executions' fuzz "$status" $((SECONDS - t0)) "$execs")")
+fi
 
 echo
 echo "== summary ($((SECONDS - started))s in all)"

@@ -361,10 +361,18 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
   }
   if (loc->mode != hierarchy_mode::v2) return loc;
 
+  error unreadable;
   for (const auto& dir : loc->chain) {
     auto controllers = fs.read(detail::join_path(dir, "/cgroup.controllers"));
     if (controllers && has_word(*controllers, controller)) return loc;
+    // Unreadable for another reason than absence (EMFILE, EACCES): it may
+    // list the controller, so "absent" would be a guess.
+    if (!controllers && !unreadable.code &&
+        controllers.error().code != std::errc::no_such_file_or_directory) {
+      unreadable = std::move(controllers).error();
+    }
   }
+  if (unreadable.code) return unreadable;
   loc->mode = hierarchy_mode::none;
   loc->why_none =
       make_error(make_error_code(errc::controller_absent),

@@ -506,6 +506,10 @@ class memory_reader {
       l.limit = fs_.keep(path_at(i, files_->limit));
       l.usage = fs_.keep(path_at(i, files_->usage));
       l.stat = fs_.keep(path_at(i, files_->stat));
+      // A directory whose usage file opens has the controller, so it has a
+      // limit file: one that cannot be opened (even ENOENT: removed
+      // meanwhile) makes the limit unknown, never an ancestor's instead.
+      l.limit.required = l.usage.is_open();
       // The memory cgroup is the first directory with memory controller
       // files: a v2 leaf without the controller is charged to the nearest
       // ancestor that has it. (The v2 root has neither file.)

@@ -787,6 +787,14 @@ class monitor_core {
       case role::psi_moderate:
       case role::psi_critical: {
         if (events & EPOLLERR) {  // the cgroup (and its trigger) is gone
+          // A gone trigger reports POLLERR for ever: out of the epoll set
+          // with it, or the loop spins while the cgroup cannot be resolved
+          // again (the watched process has exited).
+          for (const auto& s : sources_) {
+            if (s->what == role::psi_moderate || s->what == role::psi_critical) {
+              HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL, s->fd.get(), nullptr);
+            }
+          }
           set_status(failed(source_kind::psi, make_error(std::make_error_code(std::errc::no_such_device), w.path)));
           resolve_pending_ = true;
           return false;

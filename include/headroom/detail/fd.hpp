@@ -143,12 +143,15 @@ struct kept_file {
   unique_fd fd;
   std::string path;  // the real path it was opened from
   error open_error;  // why it is not open (code 0 when it is)
+  // Its directory has other files of the same controller, so it cannot
+  // legitimately be absent: ENOENT is then an error like any other.
+  bool required = false;
 
   bool is_open() const noexcept { return static_cast<bool>(fd); }
   // Not there at all (ENOENT): a file this directory does not have, which
   // is not an error (a v2 leaf without a controller, the v2 root).
   bool missing() const noexcept {
-    return !is_open() && open_error.code == std::errc::no_such_file_or_directory;
+    return !required && !is_open() && open_error.code == std::errc::no_such_file_or_directory;
   }
 };
 

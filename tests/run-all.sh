@@ -12,6 +12,9 @@
 #   tsan           clang++ -fsanitize=thread
 #   fuzz           each parser's libFuzzer target for a bounded time
 #                  (HEADROOM_FUZZ_SECONDS, default 30 s per target)
+#   bench          every benchmark briefly (benchmarks/run-benchmarks.sh
+#                  --quick): they run and their figures parse; no timing
+#                  is judged
 #
 # On a fresh Debian 12 machine, run it as root: it installs what it needs
 # with apt-get first. Exits non-zero when any configuration fails.
@@ -127,6 +130,18 @@ if [[ -z $only || ",$only," == *",fuzz,"* ]]; then
   execs=$(printf '%s\n' "$fuzz_out" | awk '/executions/ {n += $3} END {print n + 0}')
   if ((rc == 0)); then status=PASS; else status=FAIL; failed=1; fi
   summary+=("$(printf '%-14s %s  %3ds in all  6 targets, %s executions' fuzz "$status" $((SECONDS - t0)) "$execs")")
+fi
+
+if [[ -z $only || ",$only," == *",bench,"* ]]; then
+  echo "== bench: the benchmarks, briefly (log: build-ci/bench/bench-results/)"
+  t0=$SECONDS
+  if benchmarks/run-benchmarks.sh --quick "$top/build-ci/bench" 2>&1 | sed 's/^/   /'; then
+    status=PASS
+  else
+    status=FAIL
+    failed=1
+  fi
+  summary+=("$(printf '%-14s %s  %3ds in all  every benchmark ran, its figures parsed' bench "$status" $((SECONDS - t0)))")
 fi
 
 echo

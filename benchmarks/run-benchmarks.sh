@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# Runs every benchmark, side by side where they compare, and writes:
+#   benchmarks/results/results.md   the figures against their targets
+#   benchmarks/results/survival.svg usage over time of the naive and the
+#                                   headroom cache under the 128 MiB limit
+#   benchmarks/results/survival-trace.csv  the data behind the plot
+# and puts the table and the picture into README.md (between the
+# "benchmarks:begin/end" markers), with the date and the machine.
+#
+#   benchmarks/run-benchmarks.sh [--runs N] [--no-vm]
+#   benchmarks/run-benchmarks.sh --quick BUILD_DIR
+#
+# --quick (CI): every benchmark briefly, in BUILD_DIR, checking that each
+# runs and that its figures parse; no timings are judged, nothing in the
+# source tree is written. Needs root (the benchmarks make memory cgroups)
+# and, for the cgroup v2 figures, qemu (tests/vm/run-vm.sh).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+runs=10
+vm=1
+build=$top/build-bench
+while (($#)); do
+  case $1 in
+    --quick) quick=1; build=${2:?--quick needs a build dir}; shift 2 ;;
+    --runs) runs=${2:?}; shift 2 ;;
+    --no-vm) vm=0; shift ;;
+    *) echo "run-benchmarks.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if ((quick)); then runs=1; fi
+if [[ $(id -u) != 0 ]]; then
+  echo "run-benchmarks.sh: needs root (the benchmarks create memory cgroups)" >&2
+  exit 1
+fi
+
+# The plot needs gnuplot (only the full run draws it).
+if ((!quick)) && ! command -v gnuplot >/dev/null; then
+  echo "run-benchmarks.sh: installing gnuplot-nox for the plot"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null ||
+    { echo "run-benchmarks.sh: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
+fi
+
+work=$build/bench-results
+mkdir -p "$work"
+log=$work/run.log
+: >"$log"
+say() { echo "== $*"; }
+
+say "building (Release) in ${build#"$top"/}"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >>"$log" 2>&1
+cmake --build "$build" -j "$(nproc)" --target headroom-bench-read headroom-bench-notify \
+  headroom-bench-notify-static headroom-bench-idle headroom-survival headroom-survival-static \
+  >>"$log" 2>&1
+
+results=$work/results.txt
+: >"$results"
+# Runs a benchmark, keeps its output, collects its "result" lines.
+run() {
+  local name=$1
+  shift
+  say "$name"
+  local out=$work/$name.out
+  if ! "$@" >"$out" 2>&1; then
+    echo "run-benchmarks.sh: $name failed:" >&2
+    tail -n 30 "$out" >&2
+    exit 1
+  fi
+  grep -a '^result ' "$out" | sed "s/\r//" >>"$results" || true
+  grep -av '^result ' "$out" | sed 's/^/   /' | tail -n 12
+}
+
+# (a, b) Read cost and cold discovery. Run in a nested cgroup: a child with
+# no limit of its own under a 256 MiB parent, the layout where libuv reads
+# the wrong file.
+own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+if [[ -n $own && -d /sys/fs/cgroup/memory$own ]]; then
+  cg=/sys/fs/cgroup/memory$own
+  limit_file=memory.limit_in_bytes
+else
+  cg=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
+  limit_file=memory.max
+  echo +memory >"$cg/cgroup.subtree_control" 2>/dev/null || true
+fi
+nest=$cg/headroom-bench-$$
+mkdir -p "$nest/child"
+[[ $limit_file == memory.max ]] && echo +memory >"$nest/cgroup.subtree_control"
+echo $((256 * 1024 * 1024)) >"$nest/$limit_file"
+cleanup() { rmdir "$nest/child" "$nest" 2>/dev/null || true; }
+trap cleanup EXIT
+rounds=15
+((quick)) && rounds=3
+run read_cost sh -c "echo \$\$ > '$nest/child/cgroup.procs' && exec '$build/benchmarks/headroom-bench-read' --rounds $rounds"
+
+# (c) Band edge -> callback, against 1 s and 5 s pollers: v1 here, v2 in VM.
+trials=10
+((quick)) && trials=2
+run notify_host "$build/benchmarks/headroom-bench-notify" --trials "$trials"
+if ((vm)); then
+  # run-vm.sh prints the guest's output when verbose: the result lines.
+  run notify_vm env HEADROOM_VM_VERBOSE=1 bash "$top/tests/vm/run-vm.sh" --mode v2 \
+    --timeout 1200 --binary "$build/benchmarks/headroom-bench-notify-static" -- --trials "$trials"
+fi
+
+# (d) Monitor idle cost over 60 s, far from the limit.
+seconds=60
+((quick)) && seconds=3
+run idle "$build/benchmarks/headroom-bench-idle" --seconds "$seconds"
+
+# (e) The survival demo, naive against headroom, N runs each, with a trace.
+run survival_host "$build/examples/headroom-survival" --runs "$runs" --trace "$work"
+# (In --quick mode the v2 runs are left to the vm_v2_survival test.)
+if ((vm && !quick)); then
+  run survival_vm env HEADROOM_VM_VERBOSE=1 bash "$top/tests/vm/run-vm.sh" --mode v2 \
+    --timeout 3000 --binary "$build/tests/headroom-survival-static" -- --runs "$runs" --requests 8000
+fi
+
+# The figures must all be there, and be numbers.
+need=(read:usage_ratio read:snapshot_ratio read:discover_ns read:mountinfo_ns
+      notify_hybrid:headroom_median_ms idle:wakeups_per_s idle:cpu_ms_per_min
+      survival:headroom_survived survival:naive_killed)
+missing=0
+for n in "${need[@]}"; do
+  name=${n%%:*} field=${n#*:}
+  # The host is v1 or hybrid; either name is accepted for it.
+  pattern="^result ${name/notify_hybrid/notify_(hybrid|v1)} $field [0-9.]+$"
+  if ! grep -qE "$pattern" "$results"; then
+    echo "run-benchmarks.sh: no figure for $name $field" >&2
+    missing=1
+  fi
+done
+if ((vm)) && ! grep -qE '^result notify_v2 headroom_median_ms [0-9.]+$' "$results"; then
+  echo "run-benchmarks.sh: no figure from the cgroup v2 guest" >&2
+  missing=1
+fi
+((missing)) && exit 1
+say "all figures present"
+((quick)) && exit 0
+
+# ---------------------------------------------------------------------------
+# The report.
+get() {  # get NAME FIELD -> the last value
+  grep -aE "^result $1 $2 " "$results" | tail -n 1 | awk '{print $4}'
+}
+host_mode=$(grep -aoE '^result notify_(v1|hybrid) ' "$results" | tail -n 1 | awk '{print $2}')
+fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
+met() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "met" : "not met" }'; }
+
+usage_ratio=$(get read usage_ratio)
+snap_ratio=$(get read snapshot_ratio)
+discover_us=$(fmt "$(awk -v n="$(get read discover_ns)" 'BEGIN{print n/1000}')")
+mountinfo_us=$(fmt "$(awk -v n="$(get read mountinfo_ns)" 'BEGIN{print n/1000}')")
+usage_ns=$(get read usage_ns)
+pread_ns=$(get read pread_ns)
+snapshot_ns=$(get read snapshot_ns)
+snap_preads_ns=$(get read snapshot_preads_ns)
+libuv_ns=$(get read libuv_ns)
+libuv_limit=$(get read libuv_limit)
+hr_limit=$(get read headroom_limit)
+v1_med=$(get "$host_mode" headroom_median_ms)
+v1_max=$(get "$host_mode" headroom_max_ms)
+v1_p1=$(get "$host_mode" poll1s_median_ms)
+v1_p5=$(get "$host_mode" poll5s_median_ms)
+v2_med=$(get notify_v2 headroom_median_ms)
+v2_max=$(get notify_v2 headroom_max_ms)
+v2_p1=$(get notify_v2 poll1s_median_ms)
+v2_p5=$(get notify_v2 poll5s_median_ms)
+wake=$(get idle wakeups_per_s)
+cpu_min=$(get idle cpu_ms_per_min)
+
+# The survival lines: host first, then the VM's.
+host_surv=$(grep -aE '^result survival headroom_survived ' "$results" | head -n 1 | awk '{print $4}')
+host_killed=$(grep -aE '^result survival naive_killed ' "$results" | head -n 1 | awk '{print $4}')
+host_hit=$(grep -aE '^result survival headroom_hit_rate_pct ' "$results" | head -n 1 | awk '{print $4}')
+host_peak=$(grep -aE '^result survival headroom_peak_ws_bytes ' "$results" | head -n 1 | awk '{printf "%.1f", $4/1048576}')
+vm_surv=$(grep -aE '^result survival headroom_survived ' "$results" | sed -n 2p | awk '{print $4}')
+vm_killed=$(grep -aE '^result survival naive_killed ' "$results" | sed -n 2p | awk '{print $4}')
+vm_hit=$(grep -aE '^result survival headroom_hit_rate_pct ' "$results" | sed -n 2p | awk '{print $4}')
+vm_peak=$(grep -aE '^result survival headroom_peak_ws_bytes ' "$results" | sed -n 2p | awk '{printf "%.1f", $4/1048576}')
+
+uv_speed=$(awk -v a="$libuv_ns" -v b="$usage_ns" 'BEGIN { printf "%.1f", a / b }')
+uv_met=$(awk -v s="$uv_speed" 'BEGIN { print (s >= 5) ? "met" : "not met" }')
+if [[ $libuv_limit != "$hr_limit" ]]; then
+  uv_right="libuv returns $libuv_limit, headroom $hr_limit (the 256 MiB parent): libuv is wrong here"
+else
+  uv_right="both return $hr_limit"
+  uv_met="not met"
+fi
+date=$(date -u +%F)
+machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r) (cgroup $host_mode)"
+
+out=$top/benchmarks/results
+mkdir -p "$out"
+cp "$work/survival-trace.csv" "$out/survival-trace.csv"
+{
+  echo "Measured $date on $machine; cgroup v2 figures in a qemu guest (Debian's 6.1 kernel, emulated CPUs). Produced by \`benchmarks/run-benchmarks.sh\`."
+  echo
+  echo "| measure | target | figure | |"
+  echo "| --- | --- | --- | --- |"
+  echo "| \`usage()\` | ≤ 1.5× a bare pread | $(fmt "$usage_ns" 0) ns against $(fmt "$pread_ns" 0) ns: $(fmt "$usage_ratio" 2)× | $(met "$usage_ratio" 1.5) |"
+  echo "| \`snapshot()\` | ≤ 1.3× the preads it needs | $(fmt "$snapshot_ns" 0) ns against $(fmt "$snap_preads_ns" 0) ns: $(fmt "$snap_ratio" 2)× | $(met "$snap_ratio" 1.3) |"
+  echo "| cold discovery | ≤ 50 µs | \`discover()\` $discover_us µs; a plain read of /proc/self/mountinfo alone takes $mountinfo_us µs on this kernel | $(met "$discover_us" 50) |"
+  echo "| against libuv | ≥ 5× faster, and right where libuv is wrong | \`uv_get_constrained_memory()\` $(fmt "$libuv_ns" 0) ns, $uv_speed× \`usage()\`; $uv_right | $uv_met |"
+  echo "| v1 band edge → callback | median ≤ 2 ms | median $(fmt "$v1_med" 2) ms, max $(fmt "$v1_max" 2) ms (eventfd thresholds); 1 s poller median $(fmt "$v1_p1" 0) ms, 5 s poller $(fmt "$v1_p5" 0) ms | $(met "$v1_med" 2) |"
+  echo "| v2 near-limit detection | ≤ 10 ms | median $(fmt "$v2_med" 2) ms, max $(fmt "$v2_max" 2) ms (adaptive sampler); 1 s poller median $(fmt "$v2_p1" 0) ms, 5 s poller $(fmt "$v2_p5" 0) ms | $(met "$v2_med" 10) |"
+  echo "| monitor idle | ≤ 1 wakeup/s | $(fmt "$wake" 2) wakeups/s, $(fmt "$cpu_min" 1) ms CPU per minute | $(met "$wake" 1.0001) |"
+  echo "| survival demo | N/N | v1: headroom survived $host_surv/$runs (naive killed $host_killed/$runs), hit rate $host_hit%, peak working set $host_peak MiB; v2: survived $vm_surv/$runs (naive killed $vm_killed/$runs), hit rate $vm_hit%, peak $vm_peak MiB | $( [[ $host_surv == "$runs" && $vm_surv == "$runs" ]] && echo met || echo "not met") |"
+} >"$out/results.md"
+
+# The plot: usage of the first naive and headroom runs, the limit, the kill.
+gnuplot <<GNUPLOT
+set terminal svg size 900,420 dynamic font "sans,12" background rgb "white"
+set output "$out/survival.svg"
+set datafile separator ","
+set title "One cache workload in a 128 MiB memory cgroup (cgroup $host_mode)"
+set xlabel "seconds"
+set ylabel "cgroup usage (MiB)"
+set yrange [0:140]
+set key bottom right
+set grid
+kill_s = system("awk -F, '\$1==\"naive\" && \$2==0 && \$4==\"kill\" {print \$3/1000}' $out/survival-trace.csv")
+set arrow from graph 0, first 128 to graph 1, first 128 nohead lc rgb "#cc0000" lw 2
+set label "limit 128 MiB" at graph 0.02, first 132 tc rgb "#cc0000"
+set arrow from graph 0, first 102.4 to graph 1, first 102.4 nohead lc rgb "#999999" dt 2
+set label "moderate (80%)" at graph 0.02, first 98 tc rgb "#777777"
+if (strlen(kill_s) > 0) set label "naive: killed (SIGKILL, exit 137)" at first kill_s, first 118 offset 1,0 tc rgb "#cc0000"
+plot "$out/survival-trace.csv" using (\$1 eq "naive" && \$2 == 0 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#cc6600" title "naive cache", \
+     "" using (\$1 eq "headroom" && \$2 == 1 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#0066cc" title "headroom cache", \
+     "" using (\$1 eq "naive" && \$2 == 0 && \$4 eq "kill" ? \$3/1000 : 1/0):(128) with points pt 7 ps 1.5 lc rgb "#cc0000" notitle
+GNUPLOT
+
+# Into the README, between the markers.
+readme=$top/README.md
+update_readme() {
+  awk -v table="$out/results.md" '
+    /<!-- benchmarks:begin -->/ { print; print ""; while ((getline line < table) > 0) print line;
+                                   print ""; print "![usage over time, naive against headroom](benchmarks/results/survival.svg)";
+                                   print ""; skip = 1; next }
+    /<!-- benchmarks:end -->/ { skip = 0 }
+    !skip { print }' "$readme" >"$readme.new" && mv "$readme.new" "$readme"
+}
+update_readme
+say "wrote benchmarks/results/ and the README's benchmark section"
+cat "$out/results.md"

@@ -336,13 +336,26 @@ class monitor_core {
   int fd() const noexcept { return epoll_.get(); }
 
   std::size_t dispatch() {
-    // The owned thread dispatches; a forgotten monitor does nothing.
-    if (running_.load() || !epoll_) return 0;
-    return run_once(0);
+    // One loop at a time: the owned thread dispatches, and so does a
+    // dispatch() already under way on another thread (or further up this
+    // one's stack). A forgotten monitor does nothing.
+    std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
+    if (!loop.owns_lock() || running_.load() || !epoll_) return 0;
+    dispatching_.store(std::this_thread::get_id());
+    const std::size_t n = run_once(0);
+    dispatching_.store(std::thread::id());
+    return n;
   }
 
   result<void> start() {
     if (!epoll_) return result<void>(make_error(make_error_code(errc::not_supported), "monitor forgotten after fork"));
+    // From a callback of dispatch(): the thread would run beside it.
+    if (dispatching_.load() == std::this_thread::get_id()) {
+      return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
+                                     "start() from inside dispatch()"));
+    }
+    // A dispatch() on another thread finishes first (it does not block).
+    std::lock_guard<std::mutex> loop(loop_mu_);
     bool expected = false;
     if (thread_.joinable() && !running_.load()) thread_.join();
     if (!running_.compare_exchange_strong(expected, true)) {
@@ -1142,6 +1155,10 @@ class monitor_core {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  // Held by dispatch() while it runs and by start() while it launches the
+  // thread: two loops never run at once.
+  std::mutex loop_mu_;
+  std::atomic<std::thread::id> dispatching_{};
 };
 
 }  // namespace detail
@@ -1170,7 +1187,9 @@ class monitor {
   int fd() const noexcept { return core_->fd(); }
 
   // Handles what is ready and runs due callbacks on this thread. Returns
-  // the number of callback calls. Does nothing while start() runs.
+  // the number of callback calls. Does nothing (returns 0) while start()
+  // runs or while another dispatch() is under way; start() waits for a
+  // dispatch() on another thread and fails when called from inside one.
   std::size_t dispatch() { return core_->dispatch(); }
 
   // Runs the monitor on its own thread until stop() (or destruction).

@@ -49,7 +49,7 @@ log=$work/run.log
 say() { echo "== $*"; }
 
 say "building (Release) in ${build#"$top"/}"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >>"$log" 2>&1
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHEADROOM_VM_TESTS=ON >>"$log" 2>&1
 cmake --build "$build" -j "$(nproc)" --target headroom-bench-read headroom-bench-notify \
   headroom-bench-notify-static headroom-bench-idle headroom-survival headroom-survival-static \
   >>"$log" 2>&1

@@ -917,6 +917,33 @@ bool is_pressure(const memory_event& e, pressure_level l) {
   return e.kind == event_kind::pressure && e.level == l;
 }
 
+// A forked child in a fresh 64 MiB cgroup and a monitor watching it; the
+// child is killed and the cgroup removed when it goes.
+struct watched_child {
+  cgroup_list dirs;
+  cleanup c{dirs};
+  child_process child;
+  std::optional<monitor> m;
+
+  watched_child() {
+    auto& leaf = add(dirs, new_base(dirs), "leaf");
+    REQUIRE(leaf.set_limit(64 * MiB));
+    REQUIRE(leaf.move_in(child.pid()));
+    must(child.ask(command::snapshot));
+    auto made = monitor::create(child_options(child.pid()));
+    REQUIRE_MESSAGE(made.has_value(), made.error().message());
+    m.emplace(std::move(*made));
+  }
+};
+
+// Whether the monitor has PSI triggers; if not, says why the case is not run.
+bool psi_or_skip(const monitor& m, std::string* why) {
+  if (psi_active(m, why)) return true;
+  std::printf("SKIP: no PSI trigger on this kernel: %s\n", why->c_str());
+  MESSAGE("not run: no PSI trigger on this kernel: " << *why);
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("faults (live): a removed cgroup's kept files fail with ENODEV on this kernel") {
@@ -952,22 +979,11 @@ TEST_CASE("faults (live): a removed cgroup's kept files fail with ENODEV on this
 
 TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gone") {
   if (!live_ready()) return;
-  cgroup_list dirs;
-  cleanup c{dirs};
-  const std::string base = new_base(dirs);
-  auto& leaf = add(dirs, base, "leaf");
-  REQUIRE(leaf.set_limit(64 * MiB));
-  child_process child;
-  REQUIRE(leaf.move_in(child.pid()));
-  must(child.ask(command::snapshot));
-  auto m = monitor::create(child_options(child.pid()));
-  REQUIRE_MESSAGE(m.has_value(), m.error().message());
+  watched_child w;
+  auto& child = w.child;
+  auto& m = w.m;
   std::string why;
-  if (!psi_active(*m, &why)) {
-    std::printf("SKIP: no PSI trigger on this kernel: %s\n", why.c_str());
-    MESSAGE("not run: no PSI trigger on this kernel: " << why);
-    return;
-  }
+  if (!psi_or_skip(*m, &why)) return;
   const auto was_active = active_sources(*m);
   recorder rec(*m);
   REQUIRE(m->start());
@@ -1009,22 +1025,11 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gon
 
 TEST_CASE("faults (live): one POLLERR on a PSI trigger: re-resolved, the triggers set again") {
   if (!live_ready()) return;
-  cgroup_list dirs;
-  cleanup c{dirs};
-  const std::string base = new_base(dirs);
-  auto& leaf = add(dirs, base, "leaf");
-  REQUIRE(leaf.set_limit(64 * MiB));
-  child_process child;
-  REQUIRE(leaf.move_in(child.pid()));
-  must(child.ask(command::snapshot));
-  auto m = monitor::create(child_options(child.pid()));
-  REQUIRE_MESSAGE(m.has_value(), m.error().message());
+  watched_child w;
+  auto& child = w.child;
+  auto& m = w.m;
   std::string why;
-  if (!psi_active(*m, &why)) {
-    std::printf("SKIP: no PSI trigger on this kernel: %s\n", why.c_str());
-    MESSAGE("not run: no PSI trigger on this kernel: " << why);
-    return;
-  }
+  if (!psi_or_skip(*m, &why)) return;
   const std::set<int> old_triggers = fake_sys::fds_from("/memory.pressure");
   recorder rec(*m);
   REQUIRE(m->start());
@@ -1051,22 +1056,11 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers of a process that cannot b
   // the triggers report POLLERR for ever and re-resolving fails (its
   // /proc/<pid> files are gone). The monitor must wait, not spin.
   if (!live_ready()) return;
-  cgroup_list dirs;
-  cleanup c{dirs};
-  const std::string base = new_base(dirs);
-  auto& leaf = add(dirs, base, "leaf");
-  REQUIRE(leaf.set_limit(64 * MiB));
-  child_process child;
-  REQUIRE(leaf.move_in(child.pid()));
-  must(child.ask(command::snapshot));
-  auto m = monitor::create(child_options(child.pid()));
-  REQUIRE_MESSAGE(m.has_value(), m.error().message());
+  watched_child w;
+  auto& child = w.child;
+  auto& m = w.m;
   std::string why;
-  if (!psi_active(*m, &why)) {
-    std::printf("SKIP: no PSI trigger on this kernel: %s\n", why.c_str());
-    MESSAGE("not run: no PSI trigger on this kernel: " << why);
-    return;
-  }
+  if (!psi_or_skip(*m, &why)) return;
   REQUIRE(m->start());
   {
     fake_sys::armed err(fault{call::epoll_wait, "/memory.pressure", true, {}, 0, 0, EPOLLERR | EPOLLPRI});

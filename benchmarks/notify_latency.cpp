@@ -6,9 +6,12 @@
 //
 // A child in a fresh memory cgroup (limit 256 MiB, under this process's
 // own) allocates anonymous memory in 256 KiB steps, one every 2 ms, and
-// stamps the end of every step in shared memory. The crossing is the end of
-// the step that took usage past the moderate edge (50%); each detector's
-// delay is its detection time minus that stamp. Needs root.
+// stamps the start of every step in shared memory. The usage file read
+// after each step tells which step took the working set past the moderate
+// edge (50%); the crossing happened during that step, so each detector's
+// delay is measured from the step's start: an upper bound, which includes
+// the step's own page faults (a detector can see the edge mid-step, before
+// the step ends). Needs root.
 //
 //   notify_latency [--trials N] [--quick]
 // Prints a table, and "result <name> <field> <value>" lines for scripts.
@@ -46,7 +49,7 @@ struct shared_state {
   std::atomic<int> cmd;       // what to do
   std::atomic<int> cmd_seq;   // bumped by the parent for each command
   std::atomic<int> done_seq;  // set by the child when it is done
-  std::int64_t step_end_ns[max_steps];
+  std::int64_t step_start_ns[max_steps];
   std::uint64_t step_usage[max_steps];  // the cgroup's usage file right after
 };
 
@@ -80,11 +83,12 @@ __attribute__((no_sanitize("address", "thread"))) void touch(char* p, std::size_
     const int cmd = st->cmd.load();
     if (cmd == cmd_allocate) {
       for (std::uint64_t done = 0; done < target && blocks.size() < max_steps; done += step) {
+        const std::int64_t start = now_ns();
         auto* p = static_cast<char*>(::mmap(nullptr, step, PROT_READ | PROT_WRITE,
                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         touch(p, step);
         blocks.push_back(p);
-        st->step_end_ns[blocks.size() - 1] = now_ns();
+        st->step_start_ns[blocks.size() - 1] = start;
         char buf[64];
         auto text = usage_fd ? headroom::detail::pread_all(usage_fd->get(), buf, sizeof buf, usage_file)
                              : headroom::result<std::string_view>(headroom::errc::not_supported);
@@ -232,7 +236,7 @@ int main(int argc, char** argv) {
     // the inactive file cache, reached the edge.
     int k = 0;
     while (k + 1 < max_steps && st->step_usage[k] != 0 && st->step_usage[k] - std::min(st->step_usage[k], inactive) < edge) ++k;
-    const std::int64_t crossed = st->step_end_ns[k];
+    const std::int64_t crossed = st->step_start_ns[k];
     const auto delay_ms = [&](std::int64_t seen) {
       return seen ? static_cast<double>(seen - crossed) / 1e6 : -1.0;
     };

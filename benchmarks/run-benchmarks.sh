@@ -8,6 +8,8 @@
 # "benchmarks:begin/end" markers), with the date and the machine.
 #
 #   benchmarks/run-benchmarks.sh [--runs N] [--no-vm]
+#   benchmarks/run-benchmarks.sh --report-only   (the table, plot and README
+#                                   again from the last run's figures)
 #   benchmarks/run-benchmarks.sh --quick BUILD_DIR
 #
 # --quick (CI): every benchmark briefly, in BUILD_DIR, checking that each
@@ -18,6 +20,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
+report_only=0
 runs=10
 vm=1
 build=$top/build-bench
@@ -26,6 +29,7 @@ while (($#)); do
     --quick) quick=1; build=${2:?--quick needs a build dir}; shift 2 ;;
     --runs) runs=${2:?}; shift 2 ;;
     --no-vm) vm=0; shift ;;
+    --report-only) report_only=1; shift ;;
     *) echo "run-benchmarks.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -48,13 +52,14 @@ log=$work/run.log
 : >"$log"
 say() { echo "== $*"; }
 
+results=$work/results.txt
+if ((!report_only)); then
 say "building (Release) in ${build#"$top"/}"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHEADROOM_VM_TESTS=ON >>"$log" 2>&1
 cmake --build "$build" -j "$(nproc)" --target headroom-bench-read headroom-bench-notify \
   headroom-bench-notify-static headroom-bench-idle headroom-survival headroom-survival-static \
   >>"$log" 2>&1
 
-results=$work/results.txt
 : >"$results"
 # Runs a benchmark, keeps its output, collects its "result" lines.
 run() {
@@ -137,13 +142,15 @@ fi
 ((missing)) && exit 1
 say "all figures present"
 ((quick)) && exit 0
+fi  # report_only
 
 # ---------------------------------------------------------------------------
 # The report.
 get() {  # get NAME FIELD -> the last value
   grep -aE "^result $1 $2 " "$results" | tail -n 1 | awk '{print $4}'
 }
-host_mode=$(grep -aoE '^result notify_(v1|hybrid) ' "$results" | tail -n 1 | awk '{print $2}')
+host_notify=$(grep -aoE '^result notify_(v1|hybrid) ' "$results" | tail -n 1 | awk '{print $2}')
+host_mode=${host_notify#notify_}
 fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
 met() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "met" : "not met" }'; }
 
@@ -158,10 +165,10 @@ snap_preads_ns=$(get read snapshot_preads_ns)
 libuv_ns=$(get read libuv_ns)
 libuv_limit=$(get read libuv_limit)
 hr_limit=$(get read headroom_limit)
-v1_med=$(get "$host_mode" headroom_median_ms)
-v1_max=$(get "$host_mode" headroom_max_ms)
-v1_p1=$(get "$host_mode" poll1s_median_ms)
-v1_p5=$(get "$host_mode" poll5s_median_ms)
+v1_med=$(get "$host_notify" headroom_median_ms)
+v1_max=$(get "$host_notify" headroom_max_ms)
+v1_p1=$(get "$host_notify" poll1s_median_ms)
+v1_p5=$(get "$host_notify" poll5s_median_ms)
 v2_med=$(get notify_v2 headroom_median_ms)
 v2_max=$(get notify_v2 headroom_max_ms)
 v2_p1=$(get notify_v2 poll1s_median_ms)
@@ -217,7 +224,7 @@ set title "One cache workload in a 128 MiB memory cgroup (cgroup $host_mode)"
 set xlabel "seconds"
 set ylabel "cgroup usage (MiB)"
 set yrange [0:140]
-set key bottom right
+set key bottom center
 set grid
 kill_s = system("awk -F, '\$1==\"naive\" && \$2==0 && \$4==\"kill\" {print \$3/1000}' $out/survival-trace.csv")
 set arrow from graph 0, first 128 to graph 1, first 128 nohead lc rgb "#cc0000" lw 2
@@ -225,9 +232,11 @@ set label "limit 128 MiB" at graph 0.02, first 132 tc rgb "#cc0000"
 set arrow from graph 0, first 102.4 to graph 1, first 102.4 nohead lc rgb "#999999" dt 2
 set label "moderate (80%)" at graph 0.02, first 98 tc rgb "#777777"
 if (strlen(kill_s) > 0) set label "naive: killed (SIGKILL, exit 137)" at first kill_s, first 118 offset 1,0 tc rgb "#cc0000"
-plot "$out/survival-trace.csv" using (\$1 eq "naive" && \$2 == 0 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#cc6600" title "naive cache", \
-     "" using (\$1 eq "headroom" && \$2 == 1 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#0066cc" title "headroom cache", \
-     "" using (\$1 eq "naive" && \$2 == 0 && \$4 eq "kill" ? \$3/1000 : 1/0):(128) with points pt 7 ps 1.5 lc rgb "#cc0000" notitle
+# Columns: cache, run, ms, usage_bytes, working_set_bytes ("kill" on the
+# row of the naive run's SIGKILL). Naive runs are even, headroom runs odd.
+plot "$out/survival-trace.csv" using (strcol(1) eq "naive" && column(2) == 0 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#cc6600" title "naive cache", \
+     "" using (strcol(1) eq "headroom" && column(2) == 1 ? \$3/1000 : 1/0):(\$4/1048576) with lines lw 2 lc rgb "#0066cc" title "headroom cache", \
+     "" using (strcol(1) eq "naive" && column(2) == 0 && strcol(4) eq "kill" ? \$3/1000 : 1/0):(128) with points pt 7 ps 1.5 lc rgb "#cc0000" notitle
 GNUPLOT
 
 # Into the README, between the markers.

@@ -339,12 +339,16 @@ class monitor_core {
     // One loop at a time: the owned thread dispatches, and so does a
     // dispatch() already under way on another thread (or further up this
     // one's stack). A forgotten monitor does nothing.
+    // (try_lock from the thread that holds it would be undefined.)
+    if (dispatching_.load() == std::this_thread::get_id()) return 0;
     std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
     if (!loop.owns_lock() || running_.load() || !epoll_) return 0;
+    struct mark {  // cleared however run_once() ends
+      std::atomic<std::thread::id>& who;
+      ~mark() { who.store(std::thread::id()); }
+    } dispatching{dispatching_};
     dispatching_.store(std::this_thread::get_id());
-    const std::size_t n = run_once(0);
-    dispatching_.store(std::thread::id());
-    return n;
+    return run_once(0);
   }
 
   result<void> start() {

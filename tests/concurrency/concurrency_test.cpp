@@ -480,3 +480,46 @@ TEST_CASE("concurrency: dispatch() on one thread while another stops and starts 
   MESSAGE("callbacks " << calls.load() << ", overlapping " << overlapped.load());
   CHECK(overlapped.load() == 0);
 }
+
+// From inside a dispatch() callback: a nested dispatch() does nothing and
+// start() fails busy (the thread would run beside the dispatching one).
+TEST_CASE("concurrency: dispatch() and start() from inside a dispatch() callback") {
+  fixture_tree tree;
+  headroom_test::write_host(tree);
+  tree.file("proc/self/cgroup", "0::/app.slice\n");
+  tree.file("proc/self/mountinfo",
+            std::string(headroom_test::mi_base) + headroom_test::mi_v2_host);
+  headroom_test::write_v2_root(tree, "sys/fs/cgroup");
+  headroom_test::v2_dir d;
+  d.max = std::to_string(1000 * MiB);
+  d.current = 900 * MiB;  // moderate: an event on the first dispatch
+  d.inactive_file = 0;
+  headroom_test::write_v2(tree, "sys/fs/cgroup/app.slice", d);
+  monitor_options mo;
+  mo.reader.root = tree.root();
+  mo.reader.use_environment = false;
+  mo.fast_interval = 1ms;
+  auto m = monitor::create(mo);
+  REQUIRE_MESSAGE(m.has_value(), m.error().message());
+
+  int calls = 0;
+  std::size_t nested = 99;
+  bool start_failed = false;
+  auto sub = m->subscribe([&](const memory_event&) {
+    if (calls++) return;
+    nested = m->dispatch();
+    const auto started = m->start();
+    start_failed = !started && started.error().code == std::errc::device_or_resource_busy;
+  });
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (calls == 0 && std::chrono::steady_clock::now() < end) {
+    m->dispatch();
+    std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(calls > 0);
+  CHECK(nested == 0);
+  CHECK(start_failed);
+  // Outside the callback, start() works.
+  REQUIRE(m->start());
+  m->stop();
+}

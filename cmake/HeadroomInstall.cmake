@@ -8,6 +8,8 @@ set(HEADROOM_CMAKE_DIR "${CMAKE_INSTALL_DATADIR}/cmake/headroom" CACHE STRING
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/headroom"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(TARGETS headroom EXPORT headroomTargets)
+# The licence travels with the headers.
+install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/headroom")
 install(EXPORT headroomTargets NAMESPACE headroom:: DESTINATION "${HEADROOM_CMAKE_DIR}")
 
 configure_package_config_file(

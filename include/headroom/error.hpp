@@ -84,9 +84,17 @@ struct std::is_error_code_enum<headroom::errc> : std::true_type {};
 namespace headroom {
 
 // What went wrong, and with which file (empty when no file is concerned).
+// error(errc::malformed, path) for the library's own conditions,
+// errno_error(errno, path) for a failed system call.
 struct error {
   std::error_code code;
   std::string path;
+
+  error() = default;
+  error(std::error_code c, std::string p = {}) noexcept  // NOLINT: implicit
+      : code(c), path(std::move(p)) {}
+  error(errc c, std::string p = {}) noexcept  // NOLINT: implicit
+      : code(make_error_code(c)), path(std::move(p)) {}
 
   // "path: message", or just the message when there is no path.
   std::string message() const {
@@ -101,6 +109,48 @@ inline error make_error(std::error_code code, std::string path = {}) {
 
 inline error errno_error(int err, std::string path = {}) {
   return error{std::error_code(err, std::system_category()), std::move(path)};
+}
+
+// The same error about another file: a parser's error given the path of the
+// file it parsed.
+inline error with_path(const error& e, std::string path) {
+  return error{e.code, std::move(path)};
+}
+
+// The questions callers ask about an error. Each names a cause, not a code,
+// so the codes that mean it are listed once, here.
+
+// The file does not exist (ENOENT): a file this directory does not have.
+inline bool is_missing(const error& e) noexcept {
+  return e.code == std::errc::no_such_file_or_directory;
+}
+
+// The cgroup is gone: its directory was removed (ENOENT on open, ENODEV on
+// a read of a file that was opened before the rmdir).
+inline bool is_gone(const error& e) noexcept {
+  return is_missing(e) || e.code == std::errc::no_such_device;
+}
+
+// Not provided here: headroom's not_supported (this mode, this platform), or
+// the kernel's EOPNOTSUPP (PSI turned off with psi=0).
+inline bool is_unsupported(const error& e) noexcept {
+  return e.code == errc::not_supported ||
+         e.code == std::errc::operation_not_supported;
+}
+
+// The content is not what the file's format allows.
+inline bool is_malformed(const error& e) noexcept {
+  return e.code == errc::malformed;
+}
+
+// Turned off by configuration (HEADROOM_DETECT=off, an option).
+inline bool is_disabled(const error& e) noexcept {
+  return e.code == errc::disabled;
+}
+
+// No cgroup for the process, or the controller is not there.
+inline bool is_no_cgroup(const error& e) noexcept {
+  return e.code == errc::no_cgroup || e.code == errc::controller_absent;
 }
 
 // A value of type T, or an error. A small expected<T, error>.
@@ -120,7 +170,7 @@ class [[nodiscard]] result {
       : value_(std::in_place, std::forward<U>(value)) {}
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
   result(errc code, std::string path = {})                // NOLINT
-      : error_{make_error_code(code), std::move(path)} {}
+      : error_(code, std::move(path)) {}
 
   bool has_value() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
@@ -163,7 +213,7 @@ class [[nodiscard]] result<void> {
   result() = default;
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
   result(errc code, std::string path = {})                // NOLINT
-      : error_{make_error_code(code), std::move(path)} {}
+      : error_(code, std::move(path)) {}
 
   bool has_value() const noexcept { return !error_.code; }
   explicit operator bool() const noexcept { return has_value(); }

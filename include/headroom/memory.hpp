@@ -244,7 +244,7 @@ inline result<meminfo> read_meminfo(const kept_file& f) {
   auto text = read_kept(f, buf, sizeof buf);
   if (!text) return std::move(text).error();
   auto m = parse_meminfo(*text);
-  if (!m) return make_error(m.error().code, f.path);
+  if (!m) return with_path(m.error(), f.path);
   return m;
 }
 
@@ -537,7 +537,7 @@ class memory_reader {
                                   {detail::v1::stat_hierarchical_limit, {}}}};
     auto parsed = parse_keyed(*text, keys);
     if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value) {
-      s.stat = make_error(make_error_code(errc::malformed), l.stat.path);
+      s.stat = error(errc::malformed, l.stat.path);
       return std::nullopt;
     }
     s.stat = memory_stat{*keys[0].value, *keys[1].value, *keys[2].value};
@@ -550,7 +550,7 @@ class memory_reader {
     s.usage_level = host_level;
     s.limit = std::optional<std::uint64_t>{};
     s.source = limit_source::none;
-    s.stat = make_error(make_error_code(errc::not_supported), meminfo_.path);
+    s.stat = error(errc::not_supported, meminfo_.path);
     auto m = detail::read_meminfo(meminfo_);
     if (!m) {
       s.usage = m.error();
@@ -560,8 +560,7 @@ class memory_reader {
       if (m->available) {
         s.working_set = m->total - std::min(*m->available, m->total);
       } else {
-        s.working_set = make_error(make_error_code(errc::not_supported),
-                                   meminfo_.path);
+        s.working_set = error(errc::not_supported, meminfo_.path);
       }
       s.host_total = m->total;
     }
@@ -641,13 +640,13 @@ class memory_reader {
                                                     })
                                : result<void>(text.error());
     if (!parsed) {
-      const error e = text ? make_error(parsed.error().code, f.path)
+      const error e = text ? with_path(parsed.error(), f.path)
                            : parsed.error();
       r.events.value = e;
       r.oom_kills.value = e;
       return;
     }
-    r.oom_kills.value = make_error(make_error_code(errc::malformed), f.path);
+    r.oom_kills.value = error(errc::malformed, f.path);
     for (const auto& kv : counters) {
       if (kv.first == oom_key) r.oom_kills.value = kv.second;
     }
@@ -669,7 +668,7 @@ class memory_reader {
       }
       auto p = parse_psi(*text);
       out.value = p ? result<psi_stats>(*p)
-                    : result<psi_stats>(make_error(p.error().code, f.path));
+                    : result<psi_stats>(with_path(p.error(), f.path));
       return out;
     };
     if (!loc_.unified_dir.empty()) {

@@ -127,7 +127,7 @@ inline result<std::uint64_t> resident_bytes() {
   auto text = pread_all(fd->get(), buf, sizeof buf, path);
   if (!text) return std::move(text).error();
   auto pages = parse_statm_resident(*text);
-  if (!pages) return make_error(pages.error().code, path);
+  if (!pages) return with_path(pages.error(), path);
   const long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return errno_error(EINVAL, "sysconf(_SC_PAGESIZE)");
   return *pages * static_cast<std::uint64_t>(page);

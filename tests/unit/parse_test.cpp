@@ -3,6 +3,7 @@
 #include "../support/doctest.hpp"
 #include <headroom/parse.hpp>
 
+#include <cerrno>
 #include <string>
 
 using namespace headroom;
@@ -398,4 +399,43 @@ TEST_CASE("parse_meminfo") {
     CAPTURE(bad);
     CHECK(parse_meminfo(bad).error().code == errc::malformed);
   }
+}
+
+// --- errors ----------------------------------------------------------------
+
+TEST_CASE("error(errc, path) and the predicates callers ask") {
+  const error malformed(errc::malformed, "/sys/fs/cgroup/memory.max");
+  CHECK(malformed.code == errc::malformed);
+  CHECK(malformed.path == "/sys/fs/cgroup/memory.max");
+  CHECK(malformed.message() == "/sys/fs/cgroup/memory.max: malformed content");
+  CHECK(is_malformed(malformed));
+  CHECK_FALSE(is_gone(malformed));
+
+  const error enoent = errno_error(ENOENT, "x");
+  const error enodev = errno_error(ENODEV, "x");
+  const error eacces = errno_error(EACCES, "x");
+  CHECK(is_missing(enoent));
+  CHECK(is_gone(enoent));
+  CHECK_FALSE(is_missing(enodev));
+  CHECK(is_gone(enodev));  // a file opened before the cgroup was removed
+  CHECK_FALSE(is_gone(eacces));
+
+  CHECK(is_unsupported(error(errc::not_supported)));
+  CHECK(is_unsupported(errno_error(EOPNOTSUPP)));  // PSI off: psi=0
+  CHECK_FALSE(is_unsupported(eacces));
+  CHECK(is_disabled(error(errc::disabled)));
+  CHECK(is_no_cgroup(error(errc::no_cgroup)));
+  CHECK(is_no_cgroup(error(errc::controller_absent)));
+  CHECK_FALSE(is_no_cgroup(error(errc::disabled)));
+
+  // A parser's error given the file it parsed.
+  const error named = with_path(error(errc::malformed), "/proc/meminfo");
+  CHECK(named.code == errc::malformed);
+  CHECK(named.path == "/proc/meminfo");
+
+  // result<T> still takes a bare errc (no ambiguity with error's
+  // constructor) and keeps the path.
+  const result<int> r(errc::malformed, "p");
+  CHECK(!r);
+  CHECK(r.error().path == "p");
 }

@@ -151,7 +151,7 @@ struct kept_file {
   // Not there at all (ENOENT): a file this directory does not have, which
   // is not an error (a v2 leaf without a controller, the v2 root).
   bool missing() const noexcept {
-    return !required && !is_open() && open_error.code == std::errc::no_such_file_or_directory;
+    return !required && !is_open() && is_missing(open_error);
   }
 };
 
@@ -187,7 +187,7 @@ auto read_parsed(const kept_file& f, Parse&& parse) -> decltype(parse(std::strin
   auto text = read_kept(f, buf, sizeof buf);
   if (!text) return std::move(text).error();
   auto v = parse(*text);
-  if (!v) return make_error(v.error().code, f.path);
+  if (!v) return with_path(v.error(), f.path);
   return v;
 }
 

@@ -29,12 +29,11 @@
 #include <utility>
 #include <vector>
 
-#include "detail/cpu_files.hpp"
 #include "detail/fd.hpp"
 #include "detail/fs.hpp"
 #include "discover.hpp"
 #include "error.hpp"
-#include "memory.hpp"
+#include "layout.hpp"
 #include "parse.hpp"
 
 #if HEADROOM_HAVE_LINUX
@@ -242,8 +241,7 @@ class cpu_reader {
   // (empty when nothing sets a quota).
   std::string quota_path(const cpu_snapshot& s) const {
     if (!has_quota(s)) return {};
-    return file_at(cpu_.chain[s.quota_level],
-                   cpu_.mode == hierarchy_mode::v2 ? detail::v2::cpu_max : detail::v1::cfs_quota);
+    return file_at(cpu_.chain[s.quota_level], layout_for(cpu_.mode)->cpu.quota);
   }
   std::string quota_cgroup(const cpu_snapshot& s) const {
     return has_quota(s) ? cpu_.chain[s.quota_level] : std::string();
@@ -279,7 +277,7 @@ class cpu_reader {
   // cpu.cfs_quota_us and cpu.cfs_period_us.
   struct level {
     detail::kept_file quota;
-    detail::kept_file period;
+    std::optional<detail::kept_file> period;  // when the layout has one
   };
 
   cpu_reader() = default;
@@ -293,45 +291,50 @@ class cpu_reader {
   }
 
   void open_quota_files() {
-    if (cpu_.mode == hierarchy_mode::none) return;
-    const bool v2 = cpu_.mode == hierarchy_mode::v2;
+    const cgroup_layout* layout = layout_for(cpu_.mode);
+    if (!layout) return;
+    const cpu_layout& c = layout->cpu;
     for (const auto& dir : cpu_.chain) {
       level l;
-      if (v2) {
-        l.quota = fs_.keep(file_at(dir, detail::v2::cpu_max));
-      } else {
-        l.quota = fs_.keep(file_at(dir, detail::v1::cfs_quota));
-        l.period = fs_.keep(file_at(dir, detail::v1::cfs_period));
-      }
+      l.quota = fs_.keep(file_at(dir, c.quota));
+      if (c.period) l.period = fs_.keep(file_at(dir, *c.period));
       levels_.push_back(std::move(l));
     }
   }
 
-  // v1: the own cpuset's effective_cpus (cpuset.cpus on old kernels; a v1
-  // child cannot be granted more than its parent). v2: cpuset.cpus.effective
-  // of the own cgroup, or of the nearest ancestor that has the controller
-  // (a cgroup without it runs on its parent's CPUs).
+  // The first cpuset file that exists: in the own cpuset (v1:
+  // effective_cpus, cpuset.cpus on old kernels; a v1 child cannot be
+  // granted more than its parent), or up the chain to the nearest ancestor
+  // that has the controller (v2: a cgroup without it runs on its parent's
+  // CPUs).
   void open_cpuset_files() {
-    if (cpuset_.mode == hierarchy_mode::v1 || cpuset_.mode == hierarchy_mode::hybrid) {
-      for (const auto name :
-           {detail::v1::cpuset_effective, detail::v1::cpuset_cpus}) {
-        std::string logical = file_at(cpuset_.dir, name);
+    const cgroup_layout* layout = layout_for(cpuset_.mode);
+    if (!layout) return;
+    const cpu_layout& c = layout->cpu;
+    const std::size_t dirs = c.cpuset_from_ancestors ? cpuset_.chain.size() : 1;
+    for (std::size_t i = 0; i < dirs && i < cpuset_.chain.size(); ++i) {
+      for (const std::string_view name : c.cpuset) {
+        if (name.empty()) continue;
+        std::string logical = file_at(cpuset_.chain[i], name);
         auto f = fs_.keep(logical);
         const bool missing = f.missing();
         cpuset_files_.push_back(std::move(f));
         cpuset_logical_.push_back(std::move(logical));
-        if (!missing) break;
-      }
-    } else if (cpuset_.mode == hierarchy_mode::v2) {
-      for (const auto& dir : cpuset_.chain) {
-        std::string logical = file_at(dir, detail::v2::cpuset_effective);
-        auto f = fs_.keep(logical);
-        const bool missing = f.missing();
-        cpuset_files_.push_back(std::move(f));
-        cpuset_logical_.push_back(std::move(logical));
-        if (!missing) break;
+        if (!missing) return;
       }
     }
+  }
+
+  // One directory's quota: v2 cpu.max holds quota and period; v1 has
+  // cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us.
+  static result<std::optional<cpu_quota>> read_level_quota(const level& l) {
+    if (!l.period) return detail::read_parsed(l.quota, parse_cpu_max);
+    auto quota = detail::read_parsed(l.quota, parse_cfs_quota);
+    if (!quota) return std::move(quota).error();
+    if (!quota->has_value()) return std::optional<cpu_quota>{};
+    auto period = detail::read_parsed(*l.period, parse_cfs_period);
+    if (!period) return std::move(period).error();
+    return std::optional<cpu_quota>{cpu_quota{**quota, *period}};
   }
 
   // The tightest quota on the chain. A directory without the files (a v2
@@ -342,30 +345,13 @@ class cpu_reader {
     for (std::size_t i = 0; i < levels_.size(); ++i) {
       const level& l = levels_[i];
       if (l.quota.missing()) continue;
-      std::optional<cpu_quota> q;
-      if (cpu_.mode == hierarchy_mode::v2) {
-        auto v = detail::read_parsed(l.quota, parse_cpu_max);
-        if (!v) {
-          s.quota = std::move(v).error();
-          return;
-        }
-        q = *v;
-      } else {
-        auto quota = detail::read_parsed(l.quota, parse_cfs_quota);
-        if (!quota) {
-          s.quota = std::move(quota).error();
-          return;
-        }
-        if (!quota->has_value()) continue;  // -1: this level does not limit
-        auto period = detail::read_parsed(l.period, parse_cfs_period);
-        if (!period) {
-          s.quota = std::move(period).error();
-          return;
-        }
-        q = cpu_quota{**quota, *period};
+      auto q = read_level_quota(l);
+      if (!q) {
+        s.quota = std::move(q).error();
+        return;
       }
-      if (q && (!best || detail::no_more_cpu(*q, *best))) {
-        best = q;
+      if (q->has_value() && (!best || detail::no_more_cpu(**q, *best))) {
+        best = *q;
         s.quota_level = i;
       }
     }

@@ -27,10 +27,10 @@
 
 #include "detail/fd.hpp"
 #include "detail/fs.hpp"
-#include "detail/v1.hpp"
 #include "detail/v2.hpp"
 #include "discover.hpp"
 #include "error.hpp"
+#include "layout.hpp"
 #include "parse.hpp"
 
 namespace headroom {
@@ -167,46 +167,22 @@ inline constexpr const char* env_memory_limit = "HEADROOM_MEMORY_LIMIT";
 
 namespace detail {
 
-// The per-version file names the reader needs, chosen once by mode.
-struct memory_files {
-  bool v1;
-  std::string_view limit;
-  std::string_view usage;
-  std::string_view stat;
-  std::string_view stat_anon;
-  std::string_view stat_file;
-  std::string_view stat_inactive_file;
-  result<std::optional<std::uint64_t>> (*parse_limit)(std::string_view);
-};
-
-inline constexpr memory_files v1_files{
-    true,         v1::limit,     v1::usage,
-    v1::stat,     v1::stat_anon, v1::stat_file,
-    v1::stat_inactive_file,      &parse_v1_limit};
-
-inline constexpr memory_files v2_files{
-    false,        v2::limit,     v2::usage,
-    v2::stat,     v2::stat_anon, v2::stat_file,
-    v2::stat_inactive_file,      &parse_number_or_max};
-
-// The one place that dispatches on the hierarchy mode.
-constexpr const memory_files* files_for(hierarchy_mode m) noexcept {
-  switch (m) {
-    case hierarchy_mode::v1:
-    case hierarchy_mode::hybrid:
-      return &v1_files;
-    case hierarchy_mode::v2:
-      return &v2_files;
-    case hierarchy_mode::none:
-      break;
-  }
-  return nullptr;
-}
-
-// Buffers for pread: memory.stat is a few KiB (v2 builds it in one page).
-// Four times the largest legal size, then the file is malformed.
+// memory.stat: about 40 keys (v2, Linux 6.x) or 36 with their total_ twins
+// (v1), each under 30 characters with a 20-digit value: under 4 KiB today.
+// Four times that leaves room for keys newer kernels add; a fuller buffer
+// is a malformed file, not a reason to grow.
 inline constexpr std::size_t stat_buffer = 16 * 1024;
+// /proc/meminfo: about 55 lines of at most 40 characters (2.2 KiB), more
+// with hugepage and CMA counters; the same 16 KiB margin.
 inline constexpr std::size_t meminfo_buffer = 16 * 1024;
+// memory.events (v2: 6 keys of at most 14 characters and a 20-digit
+// counter each) and memory.oom_control (v1: 3 keys): under 300 bytes; 1 KiB
+// leaves room for keys added by newer kernels.
+inline constexpr std::size_t events_buffer = 1024;
+// memory.pressure: two lines "some|full avg10=100.00 avg60=100.00
+// avg300=100.00 total=<20 digits>" of at most 80 characters; 512 bytes
+// leaves room for a field added later.
+inline constexpr std::size_t psi_buffer = 512;
 
 // The minimum over levels [0, n) of a number-or-unlimited file; file_at(i)
 // gives level i's file. A level whose file does not exist is skipped (a v2
@@ -240,12 +216,50 @@ chain_min min_over_chain(std::size_t n, FileAt&& file_at, Parse&& parse) {
 }
 
 inline result<meminfo> read_meminfo(const kept_file& f) {
-  char buf[meminfo_buffer];
-  auto text = read_kept(f, buf, sizeof buf);
-  if (!text) return std::move(text).error();
-  auto m = parse_meminfo(*text);
-  if (!m) return with_path(m.error(), f.path);
-  return m;
+  return read_parsed<meminfo_buffer>(f, parse_meminfo);
+}
+
+// memory.stat of the usage cgroup: the three byte counts, and v1's
+// hierarchical_memory_limit when the layout has it and it is a limit.
+struct stat_values {
+  memory_stat stat;
+  std::optional<std::uint64_t> hierarchical_limit;
+};
+
+inline result<stat_values> parse_memory_stat(std::string_view text, const memory_layout& m) {
+  std::array<key_slot, 4> keys{{{m.stat_anon, {}},
+                                {m.stat_file, {}},
+                                {m.stat_inactive_file, {}},
+                                {m.stat_hierarchical_limit.value_or(std::string_view{}), {}}}};
+  auto parsed = parse_keyed(text, keys);
+  if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value) return errc::malformed;
+  stat_values out{memory_stat{*keys[0].value, *keys[1].value, *keys[2].value}, std::nullopt};
+  if (keys[3].value) out.hierarchical_limit = v1_limit_from_bytes(*keys[3].value);
+  return out;
+}
+
+inline result<stat_values> read_memory_stat(const kept_file& f, const memory_layout& m) {
+  return read_parsed<stat_buffer>(f, [&](std::string_view t) { return parse_memory_stat(t, m); });
+}
+
+// The raw counters of a keyed file, in the file's order.
+using counters = std::vector<std::pair<std::string, std::uint64_t>>;
+
+inline result<counters> parse_counters(std::string_view text) {
+  counters out;
+  auto parsed = for_each_key_value(text, [&](std::string_view k, std::uint64_t v) {
+    out.emplace_back(std::string(k), v);
+  });
+  if (!parsed) return std::move(parsed).error();
+  return out;
+}
+
+inline result<counters> read_counters(const kept_file& f) {
+  return read_parsed<events_buffer>(f, parse_counters);
+}
+
+inline result<psi_stats> read_psi(const kept_file& f) {
+  return read_parsed<psi_buffer>(f, parse_psi);
 }
 
 }  // namespace detail
@@ -272,10 +286,10 @@ class memory_reader {
                           : result<std::uint64_t>(errc::malformed,
                                                   std::string(env_memory_limit) + "=" + lim);
     }
-    r.files_ = detail::files_for(r.loc_.mode);
+    r.layout_ = layout_for(r.loc_.mode);
     r.meminfo_ = r.fs_.keep("/proc/meminfo");
     r.host_total_ = total_of(detail::read_meminfo(r.meminfo_));
-    if (r.files_) r.open_levels();
+    if (r.layout_) r.open_levels();
     r.usage_level_.store(r.memory_level_, std::memory_order_relaxed);
     return r;
   }
@@ -284,7 +298,7 @@ class memory_reader {
   memory_reader& operator=(memory_reader&& o) noexcept {
     fs_ = std::move(o.fs_);
     loc_ = std::move(o.loc_);
-    files_ = o.files_;
+    layout_ = o.layout_;
     levels_ = std::move(o.levels_);
     memory_level_ = o.memory_level_;
     meminfo_ = std::move(o.meminfo_);
@@ -321,16 +335,16 @@ class memory_reader {
   // Logical path of the usage file that snapshot s read ("/proc/meminfo"
   // when host-wide), and of the limit file that holds s's limit.
   std::string usage_path(const memory_snapshot& s) const {
-    if (s.usage_level == host_level || !files_) return "/proc/meminfo";
-    return path_at(s.usage_level, files_->usage);
+    if (s.usage_level == host_level || !layout_) return "/proc/meminfo";
+    return path_at(s.usage_level, layout_->memory.usage);
   }
   std::string limit_path(const memory_snapshot& s) const {
     switch (s.source) {
       case limit_source::chain:
-        return path_at(s.limit_level, files_->limit);
+        return path_at(s.limit_level, layout_->memory.limit);
       case limit_source::hierarchical:
-        return path_at(0, detail::v1::stat) + " (" +
-               std::string(detail::v1::stat_hierarchical_limit) + ")";
+        return path_at(0, layout_->memory.stat) + " (" +
+               std::string(layout_->memory.stat_hierarchical_limit.value_or("")) + ")";
       case limit_source::environment:
         return std::string("$") + env_memory_limit;
       case limit_source::none:
@@ -379,7 +393,7 @@ class memory_reader {
         [&](std::size_t i) -> const detail::kept_file& {
           return levels_[i].limit;
         },
-        files_->parse_limit);
+        layout_->memory.parse_limit);
     s.limit = std::move(lim.value);
     if (s.limit && s.limit->has_value()) {
       s.source = limit_source::chain;
@@ -416,9 +430,9 @@ class memory_reader {
     r.snapshot.host_total = total_of(detail::read_meminfo(meminfo_));
     derive(r.snapshot);
     read_pressure(r);
-    if (!files_) return r;
+    if (!layout_) return r;
 
-    const bool v1 = files_->v1;
+    const memory_layout& m = layout_->memory;
     const std::size_t n = levels_.size();
     const auto file_at = [&](std::size_t i, std::string_view name) {
       return fs_.keep(path_at(i, name));
@@ -440,44 +454,43 @@ class memory_reader {
       // Directories above a v1 parent with memory.use_hierarchy 0 do not
       // apply: listed without values.
       if (i < n) {
-        e.limit = read_at(i, files_->limit, files_->parse_limit).value;
-        if (!v1) e.high = read_at(i, detail::v2::high, parse_number_or_max).value;
+        e.limit = read_at(i, m.limit, m.parse_limit).value;
+        if (m.high) e.high = read_at(i, *m.high, parse_number_or_max).value;
       }
       r.chain.push_back(std::move(e));
     }
 
-    if (v1) {
-      r.high.value = result<std::optional<std::uint64_t>>(errc::not_supported);
-      auto memsw = chain_min_of(detail::v1::memsw_limit, parse_v1_limit);
-      r.swap_limit.path = path_at(memsw.level, detail::v1::memsw_limit);
-      r.swap_limit.value = v1_swap_limit(memsw.value, r.snapshot.limit);
-    } else {
-      auto h = chain_min_of(detail::v2::high, parse_number_or_max);
+    if (m.high) {
+      auto h = chain_min_of(*m.high, parse_number_or_max);
       r.high.value = std::move(h.value);
-      r.high.path = path_at(h.level, detail::v2::high);
+      r.high.path = path_at(h.level, *m.high);
       r.high_level = h.level;
-      auto sw = chain_min_of(detail::v2::swap_max, parse_number_or_max);
-      r.swap_limit.value = std::move(sw.value);
-      r.swap_limit.path = path_at(sw.level, detail::v2::swap_max);
+    } else {
+      r.high.value = result<std::optional<std::uint64_t>>(errc::not_supported);
     }
+    auto sw = chain_min_of(m.swap_file, m.parse_limit);
+    r.swap_limit.path = path_at(sw.level, m.swap_file);
+    r.swap_limit.value = m.swap == swap_rule::memsw_minus_limit
+                             ? memsw_minus_limit(sw.value, r.snapshot.limit)
+                             : std::move(sw.value);
     // No directory with memory files (only the v2 root): host-wide usage,
     // no per-cgroup counters to read.
     const std::size_t at = r.snapshot.usage_level;
     if (memory_level_ == host_level || at == host_level) return r;
-    r.low = read_at(memory_level_, v1 ? detail::v1::soft_limit : detail::v2::low,
-                    files_->parse_limit);
-
-    r.peak = read_at(at, v1 ? detail::v1::max_usage : detail::v2::peak,
-                     parse_counter);
-    if (v1) {
-      r.failcnt = read_at(at, detail::v1::failcnt, parse_counter);
+    r.low = read_at(memory_level_, m.low, m.parse_limit);
+    r.peak = read_at(at, m.peak, parse_counter);
+    if (m.failcnt) {
+      r.failcnt = read_at(at, *m.failcnt, parse_counter);
     } else {
       r.failcnt.value = result<std::uint64_t>(errc::not_supported);
     }
-    read_events(r, at, v1 ? detail::v1::oom_control : detail::v2::events,
-                v1 ? detail::v1::oom_kill : detail::v2::oom_kill);
+    read_events(r, at, m.events, m.oom_kill_key);
     return r;
   }
+
+  // The table of what this reader's hierarchy version reads (nullptr in
+  // mode none): file names, memory.stat keys, which values exist.
+  const cgroup_layout* layout() const noexcept { return layout_; }
 
  private:
   // One directory on the chain and the files snapshot() re-reads.
@@ -495,17 +508,18 @@ class memory_reader {
   }
 
   void open_levels() {
+    const memory_layout& m = layout_->memory;
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
       // v1: a parent's limit applies to its children only when its
       // memory.use_hierarchy is 1 (always so since Linux 5.16).
-      if (files_->v1 && i > 0) {
-        auto uh = fs_.read(path_at(i, detail::v1::use_hierarchy));
+      if (m.use_hierarchy && i > 0) {
+        auto uh = fs_.read(path_at(i, *m.use_hierarchy));
         if (uh && detail::trim_trailing_newline(*uh) == "0") break;
       }
       level l;
-      l.limit = fs_.keep(path_at(i, files_->limit));
-      l.usage = fs_.keep(path_at(i, files_->usage));
-      l.stat = fs_.keep(path_at(i, files_->stat));
+      l.limit = fs_.keep(path_at(i, m.limit));
+      l.usage = fs_.keep(path_at(i, m.usage));
+      l.stat = fs_.keep(path_at(i, m.stat));
       // A directory whose usage file opens has the controller, so it has a
       // limit file: one that cannot be opened (even ENOENT: removed
       // meanwhile) makes the limit unknown, never an ancestor's instead.
@@ -525,24 +539,13 @@ class memory_reader {
   std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s) const {
     const level& l = levels_[s.usage_level];
     s.usage = detail::read_parsed(l.usage, parse_counter);
-    char buf[detail::stat_buffer];
-    auto text = detail::read_kept(l.stat, buf, sizeof buf);
-    if (!text) {
-      s.stat = std::move(text).error();
+    auto st = detail::read_memory_stat(l.stat, layout_->memory);
+    if (!st) {
+      s.stat = std::move(st).error();
       return std::nullopt;
     }
-    std::array<key_slot, 4> keys{{{files_->stat_anon, {}},
-                                  {files_->stat_file, {}},
-                                  {files_->stat_inactive_file, {}},
-                                  {detail::v1::stat_hierarchical_limit, {}}}};
-    auto parsed = parse_keyed(*text, keys);
-    if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value) {
-      s.stat = error(errc::malformed, l.stat.path);
-      return std::nullopt;
-    }
-    s.stat = memory_stat{*keys[0].value, *keys[1].value, *keys[2].value};
-    if (!files_->v1 || !keys[3].value) return std::nullopt;
-    return v1_limit_from_bytes(*keys[3].value);
+    s.stat = st->stat;
+    return st->hierarchical_limit;
   }
 
   // Mode none, or only the cgroup2 root: host-wide values from meminfo.
@@ -612,7 +615,7 @@ class memory_reader {
 
   // v1 swap limit: the tightest memsw limit minus the limit. The memsw files
   // exist only with swap accounting (swapaccount=1).
-  static result<std::optional<std::uint64_t>> v1_swap_limit(
+  static result<std::optional<std::uint64_t>> memsw_minus_limit(
       const result<std::optional<std::uint64_t>>& memsw,
       const result<std::optional<std::uint64_t>>& limit) {
     if (!memsw) return memsw.error();
@@ -629,47 +632,24 @@ class memory_reader {
     r.events.path = path_at(at, name);
     r.oom_kills.path = r.events.path;
     const auto f = fs_.keep(r.events.path);
-    char buf[detail::stat_buffer];
-    auto text = detail::read_kept(f, buf, sizeof buf);
-    std::vector<std::pair<std::string, std::uint64_t>> counters;
-    result<void> parsed = text ? for_each_key_value(*text,
-                                                    [&](std::string_view k,
-                                                        std::uint64_t v) {
-                                                      counters.emplace_back(
-                                                          std::string(k), v);
-                                                    })
-                               : result<void>(text.error());
-    if (!parsed) {
-      const error e = text ? with_path(parsed.error(), f.path)
-                           : parsed.error();
-      r.events.value = e;
-      r.oom_kills.value = e;
+    auto counters = detail::read_counters(f);
+    if (!counters) {
+      r.events.value = counters.error();
+      r.oom_kills.value = counters.error();
       return;
     }
     r.oom_kills.value = error(errc::malformed, f.path);
-    for (const auto& kv : counters) {
+    for (const auto& kv : *counters) {
       if (kv.first == oom_key) r.oom_kills.value = kv.second;
     }
-    r.events.value = std::move(counters);
+    r.events.value = std::move(*counters);
   }
 
   // PSI of the own cgroup2 directory; /proc/pressure/memory (host-wide) when
   // there is none or it cannot be read (PSI off: psi=0, EOPNOTSUPP).
   void read_pressure(memory_report& r) const {
     const auto read_psi = [&](const std::string& logical) {
-      reading<psi_stats> out;
-      out.path = logical;
-      const auto f = fs_.keep(logical);
-      char buf[detail::number_buffer * 8];
-      auto text = detail::read_kept(f, buf, sizeof buf);
-      if (!text) {
-        out.value = std::move(text).error();
-        return out;
-      }
-      auto p = parse_psi(*text);
-      out.value = p ? result<psi_stats>(*p)
-                    : result<psi_stats>(with_path(p.error(), f.path));
-      return out;
+      return reading<psi_stats>{detail::read_psi(fs_.keep(logical)), logical};
     };
     if (!loc_.unified_dir.empty()) {
       r.pressure = read_psi(detail::join_path(
@@ -691,7 +671,7 @@ class memory_reader {
 
   detail::file_system fs_;
   cgroup_location loc_;
-  const detail::memory_files* files_ = nullptr;
+  const cgroup_layout* layout_ = nullptr;  // nullptr: mode none
   std::vector<level> levels_;
   // The memory cgroup (first chain index with memory files), or host_level.
   std::size_t memory_level_ = host_level;

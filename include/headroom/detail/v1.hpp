@@ -1,8 +1,14 @@
-// headroom: cgroup v1 memory controller files (also the memory side of a
-// hybrid host). Format and meaning: Documentation/admin-guide/cgroup-v1/memory.rst.
+// headroom: cgroup v1 (also the memory side of a hybrid host), as data.
+// Format and meaning: Documentation/admin-guide/cgroup-v1/memory.rst,
+// Documentation/scheduler/sched-bwc.rst (bandwidth control) and
+// Documentation/admin-guide/cgroup-v1/cpusets.rst.
 #pragma once
 
-#include <string_view>
+#include <array>        // the event rows
+#include <string_view>  // file names and keys
+
+#include "../parse/numbers.hpp"  // parse_v1_limit
+#include "layout_types.hpp"      // cgroup_layout
 
 namespace headroom::detail::v1 {
 
@@ -14,7 +20,9 @@ inline constexpr std::string_view memsw_limit = "memory.memsw.limit_in_bytes";
 inline constexpr std::string_view max_usage = "memory.max_usage_in_bytes";
 inline constexpr std::string_view failcnt = "memory.failcnt";
 inline constexpr std::string_view oom_control = "memory.oom_control";
+inline constexpr std::string_view pressure_level = "memory.pressure_level";
 inline constexpr std::string_view use_hierarchy = "memory.use_hierarchy";
+inline constexpr std::string_view event_control = "cgroup.event_control";
 
 // memory.stat keys. The total_* keys include descendants, as usage does.
 inline constexpr std::string_view stat_anon = "total_rss";
@@ -22,12 +30,49 @@ inline constexpr std::string_view stat_file = "total_cache";
 inline constexpr std::string_view stat_inactive_file = "total_inactive_file";
 // The kernel's own minimum of the limits from this cgroup up to the root of
 // the hierarchy, including ancestors above a container's mount point.
-inline constexpr std::string_view stat_hierarchical_limit =
-    "hierarchical_memory_limit";
-inline constexpr std::string_view stat_hierarchical_memsw_limit =
-    "hierarchical_memsw_limit";
+inline constexpr std::string_view stat_hierarchical_limit = "hierarchical_memory_limit";
+inline constexpr std::string_view stat_hierarchical_memsw_limit = "hierarchical_memsw_limit";
 
 // memory.oom_control keys.
 inline constexpr std::string_view oom_kill = "oom_kill";
+
+// cpu and cpuset.
+inline constexpr std::string_view cfs_quota = "cpu.cfs_quota_us";
+inline constexpr std::string_view cfs_period = "cpu.cfs_period_us";
+// Linux 4.x+ shows the CPUs the cpuset really grants; older kernels only
+// cpuset.cpus, which a v1 child cannot widen beyond its parent's.
+inline constexpr std::string_view cpuset_effective = "cpuset.effective_cpus";
+inline constexpr std::string_view cpuset_cpus = "cpuset.cpus";
+
+// The events a monitor registers: pressure_level in local mode (only this
+// cgroup's own pressure; plain "medium" before Linux 4.10), and
+// oom_control, which fires on every OOM in the cgroup.
+inline constexpr std::array<cgroup_event, 3> events{{
+    {"v1_pressure_level", pressure_level, "medium,local", "medium",
+     cgroup_event_kind::pressure_moderate},
+    {"v1_pressure_level", pressure_level, "critical,local", "critical",
+     cgroup_event_kind::pressure_critical},
+    {"v1_oom_control", oom_control, "", "", cgroup_event_kind::oom},
+}};
+
+inline constexpr cgroup_layout layout{
+    "cgroup v1",
+    memory_layout{
+        limit, &parse_v1_limit, usage, stat,
+        stat_anon, stat_file, stat_inactive_file,
+        stat_hierarchical_limit,      // a witness above the mount point
+        use_hierarchy,                // a parent with 0 ends the chain
+        std::nullopt,                 // no memory.high
+        soft_limit,
+        swap_rule::memsw_minus_limit, memsw_limit,
+        max_usage,
+        failcnt,
+        oom_control, oom_kill,
+        false,                        // oom_control does not poll
+        true,                         // usage thresholds by eventfd
+        rows_of(events),
+    },
+    cpu_layout{cfs_quota, cfs_period, {cpuset_effective, cpuset_cpus}, false},
+};
 
 }  // namespace headroom::detail::v1

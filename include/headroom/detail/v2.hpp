@@ -1,8 +1,12 @@
-// headroom: cgroup v2 memory controller files. Format and meaning:
-// Documentation/admin-guide/cgroup-v2.rst, "Memory Interface Files".
+// headroom: cgroup v2, as data. Format and meaning:
+// Documentation/admin-guide/cgroup-v2.rst ("Memory Interface Files", "CPU
+// Interface Files", "Cpuset Interface Files").
 #pragma once
 
-#include <string_view>
+#include <string_view>  // file names and keys
+
+#include "../parse/numbers.hpp"  // parse_number_or_max
+#include "layout_types.hpp"      // cgroup_layout
 
 namespace headroom::detail::v2 {
 
@@ -26,5 +30,29 @@ inline constexpr std::string_view stat_inactive_file = "inactive_file";
 
 // memory.events keys.
 inline constexpr std::string_view oom_kill = "oom_kill";
+
+// cpu and cpuset.
+inline constexpr std::string_view cpu_max = "cpu.max";
+inline constexpr std::string_view cpuset_effective = "cpuset.cpus.effective";
+
+inline constexpr cgroup_layout layout{
+    "cgroup v2",
+    memory_layout{
+        limit, &parse_number_or_max, usage, stat,
+        stat_anon, stat_file, stat_inactive_file,
+        std::nullopt,                 // no hierarchical witness
+        std::nullopt,                 // every parent's limit applies
+        high,
+        low,
+        swap_rule::chain_min, swap_max,
+        peak,
+        std::nullopt,                 // no failcnt
+        events, oom_kill,
+        true,                         // memory.events wakes POLLPRI
+        false,                        // no usage thresholds
+        {},                           // no cgroup.event_control
+    },
+    cpu_layout{cpu_max, std::nullopt, {cpuset_effective, {}}, true},
+};
 
 }  // namespace headroom::detail::v2

@@ -3,7 +3,7 @@
 // The first line lists the sources and says which are active.
 #pragma once
 
-#include <headroom/detail/format.hpp>
+#include <headroom/export.hpp>
 #include <headroom/pressure.hpp>
 
 #include <poll.h>
@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <string>
 
-#include "json.hpp"
+
 
 namespace headroom_info {
 
@@ -43,7 +43,7 @@ inline std::string event_line(const headroom::memory_event& e, double ms) {
 }
 
 inline std::string event_json(const headroom::memory_event& e, double ms) {
-  json_writer w;
+  headroom::json_writer w;
   w.begin_object();
   w.real("time_s", ms / 1000, 3);
   w.string("kind", headroom::to_string(e.kind));
@@ -73,7 +73,7 @@ inline std::string event_json(const headroom::memory_event& e, double ms) {
 
 inline std::string sources_text(const headroom::monitor& m, bool json) {
   if (json) {
-    json_writer w;
+    headroom::json_writer w;
     w.begin_object().string("kind", "sources").begin_array("sources");
     for (const auto& s : m.sources()) {
       w.begin_object().string("source", headroom::to_string(s.kind)).boolean("active", s.active);

@@ -1,5 +1,6 @@
-// A small JSON writer for headroom-info: objects, arrays, strings, integers,
-// doubles, booleans and null, written straight to a std::string.
+// headroom: a small JSON writer: objects, arrays, strings, integers,
+// decimals, booleans and null, written straight to a std::string. Strings
+// are escaped by json_escape (any bytes give valid UTF-8 JSON).
 #pragma once
 
 #include <cstdint>
@@ -9,12 +10,15 @@
 #include <string_view>
 #include <vector>
 
-namespace headroom_info {
+#include "escape.hpp"  // json_escape
+
+namespace headroom::detail {
 
 class json_writer {
  public:
   std::string& out() { return out_; }
 
+  // An empty key: inside an array, or the outermost value.
   json_writer& begin_object(std::string_view key = {}) {
     open(key, '{');
     return *this;
@@ -91,34 +95,7 @@ class json_writer {
   }
   void quote(std::string_view s) {
     out_ += '"';
-    for (const char c : s) {
-      switch (c) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        case '\r':
-          out_ += "\\r";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x",
-                          static_cast<unsigned>(static_cast<unsigned char>(c)));
-            out_ += buf;
-          } else {
-            out_ += c;
-          }
-      }
-    }
+    out_ += json_escape(s);
     out_ += '"';
   }
 
@@ -126,4 +103,4 @@ class json_writer {
   std::vector<bool> first_;
 };
 
-}  // namespace headroom_info
+}  // namespace headroom::detail

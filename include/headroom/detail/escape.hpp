@@ -1,0 +1,168 @@
+// headroom: text that is safe to print whatever bytes it was made of.
+//
+// Cgroup names, paths and file contents are bytes chosen by whoever set up
+// the container (or sent a captured tree). Output that machines parse must
+// stay valid, and a terminal must never receive raw control bytes:
+//   json_escape      a JSON string body (RFC 8259): '"', '\' and control
+//                    bytes escaped; every byte that is not part of a valid
+//                    UTF-8 sequence becomes U+FFFD (written as UTF-8).
+//   label_escape     a Prometheus label value or HELP text (exposition format
+//                    0.0.4): '\' '"' and newline escaped, invalid bytes as
+//                    U+FFFD (the format requires UTF-8).
+//   terminal_escape  for people: control bytes (C0, DEL, C1), invalid bytes
+//                    and '\' as \xNN / \\, the rest as it is. Lossless.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace headroom::detail {
+
+// Length of the valid UTF-8 sequence at s[i] (1 to 4), or 0 when the byte
+// there does not start one: overlong forms, surrogates (U+D800..U+DFFF) and
+// code points above U+10FFFF are invalid (RFC 3629, section 4).
+inline std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
+  const auto at = [&](std::size_t k) {
+    return static_cast<unsigned char>(s[i + k]);
+  };
+  const unsigned char b = at(0);
+  if (b < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;  // the allowed range of the second byte
+  if (b >= 0xc2 && b <= 0xdf) {
+    n = 2;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    n = 3;
+    if (b == 0xe0) lo = 0xa0;  // overlong
+    if (b == 0xed) hi = 0x9f;  // surrogates
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    n = 4;
+    if (b == 0xf0) lo = 0x90;  // overlong
+    if (b == 0xf4) hi = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (at(k) < 0x80 || at(k) > 0xbf) return 0;
+  }
+  return n;
+}
+
+inline bool valid_utf8(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+inline constexpr std::string_view replacement_character = "\xef\xbf\xbd";
+
+inline void append_hex_byte(std::string& out, const char* prefix,
+                            unsigned char b, int width) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%s%0*x", prefix, width, static_cast<unsigned>(b));
+  out += buf;
+}
+
+inline std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      out += replacement_character;
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    const char c = s[i++];
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          append_hex_byte(out, "\\u", static_cast<unsigned char>(c), 4);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+inline std::string label_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      out += replacement_character;
+      ++i;
+      continue;
+    }
+    const char c = s[i];
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.append(s, i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+inline std::string terminal_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence(s, i);
+    const auto b = static_cast<unsigned char>(s[i]);
+    // C1 controls U+0080..U+009F are encoded 0xc2 0x80..0x9f.
+    const bool c1 = n == 2 && b == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+    if (n == 0 || b < 0x20 || b == 0x7f || c1) {
+      const std::size_t count = n == 0 ? 1 : n;
+      for (std::size_t k = 0; k < count; ++k) {
+        append_hex_byte(out, "\\x", static_cast<unsigned char>(s[i + k]), 2);
+      }
+      i += count;
+      continue;
+    }
+    if (b == '\\') {
+      out += "\\\\";
+    } else {
+      out.append(s, i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+}  // namespace headroom::detail

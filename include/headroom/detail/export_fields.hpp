@@ -1,0 +1,744 @@
+// headroom: the fields of export.hpp, and how each is got from a report.
+// A new field is one row in a table below (and its line in README.md).
+// Included by export.hpp after the public types.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "../version.hpp"  // HEADROOM_VERSION_STRING
+#include "format.hpp"      // human_bytes
+
+namespace headroom::detail::fields {
+
+using state = field_value::state;
+
+// ---------------------------------------------------------------------------
+// Building values
+
+inline field_value number(std::uint64_t n, std::string source = {}) {
+  field_value v;
+  v.st = state::value;
+  v.number = n;
+  v.source = std::move(source);
+  return v;
+}
+
+inline field_value real(double d, std::string source = {}) {
+  field_value v;
+  v.st = state::value;
+  v.type = field_type::percent;
+  v.real = d;
+  v.source = std::move(source);
+  return v;
+}
+
+inline field_value text(std::string t, std::string source = {}) {
+  field_value v;
+  v.st = state::value;
+  v.type = field_type::text;
+  v.text = std::move(t);
+  v.source = std::move(source);
+  return v;
+}
+
+inline field_value flag(bool b) {
+  field_value v;
+  v.st = state::value;
+  v.type = field_type::flag;
+  v.flag = b;
+  return v;
+}
+
+// Nothing there. `human`: what people read instead ("none"); empty hides
+// the row from them.
+inline field_value absent(std::string why, std::string human = {},
+                          std::string source = {}) {
+  field_value v;
+  v.st = state::absent;
+  v.why = std::move(why);
+  v.human = std::move(human);
+  v.source = std::move(source);
+  return v;
+}
+
+inline field_value failed(const error& e) {
+  field_value v;
+  v.st = state::error;
+  v.failure = e;
+  return v;
+}
+
+inline field_value quiet(field_value v) {
+  v.quiet = true;
+  return v;
+}
+
+inline field_value with_human(field_value v, std::string human) {
+  v.human = std::move(human);
+  return v;
+}
+
+inline field_value with_labels(
+    field_value v, std::vector<std::pair<std::string, std::string>> labels) {
+  v.labels = std::move(labels);
+  return v;
+}
+
+inline const memory_reader& mem(const export_report& r) {
+  return r.from->memory();
+}
+inline const cgroup_location& loc(const export_report& r) {
+  return mem(r).location();
+}
+inline const memory_snapshot& snap(const export_report& r) {
+  return r.memory.snapshot;
+}
+inline bool host_wide(const export_report& r) {
+  return snap(r).usage_level == host_level;
+}
+
+// Why the library does not provide a value here (errc::not_supported).
+inline std::string not_provided(const export_report& r) {
+  if (host_wide(r)) return "no cgroup to read it from";
+  return "not provided in cgroup mode " + std::string(to_string(snap(r).mode));
+}
+
+// A value, or why not: not_supported is "not provided here", anything else
+// an error.
+template <class T, class Make>
+field_value from(const export_report& r, const result<T>& v, Make make) {
+  if (v) return make(*v);
+  if (v.error().code == errc::not_supported) {
+    field_value u;
+    u.st = state::unsupported;
+    u.why = not_provided(r);
+    return u;
+  }
+  return failed(v.error());
+}
+
+inline field_value bytes(const export_report& r, const result<std::uint64_t>& v,
+                         std::string source = {}) {
+  return from(r, v, [&](std::uint64_t n) { return number(n, source); });
+}
+
+// A limit-like value: bytes, or absent (`why`, and `human` for people).
+inline field_value limit(const export_report& r,
+                         const result<std::optional<std::uint64_t>>& v,
+                         const char* why, const char* human,
+                         std::string source = {}) {
+  return from(r, v, [&](const std::optional<std::uint64_t>& n) {
+    return n ? number(*n, source) : absent(why, human, source);
+  });
+}
+
+template <class T>
+field_value reading_bytes(const export_report& r, const reading<T>& v) {
+  return bytes(r, v.value, v.path);
+}
+
+// A string that is absent when empty.
+inline field_value text_or_null(const std::string& t) {
+  return t.empty() ? absent("") : text(t);
+}
+
+// ---------------------------------------------------------------------------
+// The limit cgroup: the directory on the chain that holds the binding limit
+// (the topmost visible one when an ancestor above the mount point binds);
+// none without a limit or when the limit comes from the environment.
+inline std::optional<std::string> limit_cgroup(const export_report& r) {
+  const memory_snapshot& s = snap(r);
+  const auto& chain = loc(r).chain;
+  const bool from_chain = s.source == limit_source::chain ||
+                          s.source == limit_source::hierarchical;
+  if (!from_chain || s.limit_level >= chain.size()) return std::nullopt;
+  return chain[s.limit_level];
+}
+
+// ---------------------------------------------------------------------------
+// The top level
+
+inline std::string proc_file(const export_report& r, const char* name) {
+  const int pid = r.from->opts().pid;
+  return "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/" + name;
+}
+
+inline constexpr field top_fields[] = {
+    {"", "headroom_version", "", field_type::text, "",
+     [](const export_report&) { return text(HEADROOM_VERSION_STRING); }},
+    {"", "root", "", field_type::text, "",
+     [](const export_report& r) { return text(r.from->opts().root); }},
+    {"", "pid", "", field_type::count, "",
+     [](const export_report& r) {
+       const int pid = r.from->opts().pid;
+       return pid ? number(static_cast<std::uint64_t>(pid)) : absent("");
+     }},
+};
+
+// ---------------------------------------------------------------------------
+// cgroup
+
+inline const char* mode_story(const cgroup_location& l) {
+  if (l.why_none.code == errc::disabled) {
+    return "cgroup detection turned off: host-wide values";
+  }
+  switch (l.mode) {  // words for each mode, as to_string() is
+    case hierarchy_mode::v1:
+      return "memory controller on cgroup v1 (no cgroup2 mount)";
+    case hierarchy_mode::hybrid:
+      return "memory controller on cgroup v1, cgroup2 mounted too";
+    case hierarchy_mode::v2:
+      return "memory controller on cgroup v2";
+    case hierarchy_mode::none:
+      break;
+  }
+  return "no memory controller visible: host-wide values";
+}
+
+inline field_value chain_entries(const export_report& r) {
+  field_value v;
+  v.st = state::value;
+  v.source = "own cgroup first";
+  for (const chain_entry& e : r.memory.chain) {
+    field_value entry;
+    entry.st = state::value;
+    field_value dir = text(e.dir);
+    dir.key = "dir";
+    field_value lim = limit(r, e.limit, "", "unlimited");
+    lim.key = "limit_bytes";
+    lim.type = field_type::bytes;
+    field_value high = limit(r, e.high, "", "unlimited");
+    high.key = "high_bytes";
+    high.type = field_type::bytes;
+    entry.items = {std::move(dir), std::move(lim), std::move(high)};
+    v.items.push_back(std::move(entry));
+  }
+  return v;
+}
+
+inline constexpr field cgroup_fields[] = {
+    {"version", "version", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       const std::string mode = to_string(l.mode);
+       return with_human(text(mode), mode + ": " + mode_story(l));
+     }},
+    {"memory path", "memory_path", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       return l.why_none.code ? absent("") : text(l.path, proc_file(r, "cgroup"));
+     }},
+    {"directory", "memory_dir", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       if (l.why_none.code) return absent("");
+       return text(l.dir, "mount " + l.mount.mount_point + " (root " +
+                              l.mount.root + "), " + to_string(l.mapping));
+     }},
+    {"", "mount_point", "", field_type::text, "",
+     [](const export_report& r) { return text_or_null(loc(r).mount.mount_point); }},
+    {"", "mount_root", "", field_type::text, "",
+     [](const export_report& r) { return text_or_null(loc(r).mount.root); }},
+    {"", "path_mapping", "", field_type::text, "",
+     [](const export_report& r) { return text(to_string(loc(r).mapping)); }},
+    {"note", "path_fallback", "", field_type::flag, "",
+     [](const export_report& r) {
+       const bool fallback = is_fallback(loc(r).mapping);
+       if (!fallback) return quiet(flag(false));
+       return with_human(flag(true),
+                         "the path could not be mapped below the mount; using "
+                         "the mount point, whose numbers may belong to an "
+                         "ancestor");
+     }},
+    {"why", "reason", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       return l.why_none.code ? text(l.why_none.message()) : absent("");
+     }},
+    {"", "unified_path", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       return l.unified_dir.empty() ? absent("") : text(l.unified_path);
+     }},
+    {"cgroup2 dir", "unified_dir", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& l = loc(r);
+       if (l.unified_dir.empty()) return absent("");
+       // Shown to people only where it is not the memory directory itself.
+       return l.unified_dir == l.dir ? quiet(text(l.unified_dir))
+                                     : text(l.unified_dir);
+     }},
+    {"chain", "chain", "", field_type::list, "", chain_entries},
+};
+
+// ---------------------------------------------------------------------------
+// memory
+
+inline field_value limit_bytes(const export_report& r) {
+  const memory_snapshot& s = snap(r);
+  std::string from = mem(r).limit_path(s);
+  if (s.limit && !s.limit->has_value()) from = "nothing on the chain limits";
+  if (s.source == limit_source::environment) {
+    from += " (environment override; the chain below is what was detected)";
+  }
+  return limit(r, s.limit, "no limit: nothing on the chain limits memory",
+               "none", from);
+}
+
+inline bool limited(const export_report& r) {
+  return snap(r).limit && snap(r).limit->has_value();
+}
+
+inline field_value stat_value(const export_report& r,
+                              std::uint64_t memory_stat::*member) {
+  return from(r, snap(r).stat,
+              [&](const memory_stat& st) { return number(st.*member); });
+}
+
+inline field_value events(const export_report& r) {
+  const auto& ev = r.memory.events;
+  return from(r, ev.value, [&](const auto& counters) {
+    field_value v;
+    v.st = state::value;
+    v.source = ev.path;
+    for (const auto& kv : counters) {
+      field_value c = number(kv.second);
+      c.key = kv.first;
+      v.items.push_back(std::move(c));
+    }
+    return v;
+  });
+}
+
+inline constexpr field memory_fields[] = {
+    {"limit", "limit_bytes", "container_spec_memory_limit_bytes",
+     field_type::bytes, "Memory limit: the tightest on the cgroup chain",
+     limit_bytes},
+    {"note", "", "", field_type::text, "",
+     [](const export_report& r) {
+       if (snap(r).source != limit_source::hierarchical) return quiet(absent(""));
+       return text(
+           "an ancestor above the mount point holds this limit; usage is read "
+           "at the topmost visible cgroup");
+     }},
+    {"", "limit_path", "", field_type::text, "",
+     [](const export_report& r) {
+       return limited(r) ? text(mem(r).limit_path(snap(r))) : absent("");
+     }},
+    {"", "limit_cgroup", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto dir = limit_cgroup(r);
+       return dir ? text(*dir) : absent("");
+     }},
+    {"", "limit_source", "", field_type::text, "",
+     [](const export_report& r) { return text(to_string(snap(r).source)); }},
+    {"high", "high_bytes", "headroom_memory_high_bytes", field_type::bytes,
+     "Tightest memory.high on the chain: the throttling threshold (v2)",
+     [](const export_report& r) {
+       const auto& h = r.memory.high;
+       return limit(r, h.value, "no memory.high on the chain", "none", h.path);
+     }},
+    {"", "high_path", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& h = r.memory.high;
+       return h.value && h.value->has_value() ? text(h.path) : absent("");
+     }},
+    {"low (soft limit)", "low_bytes",
+     "container_spec_memory_reservation_limit_bytes", field_type::bytes,
+     "Memory reservation: memory.low (v2) or memory.soft_limit_in_bytes (v1)",
+     [](const export_report& r) {
+       const auto& l = r.memory.low;
+       return limit(r, l.value, "no soft limit", "none", l.path);
+     }},
+    {"swap limit", "swap_limit_bytes", "headroom_swap_limit_bytes",
+     field_type::bytes, "Swap the cgroup may use, in bytes",
+     [](const export_report& r) {
+       const auto& sw = r.memory.swap_limit;
+       return limit(r, sw.value, "swap is not limited", "unlimited", sw.path);
+     }},
+    {"usage", "usage_bytes", "container_memory_usage_bytes", field_type::bytes,
+     "Current memory usage in bytes, of the cgroup the limit applies to "
+     "(host-wide: MemTotal - MemFree)",
+     [](const export_report& r) {
+       return bytes(r, snap(r).usage, mem(r).usage_path(snap(r)));
+     }},
+    {"", "usage_path", "", field_type::text, "",
+     [](const export_report& r) { return text(mem(r).usage_path(snap(r))); }},
+    {"", "usage_host_wide", "", field_type::flag, "",
+     [](const export_report& r) { return flag(host_wide(r)); }},
+    {"working set", "working_set_bytes", "container_memory_working_set_bytes",
+     field_type::bytes,
+     "Current working set in bytes: usage minus inactive file cache",
+     [](const export_report& r) {
+       return bytes(r, snap(r).working_set,
+                    host_wide(r) ? "MemTotal - MemAvailable (host-wide)"
+                                 : "usage - inactive file");
+     }},
+    {"anon", "anon_bytes", "container_memory_rss", field_type::bytes,
+     "Size of RSS in bytes (memory.stat anon, v1 total_rss)",
+     [](const export_report& r) { return stat_value(r, &memory_stat::anon); }},
+    {"file", "file_bytes", "container_memory_cache", field_type::bytes,
+     "Page cache memory in bytes (memory.stat file, v1 total_cache)",
+     [](const export_report& r) { return stat_value(r, &memory_stat::file); }},
+    {"inactive file", "inactive_file_bytes", "", field_type::bytes, "",
+     [](const export_report& r) {
+       return stat_value(r, &memory_stat::inactive_file);
+     }},
+    {"peak", "peak_bytes", "container_memory_max_usage_bytes",
+     field_type::bytes, "Maximum memory usage recorded in bytes",
+     [](const export_report& r) { return reading_bytes(r, r.memory.peak); }},
+    {"failcnt", "failcnt", "container_memory_failcnt", field_type::counter,
+     "Number of memory usage hits limits (v1)",
+     [](const export_report& r) { return reading_bytes(r, r.memory.failcnt); }},
+    {"oom kills", "oom_kill_count", "container_oom_events_total",
+     field_type::counter,
+     "Processes killed by the OOM killer in the cgroup the limit applies to",
+     [](const export_report& r) { return reading_bytes(r, r.memory.oom_kills); }},
+    {"events", "events", "", field_type::group, "", events},
+    {"", "events_path", "", field_type::text, "",
+     [](const export_report& r) { return text_or_null(r.memory.events.path); }},
+    {"host total", "host_total_bytes", "machine_memory_bytes", field_type::bytes,
+     "Amount of memory installed on the machine (MemTotal)",
+     [](const export_report& r) {
+       return bytes(r, snap(r).host_total, "/proc/meminfo MemTotal");
+     }},
+    {"effective limit", "effective_limit_bytes",
+     "headroom_effective_limit_bytes", field_type::bytes,
+     "min(limit, host total); the host total when nothing limits",
+     [](const export_report& r) {
+       return bytes(r, snap(r).effective_limit,
+                    limited(r) ? "min(limit, host total)" : "host total (no limit)");
+     }},
+    {"headroom", "headroom_bytes", "headroom_headroom_bytes", field_type::bytes,
+     "Effective limit minus working set, floored at 0",
+     [](const export_report& r) {
+       return bytes(r, snap(r).headroom, "effective limit - working set");
+     }},
+};
+
+// ---------------------------------------------------------------------------
+// pressure
+
+inline std::string scope(const export_report& r) {
+  return to_string(r.memory.pressure_from);
+}
+
+// The psi_line of `some` (or `full`), or why there is none.
+template <class Make>
+field_value psi(const export_report& r, bool full, Make make) {
+  const auto& p = r.memory.pressure;
+  if (!p.value) return failed(p.value.error());
+  if (!full) return make(p.value->some);
+  if (!p.value->full) return absent("no full line in " + p.path);
+  return make(*p.value->full);
+}
+
+inline field_value psi_group(const export_report& r, bool full) {
+  return psi(r, full, [](const psi_line&) {
+    field_value v;
+    v.st = state::value;
+    return v;
+  });
+}
+
+template <double psi_line::*Avg>
+field_value psi_avg(const export_report& r, bool full) {
+  return psi(r, full, [&](const psi_line& l) {
+    return with_labels(real(l.*Avg), {{"scope", scope(r)}});
+  });
+}
+
+inline field_value psi_total(const export_report& r, bool full) {
+  return psi(r, full, [](const psi_line& l) { return number(l.total_us); });
+}
+
+// PSI totals as cAdvisor's counters: only when the pressure is the
+// cgroup's own (host-wide pressure is not the container's).
+inline field_value psi_seconds(const export_report& r, bool full) {
+  if (r.memory.pressure_from != pressure_scope::cgroup) {
+    return absent("the pressure read is not the cgroup's (scope " + scope(r) + ")");
+  }
+  return psi_total(r, full);
+}
+
+inline constexpr field pressure_fields[] = {
+    {"scope", "scope", "", field_type::text, "",
+     [](const export_report& r) { return text(scope(r), r.memory.pressure.path); }},
+    {"", "path", "", field_type::text, "",
+     [](const export_report& r) { return text(r.memory.pressure.path); }},
+    {"some", "some", "", field_type::group, "",
+     [](const export_report& r) { return psi_group(r, false); }},
+    {"avg10", "some.avg10", "headroom_psi_memory_some_avg10", field_type::percent,
+     "Percent of time some tasks stalled on memory, over 10 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg10>(r, false); }},
+    {"avg60", "some.avg60", "headroom_psi_memory_some_avg60", field_type::percent,
+     "Percent of time some tasks stalled on memory, over 60 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg60>(r, false); }},
+    {"avg300", "some.avg300", "headroom_psi_memory_some_avg300",
+     field_type::percent,
+     "Percent of time some tasks stalled on memory, over 300 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg300>(r, false); }},
+    {"total", "some.total_us", "", field_type::micros, "",
+     [](const export_report& r) { return psi_total(r, false); }},
+    {"full", "full", "", field_type::group, "",
+     [](const export_report& r) { return psi_group(r, true); }},
+    {"avg10", "full.avg10", "headroom_psi_memory_full_avg10", field_type::percent,
+     "Percent of time all non-idle tasks stalled on memory, over 10 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg10>(r, true); }},
+    {"avg60", "full.avg60", "headroom_psi_memory_full_avg60", field_type::percent,
+     "Percent of time all non-idle tasks stalled on memory, over 60 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg60>(r, true); }},
+    {"avg300", "full.avg300", "headroom_psi_memory_full_avg300",
+     field_type::percent,
+     "Percent of time all non-idle tasks stalled on memory, over 300 s (PSI)",
+     [](const export_report& r) { return psi_avg<&psi_line::avg300>(r, true); }},
+    {"total", "full.total_us", "", field_type::micros, "",
+     [](const export_report& r) { return psi_total(r, true); }},
+    {"", "", "container_pressure_memory_waiting_seconds_total",
+     field_type::micros,
+     "Total time in seconds that processes have waited for memory (PSI some "
+     "total)",
+     [](const export_report& r) { return psi_seconds(r, false); }},
+    {"", "", "container_pressure_memory_stalled_seconds_total",
+     field_type::micros,
+     "Total time in seconds no process could make progress due to memory "
+     "congestion (PSI full total)",
+     [](const export_report& r) { return psi_seconds(r, true); }},
+};
+
+// ---------------------------------------------------------------------------
+// cpu
+
+inline const cpu_reader* cpu(const export_report& r) {
+  const auto& c = r.from->cpu();
+  return c ? &*c : nullptr;
+}
+
+// Why a controller is not there, in words (the error code says which case).
+inline std::string why_no_controller(const cgroup_location& l, const char* name) {
+  if (l.why_none.code == errc::controller_absent) {
+    return std::string("the ") + name + " controller is not mounted or not enabled";
+  }
+  if (l.why_none.code == errc::no_cgroup) {
+    return std::string("no ") + name + " cgroup for the process";
+  }
+  if (l.why_none.code == errc::disabled) return "not looked for (" + l.why_none.path + ")";
+  return l.why_none.message();
+}
+
+// A cpu value: `get` on the reader, or the reader's error.
+template <class Get>
+field_value cpu_value(const export_report& r, Get get) {
+  const cpu_reader* c = cpu(r);
+  if (!c) return failed(r.from->cpu().error());
+  return get(*c, r.cpu);
+}
+
+inline std::string cpu_count(std::uint32_t n) {
+  return std::to_string(n) + (n == 1 ? " CPU" : " CPUs");
+}
+
+inline std::string decimals(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// The quota, absent when nothing sets one; its error otherwise.
+template <class Make>
+field_value quota(const export_report& r, bool listed, Make make) {
+  return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
+    if (!s.quota) {
+      // The quota's error is listed once, under quota_cpus.
+      return listed ? failed(s.quota.error())
+                    : absent("unreadable: " + s.quota.error().message());
+    }
+    if (!s.quota->has_value()) {
+      return absent("no quota: nothing on the cpu cgroup chain sets one", "none",
+                    "nothing on the chain sets one");
+    }
+    return make(c, s, **s.quota);
+  });
+}
+
+inline field_value effective(const export_report& r, cpu_rounding rounding) {
+  return cpu_value(r, [&](const cpu_reader&, const cpu_snapshot& s) {
+    const auto n = s.effective(rounding);
+    return with_labels(
+        n ? number(*n)
+          : absent("unknown: " + n.error().message(),
+                   "unavailable: " + n.error().message()),
+        {{"rounding", rounding == cpu_rounding::up ? "up" : "down"}});
+  });
+}
+
+inline constexpr field cpu_fields[] = {
+    {"controller", "controller", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       if (!c) return with_human(text("none"), "unavailable: " + r.from->cpu().error().message());
+       const auto& l = c->cpu_location();
+       if (l.why_none.code) {
+         return with_human(text("none"), "none: " + why_no_controller(l, "cpu"));
+       }
+       return with_human(text(to_string(l.mode), "mount " + l.mount.mount_point + ", " +
+                                                     to_string(l.mapping)),
+                         std::string(to_string(l.mode)) + ": " + l.dir);
+     }},
+    {"", "cgroup_dir", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       return c && !c->cpu_location().why_none.code ? text(c->cpu_location().dir)
+                                                     : absent("");
+     }},
+    {"", "reason", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       if (!c) return text(r.from->cpu().error().message());
+       const auto& l = c->cpu_location();
+       return l.why_none.code ? text(why_no_controller(l, "cpu")) : absent("");
+     }},
+    {"affinity", "affinity_count", "headroom_cpu_affinity_count",
+     field_type::count, "CPUs in the affinity mask of the process",
+     [](const export_report& r) {
+       return cpu_value(r, [&](const cpu_reader&, const cpu_snapshot& s) {
+         if (!s.affinity) return failed(s.affinity.error());
+         return with_human(number(*s.affinity, to_string(s.affinity_from)),
+                           cpu_count(*s.affinity));
+       });
+     }},
+    {"", "affinity_source", "", field_type::text, "",
+     [](const export_report& r) { return text(to_string(r.cpu.affinity_from)); }},
+    {"quota", "quota_cpus", "headroom_cpu_quota_cpus", field_type::cpus,
+     "CPU quota as a number of CPUs: quota / period",
+     [](const export_report& r) {
+       return quota(r, true, [](const cpu_reader& c, const cpu_snapshot& s,
+                                         const cpu_quota& q) {
+         return with_human(real(q.cpus(), c.quota_path(s)),
+                           decimals(q.cpus(), 2) + " CPUs (" + std::to_string(q.quota_us) +
+                               " us per " + std::to_string(q.period_us) + " us)");
+       });
+     }},
+    {"", "quota_us", "container_spec_cpu_quota", field_type::count,
+     "CPU quota in microseconds per period, of the tightest cgroup on the chain",
+     [](const export_report& r) {
+       return quota(r, false, [](const cpu_reader&, const cpu_snapshot&,
+                                 const cpu_quota& q) { return number(q.quota_us); });
+     }},
+    {"", "period_us", "container_spec_cpu_period", field_type::count,
+     "CPU period in microseconds of that quota",
+     [](const export_report& r) {
+       return quota(r, false, [](const cpu_reader&, const cpu_snapshot&,
+                                 const cpu_quota& q) { return number(q.period_us); });
+     }},
+    {"", "quota_path", "", field_type::text, "",
+     [](const export_report& r) {
+       return quota(r, false, [](const cpu_reader& c, const cpu_snapshot& s,
+                                 const cpu_quota&) { return text(c.quota_path(s)); });
+     }},
+    {"", "quota_cgroup", "", field_type::text, "",
+     [](const export_report& r) {
+       return quota(r, false, [](const cpu_reader& c, const cpu_snapshot& s,
+                                 const cpu_quota&) { return text(c.quota_cgroup(s)); });
+     }},
+    {"", "cpuset_controller", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       return text(c ? to_string(c->cpuset_location().mode) : "none");
+     }},
+    {"cpuset", "cpuset_count", "headroom_cpuset_cpus", field_type::count,
+     "CPUs the cpuset grants",
+     [](const export_report& r) {
+       return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
+         if (!s.cpuset) return failed(s.cpuset.error());
+         if (!s.cpuset->has_value()) {
+           const auto& cs = c.cpuset_location();
+           return absent("no cpuset controller",
+                         cs.why_none.code ? "none: " + why_no_controller(cs, "cpuset")
+                                        : std::string("none"));
+         }
+         return with_human(number(**s.cpuset, c.cpuset_path(s)), cpu_count(**s.cpuset));
+       });
+     }},
+    {"", "cpuset_path", "", field_type::text, "",
+     [](const export_report& r) {
+       return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
+         return s.cpuset && s.cpuset->has_value() ? text(c.cpuset_path(s)) : absent("");
+       });
+     }},
+    {"effective", "effective_count_up", "headroom_cpu_effective_count",
+     field_type::count, "min(affinity, quota, cpuset) in whole CPUs, at least 1",
+     [](const export_report& r) {
+       field_value up = effective(r, cpu_rounding::up);
+       const field_value down = effective(r, cpu_rounding::down);
+       if (up.has_value() && down.has_value()) {
+         up.human = std::to_string(up.number) + " rounded up (JDK, .NET), " +
+                    std::to_string(down.number) + " rounded down (automaxprocs)";
+         up.source = "min(affinity, quota, cpuset)";
+       }
+       return up;
+     }},
+    {"", "effective_count_down", "headroom_cpu_effective_count",
+     field_type::count, "min(affinity, quota, cpuset) in whole CPUs, at least 1",
+     [](const export_report& r) { return effective(r, cpu_rounding::down); }},
+};
+
+// ---------------------------------------------------------------------------
+// Where the values come from: Prometheus only (JSON and people have them in
+// the sections above).
+
+inline field_value info_labels(const export_report& r) {
+  const cpu_reader* c = cpu(r);
+  field_value v;
+  v.st = state::value;
+  v.number = 1;
+  v.labels = {
+      {"version", HEADROOM_VERSION_STRING},
+      {"cgroup_version", to_string(snap(r).mode)},
+      {"memory_dir", loc(r).dir},
+      {"limit_cgroup", snap(r).source == limit_source::chain
+                           ? limit_cgroup(r).value_or(std::string())
+                           : std::string()},
+      {"pressure_scope", scope(r)},
+      {"cpu_controller", c ? to_string(c->cpu_location().mode) : "none"},
+      {"cpu_quota_cgroup", c && r.cpu.quota && r.cpu.quota->has_value()
+                               ? c->quota_cgroup(r.cpu)
+                               : std::string()},
+  };
+  return v;
+}
+
+inline constexpr field source_fields[] = {
+    {"", "", "headroom_info", field_type::info,
+     "Where the values come from (value always 1)", info_labels},
+};
+
+template <std::size_t N>
+constexpr field_section section(std::string_view json, std::string_view title,
+                                const field (&fs)[N], bool own_errors = false) {
+  return field_section{json, title, fs, fs + N, own_errors};
+}
+
+inline constexpr field_section sections[] = {
+    section("", "", top_fields),
+    section("cgroup", "cgroup", cgroup_fields),
+    section("memory", "memory", memory_fields),
+    section("pressure", "pressure (PSI)", pressure_fields),
+    section("cpu", "cpu", cpu_fields, true),
+    section("", "", source_fields),
+};
+
+}  // namespace headroom::detail::fields
+
+namespace headroom {
+
+inline field_sections report_fields() noexcept {
+  return {detail::fields::sections,
+          detail::fields::sections + sizeof detail::fields::sections /
+                                         sizeof detail::fields::sections[0]};
+}
+
+}  // namespace headroom

@@ -1,0 +1,166 @@
+// headroom: the report as JSON, as Prometheus text, and for people.
+//
+//   auto ex = headroom::exporter::open();           // memory and cpu readers
+//   if (!ex) return fail(ex.error().message());
+//   headroom::export_report r = ex->read();         // one report of everything
+//   std::string body = headroom::to_prometheus(r);  // for GET /metrics
+//
+// The three outputs are rendered from one list of fields, report_fields():
+// each field has a name for people, a JSON key, a Prometheus metric name
+// (either may be empty), a type, a help text and the function that gets its
+// value from an export_report. The JSON object and the metric names are the
+// contract documented in README.md ("The JSON contract", "Prometheus").
+//
+// Any bytes are safe: JSON strings and label values are valid UTF-8 (a byte
+// that is not part of a valid sequence becomes U+FFFD), and to_text()
+// escapes control bytes (\xNN), so a hostile cgroup name cannot break a
+// parser or drive a terminal.
+//
+// Thread-safety and lifetime: an exporter is safe to read() from many
+// threads; an export_report refers to its exporter and must not outlive it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cpu.hpp"         // cpu_reader, cpu_snapshot
+#include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
+#include "error.hpp"       // result, error
+#include "memory.hpp"      // memory_reader, memory_report
+
+namespace headroom {
+
+// A JSON writer that escapes any bytes (see the top of this file); the
+// exporter writes with it, and it is public so that event streams and
+// services can write their own JSON the same way.
+using json_writer = detail::json_writer;
+
+class exporter;
+
+// One report of everything the fields show: the memory report and a cpu
+// snapshot, taken together.
+struct export_report {
+  const exporter* from = nullptr;
+  memory_report memory;
+  cpu_snapshot cpu;
+};
+
+// How a field's value is written.
+enum class field_type {
+  bytes,    // an integer count of bytes
+  count,    // an integer that can go up and down
+  counter,  // an integer that only goes up (Prometheus counter)
+  micros,   // microseconds, a counter; Prometheus writes seconds
+  percent,  // a percentage, two decimals
+  cpus,     // a fractional number of CPUs
+  text,     // a string (JSON only; Prometheus has it as labels)
+  flag,     // true or false
+  info,     // Prometheus only: the value 1, with labels saying where from
+  group,    // an object of named values (items), or null
+  list,     // an array of groups (items)
+};
+
+// What a field holds in one report.
+struct field_value {
+  enum class state {
+    value,        // it holds a value
+    absent,       // nothing there: no limit, no such file for this case
+    unsupported,  // the library does not provide it here (cgroup mode)
+    error,        // it could not be read: `failure` says why
+  };
+  state st = state::absent;
+  field_type type = field_type::count;  // of an item (a field's type wins)
+  std::uint64_t number = 0;
+  double real = 0;
+  bool flag = false;
+  std::string text;
+  std::vector<field_value> items;  // group, list
+  std::string key;                 // an item's JSON key (and its label)
+  std::string source;              // for people: the file or rule it comes from
+  std::string why;                 // absent, unsupported: why (a metric's comment)
+  std::string human;               // for people: replaces the written value
+  bool quiet = false;              // not shown to people
+  error failure;                   // error
+  std::vector<std::pair<std::string, std::string>> labels;  // Prometheus
+
+  bool has_value() const noexcept { return st == state::value; }
+};
+
+// One field. Empty `json`, `metric` or `label`: not in that output.
+struct field {
+  std::string_view label;   // for people ("limit")
+  std::string_view json;    // key inside its section ("limit_bytes",
+                            // "some.avg10" nests under the group "some")
+  std::string_view metric;  // Prometheus metric name
+  field_type type;
+  std::string_view help;    // Prometheus HELP
+  field_value (*get)(const export_report&);
+};
+
+// Fields come in sections: a JSON object each ("cgroup", "memory", ...; ""
+// is the top level) and a heading for people.
+struct field_section {
+  std::string_view json;
+  std::string_view title;
+  const field* begin;
+  const field* end;
+  bool own_errors;  // the section has its own "errors" array (cpu)
+};
+
+// The sections of every report, in output order.
+struct field_sections {
+  const field_section* begin_;
+  const field_section* end_;
+  const field_section* begin() const noexcept { return begin_; }
+  const field_section* end() const noexcept { return end_; }
+};
+inline field_sections report_fields() noexcept;
+
+// The memory and cpu readers behind a report, opened once.
+class exporter {
+ public:
+  // Fails only when the memory reader cannot be opened (no mountinfo, a
+  // root that is not a tree); a cpu reader that fails is reported in the
+  // cpu fields.
+  static result<exporter> open(const options& opt = {}) {
+    auto m = memory_reader::open(opt);
+    if (!m) return std::move(m).error();
+    return exporter(opt, std::move(*m), cpu_reader::open(opt));
+  }
+
+  // Reads everything once (memory_reader::report(), cpu_reader::snapshot()).
+  export_report read() const {
+    export_report r;
+    r.from = this;
+    r.memory = memory_.report();
+    if (cpu_) r.cpu = cpu_->snapshot();
+    return r;
+  }
+
+  const options& opts() const noexcept { return opt_; }
+  const memory_reader& memory() const noexcept { return memory_; }
+  const result<cpu_reader>& cpu() const noexcept { return cpu_; }
+
+ private:
+  exporter(const options& opt, memory_reader m, result<cpu_reader> c)
+      : opt_(opt), memory_(std::move(m)), cpu_(std::move(c)) {}
+
+  options opt_;
+  memory_reader memory_;
+  result<cpu_reader> cpu_;
+};
+
+// The report as one JSON object and a newline.
+inline std::string to_json(const export_report& r);
+// The report in the Prometheus text exposition format 0.0.4.
+inline std::string to_prometheus(const export_report& r);
+// The report for people: a row per value and the file it came from.
+inline std::string to_text(const export_report& r);
+
+}  // namespace headroom
+
+#include "detail/export_fields.hpp"   // the getters and report_fields()
+#include "detail/export_writers.hpp"  // to_json, to_prometheus, to_text

@@ -24,6 +24,14 @@ run_result info(std::vector<std::string> args) {
   return run(args);
 }
 
+// headroom-info with environment variables set ("NAME=value").
+run_result info_env(const std::vector<std::string>& env, std::vector<std::string> args) {
+  args.insert(args.begin(), HEADROOM_INFO);
+  args.insert(args.begin(), env.begin(), env.end());
+  args.insert(args.begin(), "/usr/bin/env");
+  return run(args);
+}
+
 json info_json(std::vector<std::string> args) {
   args.push_back("--json");
   const auto r = info(args);
@@ -263,124 +271,10 @@ TEST_CASE("hostile trees never crash it") {
 // ---------------------------------------------------------------------------
 // The cpu section (--json) and --format prometheus
 
-#include <map>
-#include <regex>
-
 #include "../support/cpu_layouts.hpp"
+#include "../support/exposition.hpp"
 
 namespace {
-
-// One sample of the text exposition format: name{labels} value.
-struct prom_sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  std::string value;
-};
-
-struct prom_text {
-  std::vector<prom_sample> samples;
-  std::map<std::string, std::string> types;  // from "# TYPE name type"
-  std::vector<std::string> comments;         // every other "# ..." line
-};
-
-// Parses the exposition text strictly enough to catch what Prometheus would
-// refuse: names, label syntax and escapes, values, a TYPE line before the
-// family's samples and at most one per family.
-prom_text parse_prometheus(const std::string& text) {
-  static const std::regex name_re("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  static const std::regex value_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|[-+]Inf");
-  prom_text p;
-  REQUIRE_MESSAGE((!text.empty() && text.back() == '\n'), "the text must end with a newline");
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t nl = text.find('\n', at);
-    const std::string line = text.substr(at, nl - at);
-    at = nl + 1;
-    CAPTURE(line);
-    REQUIRE_FALSE(line.empty());
-    if (line.rfind("# TYPE ", 0) == 0) {
-      const std::string rest = line.substr(7);
-      const std::size_t sp = rest.find(' ');
-      REQUIRE(sp != std::string::npos);
-      const std::string name = rest.substr(0, sp);
-      const std::string type = rest.substr(sp + 1);
-      REQUIRE(std::regex_match(name, name_re));
-      REQUIRE((type == "gauge" || type == "counter"));
-      REQUIRE_MESSAGE(p.types.count(name) == 0, "two TYPE lines for " << name);
-      p.types[name] = type;
-      continue;
-    }
-    if (line.rfind("# HELP ", 0) == 0) continue;
-    if (line[0] == '#') {
-      p.comments.push_back(line);
-      continue;
-    }
-    prom_sample s;
-    std::size_t i = 0;
-    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
-    s.name = line.substr(0, i);
-    REQUIRE(std::regex_match(s.name, name_re));
-    REQUIRE_MESSAGE(p.types.count(s.name) == 1, "sample before its TYPE: " << s.name);
-    if (i < line.size() && line[i] == '{') {
-      ++i;
-      while (line.at(i) != '}') {
-        const std::size_t eq = line.find('=', i);
-        REQUIRE(eq != std::string::npos);
-        const std::string key = line.substr(i, eq - i);
-        REQUIRE(std::regex_match(key, name_re));
-        REQUIRE(line.at(eq + 1) == '"');
-        std::string value;
-        std::size_t j = eq + 2;
-        for (; line.at(j) != '"'; ++j) {
-          if (line[j] == '\\') {
-            const char e = line.at(++j);
-            REQUIRE((e == '\\' || e == '"' || e == 'n'));
-            value += e == 'n' ? '\n' : e;
-          } else {
-            value += line[j];
-          }
-        }
-        s.labels[key] = value;
-        i = j + 1;
-        if (line.at(i) == ',') ++i;
-      }
-      ++i;
-    }
-    REQUIRE(line.at(i) == ' ');
-    s.value = line.substr(i + 1);
-    REQUIRE(std::regex_match(s.value, value_re));
-    p.samples.push_back(s);
-  }
-  return p;
-}
-
-const prom_sample* find_sample(const prom_text& p, const std::string& name,
-                               const std::map<std::string, std::string>& labels = {}) {
-  for (const auto& s : p.samples) {
-    if (s.name != name) continue;
-    bool match = true;
-    for (const auto& [k, v] : labels) {
-      const auto it = s.labels.find(k);
-      if (it == s.labels.end() || it->second != v) match = false;
-    }
-    if (match) return &s;
-  }
-  return nullptr;
-}
-
-std::string sample_value(const prom_text& p, const std::string& name,
-                         const std::map<std::string, std::string>& labels = {}) {
-  const prom_sample* s = find_sample(p, name, labels);
-  REQUIRE_MESSAGE(s != nullptr, "no sample " << name);
-  return s->value;
-}
-
-bool has_comment(const prom_text& p, const std::string& start) {
-  for (const auto& c : p.comments) {
-    if (c.rfind(start, 0) == 0) return true;
-  }
-  return false;
-}
 
 prom_text info_prometheus(std::vector<std::string> args) {
   args.push_back("--format");
@@ -654,4 +548,169 @@ TEST_CASE("--watch: bad combinations are usage errors") {
   CHECK(info({"--watch", "--format", "prometheus"}).code == 2);
   CHECK(info({"--watch", "--interval", "0"}).code == 2);
   CHECK(info({"--watch", "--interval", "x"}).code == 2);
+}
+
+TEST_CASE("HEADROOM_DETECT=off with HEADROOM_MEMORY_LIMIT: a report, not a crash") {
+  for (const char* format : {"json", "human", "prometheus"}) {
+    CAPTURE(format);
+    const auto r = info_env({"HEADROOM_DETECT=off", "HEADROOM_MEMORY_LIMIT=512Mi"},
+                            {"--format", format});
+    REQUIRE_MESSAGE(r.exited, "killed by signal " << r.code);
+    CHECK(r.code == 0);
+    if (std::string(format) != "json") continue;
+    const auto j = json_reader::parse(r.out);
+    REQUIRE(j);
+    CHECK(str(*j, "cgroup.version") == "none");
+    CHECK(field(*j, "cgroup.chain").items.empty());
+    CHECK(bytes(*j, "memory.limit_bytes") == 512 * MiB);
+    CHECK(str(*j, "memory.limit_source") == "environment");
+    CHECK(str(*j, "memory.limit_path") == "$HEADROOM_MEMORY_LIMIT");
+    CHECK(field(*j, "memory.limit_cgroup").is_null());  // no cgroup holds it
+  }
+}
+
+// ---------------------------------------------------------------------------
+// headroom/export.hpp: one table of fields behind the three outputs
+
+#include <headroom/export.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+TEST_CASE("every field of the table is in each output it names, and the CLI prints the same") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  headroom::options opt;
+  opt.root = t.root();
+  auto ex = headroom::exporter::open(opt);
+  REQUIRE(ex);
+  const headroom::export_report r = ex->read();
+  const std::string json_text = headroom::to_json(r);
+  const auto j = json_reader::parse(json_text);
+  REQUIRE(j);
+  const prom_text p = parse_prometheus(headroom::to_prometheus(r));
+  const std::string human = headroom::to_text(r);
+  std::size_t rows = 0;
+  for (const headroom::field_section& sec : headroom::report_fields()) {
+    for (const headroom::field* f = sec.begin; f != sec.end; ++f) {
+      ++rows;
+      const std::string key =
+          (sec.json.empty() ? "" : std::string(sec.json) + ".") + std::string(f->json);
+      CAPTURE(key);
+      CAPTURE(f->metric);
+      const headroom::field_value v = f->get(r);
+      if (!f->json.empty()) CHECK(j->at(key) != nullptr);
+      if (!f->metric.empty()) {
+        const std::string m(f->metric);
+        CHECK((find_sample(p, m) != nullptr || has_comment(p, "# " + m + " omitted: ")));
+        if (v.has_value()) CHECK(find_sample(p, m) != nullptr);
+      }
+      if (!f->label.empty() && v.has_value() && !v.quiet && f->json.find('.') == std::string::npos) {
+        CHECK(human.find("  " + std::string(f->label) + " ") != std::string::npos);
+      }
+    }
+  }
+  CHECK(rows > 60);
+  CHECK(info({"--json", "--root", t.root()}).out == json_text);
+  CHECK(info({"--format", "prometheus", "--root", t.root()}).out == headroom::to_prometheus(r));
+}
+
+namespace {
+
+// GET path from 127.0.0.1:port; the whole response ("" when it fails).
+std::string http_get(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+        response.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+int listening_port(spawned& server) {
+  const auto first = server.line(10000);
+  REQUIRE_MESSAGE(first, "the server did not say where it listens");
+  const std::string prefix = "listening on 127.0.0.1:";
+  REQUIRE(first->rfind(prefix, 0) == 0);
+  return std::stoi(first->substr(prefix.size()));
+}
+
+}  // namespace
+
+TEST_CASE("example: the metrics server answers GET /metrics with the exposition text") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  spawned server({HEADROOM_METRICS_SERVER, "--port", "0", "--requests", "2", "--root", t.root()});
+  const int port = listening_port(server);
+
+  const std::string missing = http_get(port, "/");
+  CHECK(missing.rfind("HTTP/1.1 404 ", 0) == 0);
+
+  const std::string response = http_get(port, "/metrics");
+  REQUIRE(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(response.find("\r\nContent-Type: text/plain; version=0.0.4") != std::string::npos);
+  const std::size_t body_at = response.find("\r\n\r\n");
+  REQUIRE(body_at != std::string::npos);
+  const std::string body = response.substr(body_at + 4);
+  const std::size_t length_at = response.find("Content-Length: ");
+  REQUIRE(length_at < body_at);
+  CHECK(std::stoul(response.substr(length_at + 16)) == body.size());
+  const prom_text p = parse_prometheus(body);
+  CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(1 * GiB));
+  CHECK(sample_value(p, "container_memory_working_set_bytes") == std::to_string(600 * MiB));
+  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) == "2");
+  CHECK(sample_value(p, "headroom_read_errors") == "0");
+
+  const auto r = server.wait();  // it exits after the two requests
+  CHECK(r.exited);
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("example: the textfile collector file is replaced by a rename, never written in place") {
+  fixture_tree dir;
+  const std::string file = dir.path("headroom.prom");
+  dir.file("headroom.prom", "old\n");
+  struct stat before {};
+  REQUIRE(::stat(file.c_str(), &before) == 0);
+  const auto r = run({HEADROOM_TEXTFILE, "--dir", dir.root()});
+  REQUIRE(r.exited);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  struct stat after {};
+  REQUIRE(::stat(file.c_str(), &after) == 0);
+  CHECK(after.st_ino != before.st_ino);  // a new file took the old one's name
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const prom_text p = parse_prometheus(text.str());
+  CHECK(find_sample(p, "container_memory_usage_bytes") != nullptr);
+  CHECK(sample_value(p, "headroom_read_errors") == "0");
+  std::size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.root())) {
+    CAPTURE(e.path());
+    ++entries;
+  }
+  CHECK(entries == 1);  // no temporary file left behind
+
+  CHECK(run({HEADROOM_TEXTFILE, "--dir", dir.path("missing")}).code == 1);
+  CHECK(run({HEADROOM_TEXTFILE}).code == 2);
 }

@@ -159,9 +159,10 @@ inline prom_text parse_prometheus(const std::string& text) {
       current = s.name;
     }
     std::string id = s.name;
-    for (const auto& [k, v] : s.labels) {
+    for (const auto& label : s.labels) {
+      const std::string& k = label.first;
       REQUIRE_MESSAGE(k.rfind("__", 0) != 0, "label names with __ are reserved: " << k);
-      id += "|" + k + "=" + v;
+      id += "|" + k + "=" + label.second;
     }
     REQUIRE_MESSAGE(series.insert(id).second, "a series twice: " << line);
     p.samples.push_back(s);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,7 +50,7 @@ const char* const usage_text =
     "  --version      print the version\n";
 
 [[noreturn]] void bad_usage(const std::string& why) {
-  std::fprintf(stderr, "headroom-info: %s\n%s", why.c_str(), usage_text);
+  std::fprintf(stderr, "headroom-info: %s\n%s", headroom::printable(why).c_str(), usage_text);
   std::exit(2);
 }
 
@@ -112,10 +113,23 @@ int main(int argc, char** argv) {
     return headroom_info::watch(opt, a.json, std::chrono::milliseconds(a.interval_ms));
   }
 
+  // The capture directory is checked before anything is read: a refused
+  // DIR ends the run with nothing written.
+  std::optional<headroom_info::capture_dir> capture_into;
+  if (!a.capture.empty()) {
+    auto dir = headroom_info::capture_dir::open(a.capture);
+    if (!dir) {
+      std::fprintf(stderr, "headroom-info: cannot capture: %s\n",
+                   headroom::printable(headroom_info::capture_reason(dir.error())).c_str());
+      return 1;
+    }
+    capture_into.emplace(std::move(*dir));
+  }
+
   auto ex = headroom::exporter::open(opt);
   if (!ex) {
     std::fprintf(stderr, "headroom-info: cannot report: %s\n",
-                 ex.error().message().c_str());
+                 headroom::printable(ex.error().message()).c_str());
     return 1;
   }
   const headroom::export_report r = ex->read();
@@ -123,15 +137,15 @@ int main(int argc, char** argv) {
                           : a.json     ? headroom::to_json(r)
                                        : headroom::to_text(r);
   std::fputs(out.c_str(), stdout);
-  if (!a.capture.empty()) {
-    auto saved = captured.save(a.capture);
+  if (capture_into) {
+    auto saved = captured.save(*capture_into);
     if (!saved) {
       std::fprintf(stderr, "headroom-info: capture failed: %s\n",
-                   saved.error().message().c_str());
+                   headroom::printable(headroom_info::capture_reason(saved.error())).c_str());
       return 1;
     }
-    std::fprintf(stderr, "headroom-info: captured %zu files into %s\n",
-                 captured.size(), a.capture.c_str());
+    std::fprintf(stderr, "headroom-info: captured %zu files into %s\n", captured.size(),
+                 headroom::printable(a.capture).c_str());
   }
   return 0;
 }

@@ -31,7 +31,7 @@ inline std::string event_line(const headroom::memory_event& e, double ms) {
   line += " ";
   line += headroom::to_string(e.level);
   if (e.repeat) line += " (again)";
-  line += " [" + std::string(headroom::to_string(e.source)) + "] " + e.reason;
+  line += " [" + std::string(headroom::to_string(e.source)) + "] " + headroom::printable(e.reason);
   line += " | usage " + optional_bytes(e.usage) + ", working set " + optional_bytes(e.working_set) +
           " of " + optional_bytes(e.effective_limit);
   if (e.psi_some_avg10) {
@@ -90,8 +90,9 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
   std::string out = "watching (Ctrl-C to stop); level " + std::string(headroom::to_string(m.level())) + "\n";
   for (const auto& s : m.sources()) {
     out += "  " + std::string(headroom::to_string(s.kind)) + ": " +
-           (s.active ? "active" : "off: " + s.failure.message()) +
-           (s.detail.empty() ? "" : " (" + s.detail + ")") + "\n";
+           headroom::printable((s.active ? "active" : "off: " + s.failure.message()) +
+                               (s.detail.empty() ? "" : " (" + s.detail + ")")) +
+           "\n";
   }
   return out;
 }

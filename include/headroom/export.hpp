@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "cpu.hpp"         // cpu_reader, cpu_snapshot
+#include "detail/escape.hpp"       // terminal_escape, for printable()
 #include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
 #include "error.hpp"       // result, error
 #include "memory.hpp"      // memory_reader, memory_report
@@ -152,6 +153,10 @@ class exporter {
   memory_reader memory_;
   result<cpu_reader> cpu_;
 };
+
+// `s` for a terminal or a log: control bytes (ESC, C1 controls), invalid
+// UTF-8 and backslashes as \xNN and \\, the rest as it is. Lossless.
+inline std::string printable(std::string_view s) { return detail::terminal_escape(s); }
 
 // The report as one JSON object and a newline.
 inline std::string to_json(const export_report& r);

@@ -714,3 +714,214 @@ TEST_CASE("example: the textfile collector file is replaced by a rename, never w
   CHECK(run({HEADROOM_TEXTFILE, "--dir", dir.path("missing")}).code == 1);
   CHECK(run({HEADROOM_TEXTFILE}).code == 2);
 }
+
+// ---------------------------------------------------------------------------
+// Output that stays valid whatever bytes the tree holds
+
+#include "../../examples/headroom-info/capture.hpp"
+#include "../support/utf8.hpp"
+
+namespace {
+
+// A cgroup name with ESC (a colour escape), a C1 CSI (U+009B), bytes that
+// are not UTF-8 (0xff, 0xc3 0x28), a quote and a backslash.
+const std::string evil_name = "/evil\x1b[31m\xc2\x9b" "2J\xff\xc3(\"q\\b";
+// The same name as valid UTF-8: each invalid byte became U+FFFD.
+const std::string evil_name_utf8 = "/evil\x1b[31m\xc2\x9b" "2J\xef\xbf\xbd\xef\xbf\xbd(\"q\\b";
+
+// Docker v1, the memory cgroup named evil_name.
+void layout_evil_name(fixture_tree& t) {
+  layout_docker_v1(t);
+  t.file("proc/self/cgroup", "12:memory:" + evil_name + "\n11:cpu,cpuacct:" + evil_name + "\n");
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) +
+             "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+             "36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n");
+  v1_dir d;
+  d.limit = std::to_string(128 * MiB);  // tighter than the mount point's 256 MiB
+  write_v1(t, "sys/fs/cgroup/memory" + evil_name, d);
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct" + evil_name, "50000");
+}
+
+void layout_none(fixture_tree& t) {
+  write_host(t);
+  t.file("proc/self/mountinfo", mi_base);
+}
+
+// True when `text` may go to a terminal: UTF-8, and no control byte but
+// the newline (no ESC, no DEL, no C1 control).
+bool terminal_safe(const std::string& text) {
+  if (!valid_utf8(text)) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if ((b < 0x20 && b != '\n') || b == 0x7f) return false;
+    if (b == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct named_layout {
+  const char* name;
+  void (*build)(fixture_tree&);
+};
+
+// Every fixture tree the tests build.
+const named_layout all_layouts[] = {
+    {"docker_v1", layout_docker_v1},
+    {"kubernetes_v2", layout_kubernetes_v2},
+    {"docker_v1_cpu", layout_docker_v1_cpu},
+    {"kubernetes_v2_cpu", layout_kubernetes_v2_cpu},
+    {"no cgroup", layout_none},
+    {"evil name", layout_evil_name},
+};
+
+}  // namespace
+
+TEST_CASE("every fixture tree: JSON that parses, exposition text that checks, a safe human report") {
+  for (const named_layout& l : all_layouts) {
+    CAPTURE(l.name);
+    fixture_tree t;
+    l.build(t);
+    const auto j = info({"--json", "--root", t.root()});
+    REQUIRE(j.code == 0);
+    const auto parsed = json_reader::parse(j.out);
+    CHECK_MESSAGE(parsed.has_value(), j.out);
+    const auto p = info({"--format", "prometheus", "--root", t.root()});
+    REQUIRE(p.code == 0);
+    const prom_text parsed_p = parse_prometheus(p.out);
+    CHECK(!parsed_p.samples.empty());
+    for (const std::string& c : parsed_p.comments) CHECK(terminal_safe(c));
+    const auto h = info({"--root", t.root()});
+    REQUIRE(h.code == 0);
+    CHECK(terminal_safe(h.out));
+  }
+}
+
+TEST_CASE("a cgroup name with ESC, a C1 control and invalid UTF-8") {
+  fixture_tree t;
+  layout_evil_name(t);
+  const std::string dir = "/sys/fs/cgroup/memory" + evil_name;
+  SUBCASE("JSON: invalid bytes as U+FFFD, control bytes as \\u escapes") {
+    const auto r = info({"--json", "--root", t.root()});
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(r.out.find("\\u001b[31m") != std::string::npos);
+    const auto j = json_reader::parse(r.out);
+    REQUIRE(j);
+    CHECK(str(*j, "cgroup.memory_path") == evil_name_utf8);
+    CHECK(str(*j, "cgroup.memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(bytes(*j, "memory.limit_bytes") == 128 * MiB);
+    CHECK(str(*j, "memory.limit_cgroup") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(str(*j, "cpu.cgroup_dir") == "/sys/fs/cgroup/cpu,cpuacct" + evil_name_utf8);
+  }
+  SUBCASE("Prometheus: label values escaped, UTF-8") {
+    const prom_text p = info_prometheus({"--root", t.root()});
+    const prom_sample* s = find_sample(p, "headroom_info");
+    REQUIRE(s != nullptr);
+    CHECK(s->labels.at("memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(s->labels.at("limit_cgroup") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(128 * MiB));
+  }
+  SUBCASE("human: every control and invalid byte as \\xNN, nothing raw") {
+    const auto r = info({"--root", t.root()});
+    REQUIRE(r.code == 0);
+    CHECK(terminal_safe(r.out));
+    CHECK(r.out.find("/evil\\x1b[31m\\xc2\\x9b2J\\xff\\xc3(\"q\\\\b") != std::string::npos);
+    CHECK(r.out.find("128.0 MiB (134217728)") != std::string::npos);
+  }
+  SUBCASE("--capture keeps the bytes, and --root replays them") {
+    fixture_tree cap;
+    const auto first = info({"--json", "--root", t.root(), "--capture", cap.root()});
+    REQUIRE(first.code == 0);
+    const auto again = info({"--json", "--root", cap.root()});
+    REQUIRE(again.code == 0);
+    const auto j = json_reader::parse(again.out);
+    REQUIRE(j);
+    CHECK(str(*j, "cgroup.memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(bytes(*j, "memory.limit_bytes") == 128 * MiB);
+  }
+}
+
+TEST_CASE("--capture refuses a directory that is a link, is not empty or is not a directory") {
+  fixture_tree t;
+  layout_docker_v1(t);
+  fixture_tree outside;  // where a planted link points: must stay empty
+  const auto nothing_written = [&] {
+    return std::filesystem::is_empty(outside.root());
+  };
+  SUBCASE("a symbolic link to an empty directory") {
+    fixture_tree cap;
+    const std::string link = cap.path("link");
+    REQUIRE(::symlink(outside.root().c_str(), link.c_str()) == 0);
+    const auto r = info({"--root", t.root(), "--capture", link});
+    CHECK(r.code == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err == "headroom-info: cannot capture: " + link + ": is a symbolic link\n");
+    CHECK(nothing_written());
+  }
+  SUBCASE("a directory that is not empty") {
+    fixture_tree cap;
+    cap.file("keep", "mine\n");
+    const auto r = info({"--root", t.root(), "--capture", cap.root()});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("is not empty") != std::string::npos);
+    std::size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(cap.root())) {
+      (void)e;
+      ++entries;
+    }
+    CHECK(entries == 1);
+  }
+  SUBCASE("a planted link inside an empty directory is found by the check") {
+    fixture_tree cap;
+    REQUIRE(::symlink(outside.root().c_str(), cap.path("proc").c_str()) == 0);
+    const auto r = info({"--root", t.root(), "--capture", cap.root()});
+    CHECK(r.code == 1);
+    CHECK(nothing_written());
+  }
+  SUBCASE("a regular file") {
+    fixture_tree cap;
+    cap.file("file", "x");
+    const auto r = info({"--root", t.root(), "--capture", cap.path("file")});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("is not a directory") != std::string::npos);
+  }
+  SUBCASE("a directory that does not exist yet is created") {
+    fixture_tree cap;
+    const std::string fresh = cap.path("new");
+    const auto r = info({"--json", "--root", t.root(), "--capture", fresh});
+    CHECK(r.code == 0);
+    CHECK(std::filesystem::exists(fresh + "/proc/self/mountinfo"));
+  }
+}
+
+TEST_CASE("capture_dir never follows a link planted after the check, never leaves DIR") {
+  fixture_tree cap;
+  fixture_tree outside;
+  auto dir = headroom_info::capture_dir::open(cap.root());
+  REQUIRE(dir);
+  // What a racing attacker plants once the directory was found empty.
+  REQUIRE(::symlink(outside.root().c_str(), cap.path("proc").c_str()) == 0);
+  cap.dir("sys");
+  REQUIRE(::symlink(outside.path("stolen").c_str(), cap.path("sys/file").c_str()) == 0);
+
+  const auto via_dir = dir->write("/proc/self/cgroup", "x\n");
+  CHECK_FALSE(via_dir);
+  CHECK(via_dir.error().code.value() == ELOOP);
+  const auto via_file = dir->write("/sys/file", "x\n");
+  CHECK_FALSE(via_file);
+  CHECK(via_file.error().code.value() == EEXIST);  // O_EXCL: links are not followed
+  for (const char* bad : {"/../escape", "/sys/../../escape", "relative", "/", "//x", "/a/./b"}) {
+    CAPTURE(bad);
+    const auto r = dir->write(bad, "x\n");
+    CHECK_FALSE(r);
+    CHECK(r.error().code.value() == EINVAL);
+  }
+  CHECK(std::filesystem::is_empty(outside.root()));
+  CHECK_FALSE(std::filesystem::exists(cap.root() + "/../escape"));
+  // A file that exists is never overwritten.
+  CHECK(dir->write("/sys/fs/cgroup/memory.max", "1\n"));
+  CHECK_FALSE(dir->write("/sys/fs/cgroup/memory.max", "2\n"));
+}

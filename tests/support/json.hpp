@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "utf8.hpp"
+
 namespace headroom_test {
 
 struct json {
@@ -54,6 +56,7 @@ class json_reader {
  public:
   // Parses a whole document; nothing but whitespace may follow it.
   static std::optional<json> parse(std::string_view s) {
+    if (!valid_utf8(s)) return std::nullopt;  // RFC 8259: JSON text is UTF-8
     json_reader r(s);
     json v;
     if (!r.value(v, 0)) return std::nullopt;

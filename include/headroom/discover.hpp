@@ -8,7 +8,9 @@
 // cgroup.controllers to confirm that the memory controller is there.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -25,17 +27,33 @@
 namespace headroom {
 
 // How the cgroup path from /proc/<pid>/cgroup became a directory.
+//
+// The path and the mount root are both printed relative to the reader's
+// cgroup namespace; a path is mapped when it lies under the root
+// component by component, leading "/.." components included (root
+// "/../../..", path "/../../../init.scope" -> MOUNTPOINT/init.scope). A path
+// that is not under the root of any visible mount is looked for: the
+// directory whose cgroup.procs lists the process (found_by_pid). When that
+// fails too there is no directory: the values are errors, never those of
+// another cgroup.
 enum class path_mapping {
   none,              // nothing was mapped (mode none)
-  mount_root,        // the mount shows the hierarchy's root: mount point + path
+  mount_root,        // the mount shows the namespace's root: mount point + path
   below_mount_root,  // the path lies under the mount's root, which is stripped
                      // (Docker v1 with the host's cgroup namespace)
-  // The fallbacks below use the mount point itself, and say so.
-  outside_namespace,     // path starts with "/..": the process was moved out
-                         // of its cgroup namespace's root after it was made
-  not_under_mount_root,  // the path is not under the mount's root
-  unsafe_path,           // the path has "." or ".." components inside it,
-                         // or a symlink among its directories
+  found_by_pid,      // not under the mount's root; found by searching the
+                     // visible hierarchy for the cgroup.procs that lists the
+                     // process
+  unsafe_path,       // a symlink among the directories below the mount
+                     // point: the mount point, an ancestor, is used instead
+  // No directory: the values are unknown and reported as errors.
+  outside_namespace,     // path starts with "/.." and is not under the mount
+                         // root: moved out of its namespace's root, not found
+  not_under_mount_root,  // the path is not under the mount's root, not found
+  malformed_path,        // "." or ".." inside the path: never printed by a
+                         // kernel
+  hidden_mount,          // every mount of the controller is covered by a
+                         // later mount (a tmpfs over /sys/fs/cgroup)
 };
 
 constexpr const char* to_string(path_mapping m) noexcept {
@@ -44,24 +62,36 @@ constexpr const char* to_string(path_mapping m) noexcept {
       return "mount_root";
     case path_mapping::below_mount_root:
       return "below_mount_root";
+    case path_mapping::found_by_pid:
+      return "found_by_pid";
+    case path_mapping::unsafe_path:
+      return "unsafe_path";
     case path_mapping::outside_namespace:
       return "outside_namespace";
     case path_mapping::not_under_mount_root:
       return "not_under_mount_root";
-    case path_mapping::unsafe_path:
-      return "unsafe_path";
+    case path_mapping::malformed_path:
+      return "malformed_path";
+    case path_mapping::hidden_mount:
+      return "hidden_mount";
     case path_mapping::none:
       break;
   }
   return "none";
 }
 
-// True when the directory is the mount point because the path could not be
-// mapped: the numbers may then belong to an ancestor of the real cgroup.
-constexpr bool is_fallback(path_mapping m) noexcept {
+// True when the path gave no directory: limit, usage and quota are errors.
+constexpr bool is_unmapped(path_mapping m) noexcept {
   return m == path_mapping::outside_namespace ||
          m == path_mapping::not_under_mount_root ||
-         m == path_mapping::unsafe_path;
+         m == path_mapping::malformed_path || m == path_mapping::hidden_mount;
+}
+
+// True when the directory is not the one the path names: an ancestor of it
+// (unsafe_path), or none at all (is_unmapped). found_by_pid is not a
+// fallback: cgroup.procs of that directory lists the process.
+constexpr bool is_fallback(path_mapping m) noexcept {
+  return m == path_mapping::unsafe_path || is_unmapped(m);
 }
 
 // One cgroup or cgroup2 line of mountinfo, unescaped.
@@ -70,6 +100,8 @@ struct cgroup_mount {
   std::string root;
   std::string fs_type;  // "cgroup" or "cgroup2"
   std::string super_options;
+  std::uint32_t mount_id = 0;
+  std::uint32_t parent_id = 0;
 };
 
 // Which process to inspect, and through which root.
@@ -81,6 +113,11 @@ struct options {
   std::function<void(std::string_view logical, std::string_view real)> on_read;
   // Honour HEADROOM_MEMORY_LIMIT and HEADROOM_DETECT (see memory_reader).
   bool use_environment = true;
+  // Bounds of the search for the process's cgroup when its path cannot be
+  // mapped (path_mapping::found_by_pid): directories read, and depth below
+  // the mount point.
+  std::size_t search_max_dirs = 4096;
+  std::size_t search_max_depth = 32;
 };
 
 // Where the process's memory cgroup is. Directories are logical paths (as the
@@ -91,10 +128,19 @@ struct cgroup_location {
   std::string path;  // the memory cgroup path as /proc/<pid>/cgroup prints it
   cgroup_mount mount;  // the mount it was mapped through
   path_mapping mapping = path_mapping::none;
+  // When is_unmapped(mapping): why there is no directory (dir and chain are
+  // then empty, and every value of the controller is this error).
+  error why_unmapped;
   std::string dir;  // the own cgroup's directory
   std::vector<std::string> chain;  // dir, its parent, ..., the mount point
+  // Directories the search for the process's cgroup read (0: no search).
+  std::size_t dirs_searched = 0;
+  // Another process's path mapped through the reader's own mountinfo, or
+  // through the target's (/proc/<pid>/root).
+  cgroup_view view = cgroup_view::reader;
   // The process's cgroup2 directory (v2; the unified mount on hybrid), where
-  // memory.pressure is. Empty when no cgroup2 hierarchy is mounted.
+  // memory.pressure is. Empty when no cgroup2 hierarchy is mounted, or when
+  // the process's cgroup2 directory is not visible.
   std::string unified_dir;
   std::string unified_path;
   std::string unified_mount_point;
@@ -109,18 +155,36 @@ inline std::string join_path(std::string_view a, std::string_view b) {
   return std::string(a) + std::string(b);
 }
 
-// True when an absolute path has "", "." or ".." components after the first
-// character, e.g. "/a/../b": never printed by the kernel for a real cgroup.
-inline bool has_unsafe_component(std::string_view path) {
-  if (path == "/") return false;
+// The components of an absolute cgroup path, or nullopt when it is not one
+// a kernel prints: "", "." or a ".." after a normal component ("/a/../b",
+// "/a//b", "/a/"). Leading ".." components are legal: an ancestor outside
+// the reader's cgroup namespace.
+inline std::optional<std::vector<std::string_view>> cgroup_components(std::string_view path) {
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  std::vector<std::string_view> out;
+  if (path == "/") return out;
   std::string_view rest = path.substr(1);
+  bool climbing = true;
   for (;;) {
     const std::size_t slash = rest.find('/');
     const std::string_view c = rest.substr(0, slash);
-    if (c.empty() || c == "." || c == "..") return true;  // "/a/" too
-    if (slash == std::string_view::npos) return false;
+    if (c.empty() || c == ".") return std::nullopt;
+    if (c == "..") {
+      if (!climbing) return std::nullopt;
+    } else {
+      climbing = false;
+    }
+    out.push_back(c);
+    if (slash == std::string_view::npos) return out;
     rest.remove_prefix(slash + 1);
   }
+}
+
+// True when an absolute path has "", "." or ".." components after the first
+// character, e.g. "/a/../b": never printed by the kernel for a mount point.
+inline bool has_unsafe_component(std::string_view path) {
+  auto c = cgroup_components(path);
+  return !c || (!c->empty() && c->front() == "..");
 }
 
 // The kernel formats cgroup paths into a PATH_MAX buffer: a longer one is
@@ -128,29 +192,32 @@ inline bool has_unsafe_component(std::string_view path) {
 inline constexpr std::size_t max_cgroup_path = 4095;
 
 struct mapped_dir {
-  std::string dir;
+  std::string dir;  // empty when is_unmapped(how)
   path_mapping how = path_mapping::none;
 };
 
-// Maps a cgroup path (from /proc/<pid>/cgroup) to a directory under mount m.
+// Maps a cgroup path (from /proc/<pid>/cgroup) to a directory under mount m,
+// by the kernel's rule: the path is under the mount's root when the root's
+// components are a prefix of the path's and the rest climbs nowhere.
 inline mapped_dir map_cgroup_path(const cgroup_mount& m, std::string_view path) {
-  if (path == "/.." || path.substr(0, 4) == "/../") {
-    return {m.mount_point, path_mapping::outside_namespace};
+  const auto p = cgroup_components(path);
+  if (!p) return {{}, path_mapping::malformed_path};
+  const auto r = cgroup_components(m.root);
+  const bool outside = !p->empty() && p->front() == "..";
+  const auto not_under = outside ? path_mapping::outside_namespace
+                                 : path_mapping::not_under_mount_root;
+  if (!r || r->size() > p->size()) return {{}, not_under};
+  for (std::size_t i = 0; i < r->size(); ++i) {
+    if ((*r)[i] != (*p)[i]) return {{}, not_under};
   }
-  if (has_unsafe_component(path)) {
-    return {m.mount_point, path_mapping::unsafe_path};
+  std::string dir = m.mount_point;
+  for (std::size_t i = r->size(); i < p->size(); ++i) {
+    if ((*p)[i] == "..") return {{}, not_under};
+    if (dir != "/") dir += '/';
+    dir += (*p)[i];
   }
-  if (m.root == "/") {
-    return {join_path(m.mount_point, path), path_mapping::mount_root};
-  }
-  const std::string_view root = m.root;
-  if (path == root) return {m.mount_point, path_mapping::below_mount_root};
-  if (path.size() > root.size() && path.substr(0, root.size()) == root &&
-      path[root.size()] == '/') {
-    return {join_path(m.mount_point, path.substr(root.size())),
-            path_mapping::below_mount_root};
-  }
-  return {m.mount_point, path_mapping::not_under_mount_root};
+  return {std::move(dir), r->empty() ? path_mapping::mount_root
+                                     : path_mapping::below_mount_root};
 }
 
 inline bool under_sys_fs_cgroup(std::string_view mount_point) {
@@ -159,15 +226,15 @@ inline bool under_sys_fs_cgroup(std::string_view mount_point) {
          (mount_point.size() == base.size() || mount_point[base.size()] == '/');
 }
 
-// Picks the mount to map `path` through when a hierarchy is mounted more
-// than once: one that maps without falling back, then one under
-// /sys/fs/cgroup, then the first in mountinfo order. Deterministic.
+// Picks the mount to map `path` through among the visible mounts of a
+// hierarchy, in this order of preference: one that maps the path, then one
+// under /sys/fs/cgroup, then the first in mountinfo order. Deterministic.
 inline const cgroup_mount* choose_mount(
     const std::vector<const cgroup_mount*>& candidates, std::string_view path) {
   const cgroup_mount* best = nullptr;
   int best_score = -1;
   for (const cgroup_mount* m : candidates) {
-    const int score = (is_fallback(map_cgroup_path(*m, path).how) ? 0 : 2) +
+    const int score = (is_unmapped(map_cgroup_path(*m, path).how) ? 0 : 2) +
                       (under_sys_fs_cgroup(m->mount_point) ? 1 : 0);
     if (score > best_score) {
       best = m;
@@ -193,14 +260,74 @@ inline std::vector<std::string> chain_to_mount(const std::string& dir,
   return chain;
 }
 
+// One line of mountinfo, as much as the mount tree needs.
+struct mount_node {
+  std::uint32_t id = 0;
+  std::uint32_t parent = 0;
+  std::string mount_point;  // unescaped
+};
+
+// True when `outer` is `inner` or one of its ancestor directories.
+inline bool encloses(std::string_view outer, std::string_view inner) {
+  if (outer == "/") return true;
+  return inner.substr(0, outer.size()) == outer &&
+         (inner.size() == outer.size() || inner[outer.size()] == '/');
+}
+
+// Whether mount `m` of `nodes` is covered, by the ids (listing order says
+// nothing about stacking). A mount N covers M when N's mount point is M's or
+// encloses it and N hangs on M or on one of M's ancestor mounts A at a point
+// that the next mount down M's line (the one on A that leads to M) does not
+// shadow: N on M at M's own mount point (stacked); N on A at a point that
+// encloses that next mount's point (a tmpfs over /sys/fs/cgroup). Two mounts
+// on the same parent at the same point (made by propagation) stack in id
+// order. Mounts whose parent is not listed (the namespace's root, or a
+// partial fixture) end the line of ancestors.
+inline bool is_covered(const std::vector<mount_node>& nodes, std::size_t m) {
+  std::vector<std::size_t> line{m};  // m, its parent, its grandparent, ...
+  while (line.size() <= nodes.size()) {
+    const mount_node& cur = nodes[line.back()];
+    std::size_t parent = nodes.size();
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].id == cur.parent && i != line.back()) parent = i;
+    }
+    if (parent == nodes.size()) break;
+    if (std::find(line.begin(), line.end(), parent) != line.end()) break;  // a cycle
+    line.push_back(parent);
+  }
+  const std::string& target = nodes[m].mount_point;
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    if (std::find(line.begin(), line.end(), n) != line.end()) continue;
+    const mount_node& cover = nodes[n];
+    if (!encloses(cover.mount_point, target)) continue;
+    for (std::size_t k = 0; k < line.size(); ++k) {
+      if (nodes[line[k]].id != cover.parent) continue;
+      if (k == 0) {
+        if (cover.mount_point == target) return true;
+        continue;
+      }
+      const mount_node& next = nodes[line[k - 1]];
+      if (cover.mount_point == next.mount_point) {
+        if (cover.id > next.id) return true;
+      } else if (encloses(cover.mount_point, next.mount_point)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace detail
 
 // Decides the layout of `controller` ("memory", "cpu", "cpuset") from the
 // texts of /proc/<pid>/cgroup and /proc/<pid>/mountinfo. Pure. On v1 its
 // cgroup is the line whose controller list holds it ("cpu" is often
-// co-mounted as "cpu,cpuacct"), mapped through a cgroup mount whose super
-// options hold it; else the 0:: line through a cgroup2 mount. A v2 result
-// is a candidate: discover() then confirms that the controller is enabled
+// co-mounted as "cpu,cpuacct"), mapped through a visible cgroup mount whose
+// super options hold it; else the 0:: line through a visible cgroup2 mount.
+// Mounts covered by later mounts are not used (detail::is_covered). A path
+// that no visible mount maps leaves the location unmapped (dir empty);
+// discover() then looks for the process's cgroup. A v2 result is a
+// candidate: discover() confirms that the controller is enabled
 // (cgroup.controllers). Errors: malformed when a line of either file does
 // not parse.
 inline result<cgroup_location> locate(std::string_view cgroup_text,
@@ -222,7 +349,8 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     }
   }
 
-  std::vector<cgroup_mount> mounts;
+  std::vector<detail::mount_node> nodes;
+  std::vector<std::pair<cgroup_mount, std::size_t>> mounts;  // and its node
   while (!mountinfo_text.empty()) {
     const std::string_view line = detail::next_line(mountinfo_text);
     if (line.empty()) continue;
@@ -230,9 +358,11 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     if (!e) {
       return result<cgroup_location>(errc::malformed, "/proc/self/mountinfo");
     }
+    nodes.push_back({e->mount_id, e->parent_id, unescape_mount_path(e->mount_point)});
     if (e->fs_type != "cgroup" && e->fs_type != "cgroup2") continue;
-    cgroup_mount m{unescape_mount_path(e->mount_point), unescape_mount_path(e->root),
-                   std::string(e->fs_type), std::string(e->super_options)};
+    cgroup_mount m{nodes.back().mount_point, unescape_mount_path(e->root),
+                   std::string(e->fs_type), std::string(e->super_options),
+                   e->mount_id, e->parent_id};
     // The kernel prints absolute, clean mount points; anything else would
     // put the chain outside the mount (and, under a root prefix, outside
     // the tree).
@@ -240,16 +370,18 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
         detail::has_unsafe_component(m.mount_point)) {
       return result<cgroup_location>(errc::malformed, "/proc/self/mountinfo");
     }
-    mounts.push_back(std::move(m));
+    mounts.emplace_back(std::move(m), nodes.size() - 1);
   }
   std::vector<const cgroup_mount*> v1_mounts;
   std::vector<const cgroup_mount*> v2_mounts;
-  for (const auto& m : mounts) {
-    if (m.fs_type == "cgroup2") {
-      v2_mounts.push_back(&m);
-    } else if (has_controller(m.super_options, controller)) {
-      v1_mounts.push_back(&m);
-    }
+  bool v1_covered = false;
+  bool v2_covered = false;
+  for (const auto& [m, node] : mounts) {
+    const bool v2 = m.fs_type == "cgroup2";
+    if (!v2 && !has_controller(m.super_options, controller)) continue;
+    const bool covered = detail::is_covered(nodes, node);
+    (v2 ? v2_covered : v1_covered) |= covered;
+    if (!covered) (v2 ? v2_mounts : v1_mounts).push_back(&m);
   }
 
   cgroup_location loc;
@@ -271,6 +403,17 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     loc.mode = hierarchy_mode::v2;
     path = v2_entry->path;
     chosen = detail::choose_mount(v2_mounts, path);
+  } else if ((v1_entry && v1_covered) || (!v1_entry && v2_entry && v2_covered)) {
+    // Mounted, but every mount of it is covered: the controller limits the
+    // process and nothing here can read it.
+    loc.mode = v1_entry ? (v2_mounts.empty() ? hierarchy_mode::v1 : hierarchy_mode::hybrid)
+                        : hierarchy_mode::v2;
+    loc.path = std::string(v1_entry ? v1_entry->path : v2_entry->path);
+    loc.mapping = path_mapping::hidden_mount;
+    loc.why_unmapped = make_error(make_error_code(errc::not_visible),
+                                  "/proc/self/mountinfo: every " + std::string(controller) +
+                                      " mount is covered by a later mount");
+    return loc;
   } else {
     // The controller is bound to a v1 hierarchy that is not mounted, or
     // there is no cgroup at all.
@@ -286,7 +429,14 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
   auto mapped = detail::map_cgroup_path(*chosen, path);
   loc.dir = std::move(mapped.dir);
   loc.mapping = mapped.how;
-  loc.chain = detail::chain_to_mount(loc.dir, chosen->mount_point);
+  if (is_unmapped(loc.mapping)) {
+    loc.why_unmapped = make_error(
+        make_error_code(errc::not_visible),
+        "/proc/self/cgroup: " + loc.path + " is not under the root " + chosen->root +
+            " of the mount at " + chosen->mount_point);
+  } else {
+    loc.chain = detail::chain_to_mount(loc.dir, chosen->mount_point);
+  }
   return loc;
 }
 
@@ -302,7 +452,7 @@ struct cgroup_texts {
 // cgroups (no /proc/<pid>/cgroup): errc::no_cgroup; a pid that is gone or
 // a tree without mountinfo: the read's error.
 inline result<cgroup_texts> read_cgroup_texts(const file_system& fs) {
-  auto mountinfo = fs.read_proc("mountinfo");
+  auto mountinfo = fs.read_mountinfo();
   if (!mountinfo) return std::move(mountinfo).error();
   auto cgroups = fs.read_proc("cgroup");
   if (!cgroups) {
@@ -314,17 +464,93 @@ inline result<cgroup_texts> read_cgroup_texts(const file_system& fs) {
   return cgroup_texts{std::move(*cgroups), std::move(*mountinfo)};
 }
 
-// locate() for `controller`, then what only the files can say: a symlink
-// among the directories below the mount point (the mount point is used
-// instead, and the mapping says so), and on cgroup2 whether some directory
-// on the chain lists the controller in cgroup.controllers (a leaf may not
-// have it enabled; it is then charged to the nearest ancestor that has it).
+// True when a line of a cgroup.procs text is `pid`.
+inline bool lists_pid(std::string_view procs, std::string_view pid) {
+  while (!procs.empty()) {
+    if (next_line(procs) == pid) return true;
+  }
+  return false;
+}
+
+struct search_bounds {
+  std::size_t max_dirs = 4096;
+  std::size_t max_depth = 32;
+};
+
+struct found_dir {
+  std::optional<std::string> dir;  // logical
+  std::size_t dirs_read = 0;
+  bool bounded = false;  // stopped by a bound before the whole tree was read
+};
+
+// Looks under mount_point, breadth first, for the directory whose
+// cgroup.procs lists `pid` (as the reader's pid namespace numbers it).
+// Reads at most b.max_dirs directories, b.max_depth levels deep, and never
+// follows a symlink (directories are opened with O_NOFOLLOW).
+inline found_dir find_by_pid(const file_system& fs, const std::string& mount_point,
+                             long pid, const search_bounds& b) {
+  found_dir out;
+  if (pid <= 0) return out;
+  const std::string wanted = std::to_string(pid);
+  std::vector<std::pair<std::string, std::size_t>> queue{{mount_point, 0}};
+  for (std::size_t at = 0; at < queue.size(); ++at) {
+    if (out.dirs_read >= b.max_dirs) {
+      out.bounded = true;
+      return out;
+    }
+    const auto [dir, depth] = queue[at];
+    ++out.dirs_read;
+    auto procs = fs.read(join_path(dir, "/cgroup.procs"));
+    if (procs && lists_pid(*procs, wanted)) {
+      out.dir = dir;
+      return out;
+    }
+    if (depth >= b.max_depth) {
+      out.bounded = true;
+      continue;
+    }
+    for (auto& name : fs.subdirectories(dir)) {
+      queue.emplace_back(join_path(dir, "/" + name), depth + 1);
+    }
+  }
+  return out;
+}
+
+// When the path gave no directory: the cgroup whose cgroup.procs lists the
+// process, searched under the chosen mount.
+inline void search_unmapped(const file_system& fs, cgroup_location& loc,
+                            const search_bounds& b) {
+  if (!is_unmapped(loc.mapping) || loc.mapping == path_mapping::hidden_mount) return;
+  auto found = find_by_pid(fs, loc.mount.mount_point, fs.reader_pid(), b);
+  loc.dirs_searched = found.dirs_read;
+  if (found.dir) {
+    loc.dir = std::move(*found.dir);
+    loc.mapping = path_mapping::found_by_pid;
+    loc.why_unmapped = {};
+    loc.chain = chain_to_mount(loc.dir, loc.mount.mount_point);
+    return;
+  }
+  loc.why_unmapped.path += "; no cgroup.procs of the " + std::to_string(found.dirs_read) +
+                           " directories searched under it lists pid " +
+                           std::to_string(fs.reader_pid()) +
+                           (found.bounded ? " (search bounded)" : "");
+}
+
+// locate() for `controller`, then what only the files can say: the cgroup
+// of a path no mount maps (searched by pid), a symlink among the directories
+// below the mount point (the mount point is used instead, and the mapping
+// says so), and on cgroup2 whether some directory on the chain lists the
+// controller in cgroup.controllers (a leaf may not have it enabled; it is
+// then charged to the nearest ancestor that has it).
 inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_texts& texts,
-                                           std::string_view controller) {
+                                           std::string_view controller,
+                                           const search_bounds& bounds = {}) {
   auto loc = locate(texts.cgroup, texts.mountinfo, controller);
   if (!loc || loc->mode == hierarchy_mode::none) return loc;
+  loc->view = fs.view();
+  search_unmapped(fs, *loc, bounds);
 
-  if (fs.symlink_below(loc->mount.mount_point, loc->dir)) {
+  if (!loc->dir.empty() && fs.symlink_below(loc->mount.mount_point, loc->dir)) {
     loc->dir = loc->mount.mount_point;
     loc->mapping = path_mapping::unsafe_path;
     loc->chain = {loc->dir};
@@ -332,7 +558,7 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
   if (!loc->unified_dir.empty() && fs.symlink_below(loc->unified_mount_point, loc->unified_dir)) {
     loc->unified_dir = loc->unified_mount_point;
   }
-  if (loc->mode != hierarchy_mode::v2) return loc;
+  if (loc->mode != hierarchy_mode::v2 || is_unmapped(loc->mapping)) return loc;
 
   error unreadable;
   for (const auto& dir : loc->chain) {
@@ -360,6 +586,25 @@ inline cgroup_location nowhere(error why) {
   return loc;
 }
 
+// For another process (fs.pid() > 0) in another mount namespace: its path
+// (/proc/<pid>/cgroup, printed relative to the reader's cgroup namespace)
+// mapped through the reader's own mountinfo when that maps it or finds it,
+// else through the target's view (/proc/<pid>/root). Sets fs's view to the
+// one used and returns the texts read through it.
+inline result<cgroup_texts> choose_view(file_system& fs, std::string_view controller,
+                                        const search_bounds& bounds) {
+  if (fs.can_use_reader_view()) {
+    fs.set_view(cgroup_view::reader);
+    auto texts = read_cgroup_texts(fs);
+    if (texts) {
+      auto loc = discover_in(fs, *texts, controller, bounds);
+      if (loc && loc->mode != hierarchy_mode::none && !is_unmapped(loc->mapping)) return texts;
+    }
+    fs.set_view(cgroup_view::target);
+  }
+  return read_cgroup_texts(fs);
+}
+
 }  // namespace detail
 
 // HEADROOM_DETECT=off (also "0", "false") turns cgroup detection off: the
@@ -378,10 +623,12 @@ inline std::optional<error> detection_disabled(const options& opt) {
 // Reads /proc/<pid>/cgroup and /proc/<pid>/mountinfo and locates the cgroup
 // of `controller`. Fails only when mountinfo cannot be read or either file
 // is malformed; "no cgroup" (a kernel without cgroups, or not Linux) is a
-// location with mode none.
-inline result<cgroup_location> discover(const detail::file_system& fs,
-                                        std::string_view controller = "memory") {
-  auto texts = detail::read_cgroup_texts(fs);
+// location with mode none. For another process, fs's view becomes the one
+// the path was mapped through (see cgroup_location::view).
+inline result<cgroup_location> discover(detail::file_system& fs,
+                                        std::string_view controller = "memory",
+                                        const detail::search_bounds& bounds = {}) {
+  auto texts = detail::choose_view(fs, controller, bounds);
   if (!texts) {
     const auto& code = texts.error().code;
     if (code == errc::no_cgroup || code == errc::not_supported) {
@@ -389,12 +636,17 @@ inline result<cgroup_location> discover(const detail::file_system& fs,
     }
     return std::move(texts).error();
   }
-  return detail::discover_in(fs, *texts, controller);
+  return detail::discover_in(fs, *texts, controller, bounds);
+}
+
+inline detail::search_bounds search_bounds_of(const options& opt) {
+  return {opt.search_max_dirs, opt.search_max_depth};
 }
 
 inline result<cgroup_location> discover(const options& opt = {},
                                         std::string_view controller = "memory") {
-  return discover(detail::file_system(opt.root, opt.pid, opt.on_read), controller);
+  detail::file_system fs(opt.root, opt.pid, opt.on_read);
+  return discover(fs, controller, search_bounds_of(opt));
 }
 
 }  // namespace headroom

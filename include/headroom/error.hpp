@@ -43,6 +43,8 @@ enum class errc {
                       // (also: larger than the fixed buffer it is read into)
   not_supported,      // not provided by this hierarchy mode or platform
   disabled,           // turned off by configuration (HEADROOM_DETECT=off)
+  not_visible,        // the process's cgroup is not visible: no mount maps its
+                      // path, and no directory lists the process
 };
 
 namespace detail {
@@ -61,6 +63,8 @@ class category_impl final : public std::error_category {
         return "not supported here";
       case errc::disabled:
         return "turned off by configuration";
+      case errc::not_visible:
+        return "the process's cgroup is not visible here";
     }
     return "unknown headroom error";
   }

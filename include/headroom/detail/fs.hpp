@@ -8,12 +8,35 @@
 // a tree captured from another process replays with just the root prefix.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "fd.hpp"
+
+#if HEADROOM_HAVE_LINUX
+#include <dirent.h>
+#include <unistd.h>
+#endif
+
+namespace headroom {
+
+// Whose mountinfo mapped the path of another process (options::pid): the
+// reader's own (a node agent on the host sees the real cgroup), or the
+// target's, through /proc/<pid>/root (the reader cannot see it).
+enum class cgroup_view {
+  reader,
+  target,
+};
+
+constexpr const char* to_string(cgroup_view v) noexcept {
+  return v == cgroup_view::target ? "target" : "reader";
+}
+
+}  // namespace headroom
 
 namespace headroom::detail {
 
@@ -32,8 +55,87 @@ class file_system {
     root_ = std::move(root);  // "" for "/"
     proc_ = root_ + (pid_ > 0 ? "/proc/" + std::to_string(pid_) : "/proc/self");
     if (pid_ > 0 && root_.empty() && !same_mount_namespace(pid_)) {
-      ns_prefix_ = "/proc/" + std::to_string(pid_) + "/root";
+      target_prefix_ = "/proc/" + std::to_string(pid_) + "/root";
+      set_view(cgroup_view::target);
     }
+  }
+
+  // Another process in another mount namespace can be seen through the
+  // reader's own mounts or through its own (/proc/<pid>/root).
+  bool can_use_reader_view() const noexcept { return !target_prefix_.empty(); }
+  cgroup_view view() const noexcept { return view_; }
+  void set_view(cgroup_view v) {
+    if (target_prefix_.empty()) return;
+    view_ = v;
+    ns_prefix_ = v == cgroup_view::target ? target_prefix_ : std::string();
+  }
+
+  // Reads the mountinfo of the view: the target's, or the reader's own.
+  result<std::string> read_mountinfo() const {
+    if (view_ == cgroup_view::target || target_prefix_.empty()) return read_proc("mountinfo");
+    const std::string real = root_ + "/proc/self/mountinfo";
+    note_read("/proc/self/mountinfo", real);
+    return read_whole(real);
+  }
+
+  // The inspected process's pid as the reader's pid namespace numbers it
+  // (cgroup.procs lists pids so): the pid given, the caller's own, or in a
+  // captured tree the Pid line of /proc/self/status. 0 when unknown.
+  long reader_pid() const {
+    if (pid_ > 0) return pid_;
+#if HEADROOM_HAVE_LINUX
+    if (root_.empty()) return static_cast<long>(::getpid());
+#endif
+    auto status = read_proc("status");
+    if (!status) return 0;
+    const std::string_view text = *status;
+    const std::size_t at = text.substr(0, 4) == "Pid:" ? 0 : text.find("\nPid:");
+    if (at != std::string_view::npos) {
+      std::string_view line = text.substr(at == 0 ? 4 : at + 5);
+      line = line.substr(0, line.find('\n'));
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      long v = 0;
+      for (const char c : line) {
+        if (c < '0' || c > '9' || v > 1000000000L) return 0;
+        v = v * 10 + (c - '0');
+      }
+      return v;
+    }
+    return 0;
+  }
+
+  // The names of the directories in logical directory `dir`, symlinks and
+  // other files left out; none when it cannot be opened. Never follows a
+  // symlink: `dir` is opened with O_NOFOLLOW.
+  std::vector<std::string> subdirectories(const std::string& dir) const {
+    std::vector<std::string> out;
+#if HEADROOM_HAVE_LINUX
+    const std::string real = real_path(dir);
+    const int fd = HEADROOM_SYSCALL(open)(real.c_str(),
+                                          O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+    if (fd < 0) return out;
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      HEADROOM_SYSCALL(close)(fd);
+      return out;
+    }
+    while (const dirent* e = ::readdir(d)) {
+      const std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      bool is_dir = e->d_type == DT_DIR;
+      if (e->d_type == DT_UNKNOWN) {
+        struct stat st {};
+        const std::string child = real + "/" + std::string(name);
+        is_dir = HEADROOM_SYSCALL(lstat)(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      }
+      if (is_dir) out.emplace_back(name);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+#else
+    (void)dir;
+#endif
+    return out;
   }
 
   // Real path of /proc/self/<name> (of the inspected process).
@@ -93,6 +195,18 @@ class file_system {
     return false;
   }
 
+  // True when logical path `dir` is a directory (not through a symlink).
+  bool is_directory(const std::string& dir) const {
+#if HEADROOM_HAVE_LINUX
+    struct stat st {};
+    const std::string real = real_path(dir);
+    return HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+#else
+    (void)dir;
+    return false;
+#endif
+  }
+
   const std::string& root() const noexcept { return root_; }
   int pid() const noexcept { return pid_; }
 
@@ -114,6 +228,8 @@ class file_system {
   std::string root_;
   std::string proc_;
   std::string ns_prefix_;
+  std::string target_prefix_;  // /proc/<pid>/root, when in another mount namespace
+  cgroup_view view_ = cgroup_view::reader;
   int pid_ = 0;
   read_hook hook_;
 };

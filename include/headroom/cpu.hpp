@@ -214,7 +214,10 @@ class cpu_reader {
       r.cpuset_ = detail::nowhere(std::move(*off));
       return r;
     }
-    auto texts = detail::read_cgroup_texts(r.fs_);
+    // One mapping for every controller: the view, the mount choice, the
+    // mapping and the search are discovery's (discover.hpp).
+    const auto bounds = search_bounds_of(opt);
+    auto texts = detail::choose_view(r.fs_, "cpu", bounds);
     if (!texts) {
       const auto& code = texts.error().code;
       if (code != errc::no_cgroup && code != errc::not_supported) return std::move(texts).error();
@@ -222,9 +225,9 @@ class cpu_reader {
       r.cpuset_ = detail::nowhere(std::move(texts).error());
       return r;
     }
-    auto cpu = detail::discover_in(r.fs_, *texts, "cpu");
+    auto cpu = detail::discover_in(r.fs_, *texts, "cpu", bounds);
     if (!cpu) return std::move(cpu).error();
-    auto cpuset = detail::discover_in(r.fs_, *texts, "cpuset");
+    auto cpuset = detail::discover_in(r.fs_, *texts, "cpuset", bounds);
     if (!cpuset) return std::move(cpuset).error();
     r.cpu_ = std::move(*cpu);
     r.cpuset_ = std::move(*cpuset);
@@ -298,6 +301,10 @@ class cpu_reader {
       level l;
       l.quota = fs_.keep(file_at(dir, c.quota));
       if (c.period) l.period = fs_.keep(file_at(dir, *c.period));
+      // A directory lacks the quota file only where the version allows it
+      // (v2 without the controller); a directory that is not there is an
+      // error, never "no quota".
+      l.quota.required = layout->files_in_every_dir || !fs_.is_directory(dir);
       levels_.push_back(std::move(l));
     }
   }
@@ -308,6 +315,7 @@ class cpu_reader {
   // that has the controller (v2: a cgroup without it runs on its parent's
   // CPUs).
   void open_cpuset_files() {
+    if (is_unmapped(cpuset_.mapping)) return;
     const cgroup_layout* layout = layout_for(cpuset_.mode);
     if (!layout) return;
     const cpu_layout& c = layout->cpu;
@@ -341,6 +349,10 @@ class cpu_reader {
   // cgroup without the cpu controller, the v2 root) is skipped; any other
   // error makes the quota unknown. Ties go to the higher directory.
   void read_quota(cpu_snapshot& s) const {
+    if (is_unmapped(cpu_.mapping)) {
+      s.quota = cpu_.why_unmapped;
+      return;
+    }
     std::optional<cpu_quota> best;
     for (std::size_t i = 0; i < levels_.size(); ++i) {
       const level& l = levels_[i];
@@ -359,6 +371,10 @@ class cpu_reader {
   }
 
   void read_cpuset(cpu_snapshot& s) const {
+    if (is_unmapped(cpuset_.mapping)) {
+      s.cpuset = cpuset_.why_unmapped;
+      return;
+    }
     if (cpuset_files_.empty()) {
       s.cpuset = std::optional<std::uint32_t>{};
       return;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -63,6 +64,27 @@ constexpr const char* to_string(limit_source s) noexcept {
 // memory.current).
 inline constexpr std::size_t host_level = SIZE_MAX;
 
+// Whose usage the headroom was computed from.
+enum class usage_scope {
+  limit_cgroup,        // the limit cgroup's: what the kernel compares with the limit
+  below_limit_cgroup,  // a cgroup below it (the limit is held above the visible
+                       // mount, or is the host's, or was given): siblings'
+                       // usage is not counted, so the headroom is an upper bound
+  host,                // host-wide (/proc/meminfo)
+};
+
+constexpr const char* to_string(usage_scope s) noexcept {
+  switch (s) {
+    case usage_scope::limit_cgroup:
+      return "limit_cgroup";
+    case usage_scope::below_limit_cgroup:
+      return "below_limit_cgroup";
+    case usage_scope::host:
+      break;
+  }
+  return "host";
+}
+
 // The byte counts memory.stat gives for the usage cgroup (v1: total_rss,
 // total_cache, total_inactive_file; v2: anon, file, inactive_file).
 struct memory_stat {
@@ -83,6 +105,7 @@ struct memory_snapshot {
   std::size_t limit_level = 0;
   // Chain index whose usage and memory.stat were read, or host_level.
   std::size_t usage_level = host_level;
+  usage_scope scope = usage_scope::host;
   result<std::uint64_t> usage{errc::not_supported};
   result<memory_stat> stat{errc::not_supported};
   // usage - inactive_file, floored at 0 (host-wide: MemTotal - MemAvailable).
@@ -92,6 +115,10 @@ struct memory_snapshot {
   result<std::uint64_t> effective_limit{errc::not_supported};
   // effective limit - working set, floored at 0.
   result<std::uint64_t> headroom{errc::not_supported};
+
+  // True when usage was not read where the limit is enforced: the headroom
+  // is then an upper bound (others' usage under the same limit is unseen).
+  bool headroom_is_bound() const noexcept { return scope == usage_scope::below_limit_cgroup; }
 };
 
 // A value read by report(), with the file it came from (logical path).
@@ -276,7 +303,7 @@ class memory_reader {
     if (auto off = detection_disabled(opt)) {
       r.loc_.why_none = std::move(*off);
     } else {
-      auto loc = discover(r.fs_);
+      auto loc = discover(r.fs_, "memory", search_bounds_of(opt));
       if (!loc) return std::move(loc).error();
       r.loc_ = std::move(*loc);
     }
@@ -304,6 +331,7 @@ class memory_reader {
     meminfo_ = std::move(o.meminfo_);
     host_total_ = std::move(o.host_total_);
     override_ = std::move(o.override_);
+    unknown_ = std::move(o.unknown_);
     usage_level_.store(o.usage_level_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
     return *this;
@@ -356,7 +384,9 @@ class memory_reader {
   // Usage of the cgroup the kernel compares with the limit: the limit cgroup
   // as of the latest snapshot() (or open()), else the memory cgroup; host
   // memory in use (MemTotal - MemFree) when there is none. One pread.
+  // The error of the location when the process's cgroup is not visible.
   result<std::uint64_t> usage() const {
+    if (unknown_.code) return unknown_;
     const std::size_t level = usage_level_.load(std::memory_order_relaxed);
     if (level == host_level) {
       auto m = detail::read_meminfo(meminfo_);
@@ -371,6 +401,20 @@ class memory_reader {
     memory_snapshot s;
     s.mode = loc_.mode;
     s.host_total = host_total_;
+    if (unknown_.code) {
+      // The cgroup is not visible, or a directory of its chain is not
+      // there: no value of another cgroup, or of the host, stands in.
+      s.limit = unknown_;
+      s.usage = unknown_;
+      s.stat = unknown_;
+      s.usage_level = host_level;
+      apply_override(s);
+      derive(s);
+      s.working_set = unknown_;
+      s.headroom = unknown_;
+      s.scope = usage_scope::below_limit_cgroup;
+      return s;
+    }
     if (memory_level_ == host_level) {
       fill_host_wide(s);
       apply_override(s);
@@ -431,6 +475,17 @@ class memory_reader {
     derive(r.snapshot);
     read_pressure(r);
     if (!layout_) return r;
+    if (unknown_.code) {
+      r.high.value = unknown_;
+      r.low.value = unknown_;
+      r.swap_limit.value = unknown_;
+      r.peak.value = unknown_;
+      r.failcnt.value = unknown_;
+      r.events.value = unknown_;
+      r.oom_kills.value = unknown_;
+      for (const auto& dir : loc_.chain) r.chain.push_back(chain_entry{dir, unknown_, unknown_});
+      return r;
+    }
 
     const memory_layout& m = layout_->memory;
     const std::size_t n = levels_.size();
@@ -508,8 +563,17 @@ class memory_reader {
   }
 
   void open_levels() {
+    if (is_unmapped(loc_.mapping)) {
+      unknown_ = loc_.why_unmapped;
+      return;
+    }
     const memory_layout& m = layout_->memory;
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
+      if (!fs_.is_directory(loc_.chain[i])) {
+        unknown_ = errno_error(ENOENT, fs_.real_path(loc_.chain[i]));
+        levels_.clear();
+        return;
+      }
       // v1: a parent's limit applies to its children only when its
       // memory.use_hierarchy is 1 (always so since Linux 5.16).
       if (m.use_hierarchy && i > 0) {
@@ -523,7 +587,9 @@ class memory_reader {
       // A directory whose usage file opens has the controller, so it has a
       // limit file: one that cannot be opened (even ENOENT: removed
       // meanwhile) makes the limit unknown, never an ancestor's instead.
-      l.limit.required = l.usage.is_open();
+      // v1 gives every directory of the hierarchy its limit file, v2 every
+      // directory with the controller (files_in_every_dir).
+      l.limit.required = layout_->files_in_every_dir || l.usage.is_open();
       // The memory cgroup is the first directory with memory controller
       // files: a v2 leaf without the controller is charged to the nearest
       // ancestor that has it. (The v2 root has neither file.)
@@ -583,6 +649,13 @@ class memory_reader {
 
   // Working set, effective limit and headroom from what was read.
   static void derive(memory_snapshot& s) {
+    if (s.usage_level == host_level) {
+      s.scope = usage_scope::host;
+    } else if (s.source == limit_source::chain && s.usage_level == s.limit_level) {
+      s.scope = usage_scope::limit_cgroup;
+    } else {
+      s.scope = usage_scope::below_limit_cgroup;
+    }
     if (s.usage_level != host_level) {
       if (!s.usage) {
         s.working_set = s.usage.error();
@@ -677,6 +750,9 @@ class memory_reader {
   std::size_t memory_level_ = host_level;
   detail::kept_file meminfo_;
   result<std::uint64_t> host_total_{errc::not_supported};
+  // Why no value can be read: the cgroup is not visible, or a directory of
+  // its chain is not there (code 0 otherwise).
+  error unknown_;
   // HEADROOM_MEMORY_LIMIT when set: its bytes, or why it is malformed.
   std::optional<result<std::uint64_t>> override_;
   // The usage cgroup as of the latest snapshot(): usage() reads it.

@@ -383,7 +383,7 @@ TEST_CASE("a mount root other than /") {
     CHECK(r.location().chain.size() == 2);
     CHECK(limit_of(r.snapshot()) == 200 * MiB);
   }
-  SUBCASE("v2: the path is not under the mount root: the mount point, reported") {
+  SUBCASE("v2: the path is not under the mount root and not found: errors, no number") {
     t.file("proc/self/cgroup", "0::/system.slice/other.service\n");
     t.file("proc/self/mountinfo",
            std::string(mi_base) +
@@ -394,12 +394,16 @@ TEST_CASE("a mount root other than /") {
     auto r = open_at(t);
     CHECK(r.location().mapping == path_mapping::not_under_mount_root);
     CHECK(is_fallback(r.location().mapping));
-    CHECK(r.location().dir == "/sys/fs/cgroup");
-    CHECK(limit_of(r.snapshot()) == 64 * MiB);
+    CHECK(r.location().dir.empty());
+    // The mount point's 64 MiB is not this process's cgroup's.
+    const auto s = r.snapshot();
+    CHECK(s.limit.error().code == errc::not_visible);
+    CHECK(s.headroom.error().code == errc::not_visible);
+    CHECK(r.usage().error().code == errc::not_visible);
   }
 }
 
-TEST_CASE("a /.. path (moved out of the namespace root): the mount point, reported") {
+TEST_CASE("a /.. path (moved out of the namespace root), not found: errors, no number") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/../../system.slice/moved.scope\n");
@@ -412,9 +416,11 @@ TEST_CASE("a /.. path (moved out of the namespace root): the mount point, report
   auto r = open_at(t);
   CHECK(r.mode() == hierarchy_mode::v2);
   CHECK(r.location().mapping == path_mapping::outside_namespace);
-  CHECK(r.location().dir == "/sys/fs/cgroup");
-  CHECK(r.location().chain.size() == 1);
-  CHECK(limit_of(r.snapshot()) == 96 * MiB);
+  CHECK(r.location().dir.empty());
+  CHECK(r.location().chain.empty());
+  const auto s = r.snapshot();
+  CHECK(s.limit.error().code == errc::not_visible);
+  CHECK(s.effective_limit.error().code == errc::not_visible);
 }
 
 TEST_CASE("an escaped mount point") {
@@ -665,6 +671,9 @@ TEST_CASE("garbage and missing files: a clear error for that value, the rest wor
     auto again = open_at(t);
     const auto s = again.snapshot();
     CHECK(s.usage_level == host_level);
+    // Never the host's or the parent's numbers in its place.
+    CHECK(s.limit.error().code == std::errc::no_such_file_or_directory);
+    CHECK(s.headroom.error().code == std::errc::no_such_file_or_directory);
   }
 }
 

@@ -109,6 +109,10 @@ struct cgroup_layout {
   std::string_view name;  // "cgroup v1", "cgroup v2"
   memory_layout memory;
   cpu_layout cpu;
+  // Every directory of the hierarchy, the root too, has the controller's
+  // files (v1); else only directories with the controller enabled (v2). A
+  // missing limit or quota file is then an error, never "no limit".
+  bool files_in_every_dir;
 };
 
 }  // namespace headroom

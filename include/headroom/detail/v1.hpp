@@ -73,6 +73,7 @@ inline constexpr cgroup_layout layout{
         rows_of(events),
     },
     cpu_layout{cfs_quota, cfs_period, {cpuset_effective, cpuset_cpus}, false},
+    true,  // files_in_every_dir
 };
 
 }  // namespace headroom::detail::v1

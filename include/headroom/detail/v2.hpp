@@ -53,6 +53,7 @@ inline constexpr cgroup_layout layout{
         {},                           // no cgroup.event_control
     },
     cpu_layout{cpu_max, std::nullopt, {cpuset_effective, {}}, true},
+    false,  // files_in_every_dir
 };
 
 }  // namespace headroom::detail::v2

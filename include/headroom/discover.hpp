@@ -26,6 +26,21 @@
 
 namespace headroom {
 
+// The version of the controller's hierarchy: "v1" (v1 and hybrid hosts),
+// "v2" or "none". The host's mode is to_string(hierarchy_mode).
+constexpr const char* controller_version(hierarchy_mode m) noexcept {
+  switch (m) {
+    case hierarchy_mode::v1:
+    case hierarchy_mode::hybrid:
+      return "v1";
+    case hierarchy_mode::v2:
+      return "v2";
+    case hierarchy_mode::none:
+      break;
+  }
+  return "none";
+}
+
 // How the cgroup path from /proc/<pid>/cgroup became a directory.
 //
 // The path and the mount root are both printed relative to the reader's
@@ -128,9 +143,11 @@ struct cgroup_location {
   std::string path;  // the memory cgroup path as /proc/<pid>/cgroup prints it
   cgroup_mount mount;  // the mount it was mapped through
   path_mapping mapping = path_mapping::none;
-  // When is_unmapped(mapping): why there is no directory (dir and chain are
-  // then empty, and every value of the controller is this error).
+  // When is_unmapped(mapping): the error every value of the controller
+  // then is (dir and chain are empty), and in words why there is no
+  // directory: which path, which mount, what the search read.
   error why_unmapped;
+  std::string unmapped_reason;
   std::string dir;  // the own cgroup's directory
   std::vector<std::string> chain;  // dir, its parent, ..., the mount point
   // Directories the search for the process's cgroup read (0: no search).
@@ -410,9 +427,9 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
                         : hierarchy_mode::v2;
     loc.path = std::string(v1_entry ? v1_entry->path : v2_entry->path);
     loc.mapping = path_mapping::hidden_mount;
-    loc.why_unmapped = make_error(make_error_code(errc::not_visible),
-                                  "/proc/self/mountinfo: every " + std::string(controller) +
-                                      " mount is covered by a later mount");
+    loc.why_unmapped = make_error(make_error_code(errc::not_visible), "/proc/self/mountinfo");
+    loc.unmapped_reason =
+        "every " + std::string(controller) + " mount is covered by a later mount";
     return loc;
   } else {
     // The controller is bound to a v1 hierarchy that is not mounted, or
@@ -430,10 +447,9 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
   loc.dir = std::move(mapped.dir);
   loc.mapping = mapped.how;
   if (is_unmapped(loc.mapping)) {
-    loc.why_unmapped = make_error(
-        make_error_code(errc::not_visible),
-        "/proc/self/cgroup: " + loc.path + " is not under the root " + chosen->root +
-            " of the mount at " + chosen->mount_point);
+    loc.why_unmapped = make_error(make_error_code(errc::not_visible), "/proc/self/cgroup");
+    loc.unmapped_reason = loc.path + " is not under the root " + chosen->root +
+                          " of the mount at " + chosen->mount_point;
   } else {
     loc.chain = detail::chain_to_mount(loc.dir, chosen->mount_point);
   }
@@ -527,10 +543,11 @@ inline void search_unmapped(const file_system& fs, cgroup_location& loc,
     loc.dir = std::move(*found.dir);
     loc.mapping = path_mapping::found_by_pid;
     loc.why_unmapped = {};
+    loc.unmapped_reason.clear();
     loc.chain = chain_to_mount(loc.dir, loc.mount.mount_point);
     return;
   }
-  loc.why_unmapped.path += "; no cgroup.procs of the " + std::to_string(found.dirs_read) +
+  loc.unmapped_reason += "; no cgroup.procs of the " + std::to_string(found.dirs_read) +
                            " directories searched under it lists pid " +
                            std::to_string(fs.reader_pid()) +
                            (found.bounded ? " (search bounded)" : "");

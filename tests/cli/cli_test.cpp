@@ -8,6 +8,7 @@
 
 #include "../support/doctest.hpp"
 #include "../support/json.hpp"
+#include "../support/container_layouts.hpp"
 #include "../support/layouts.hpp"
 #include "../support/run.hpp"
 
@@ -78,6 +79,10 @@ const char* const contract[] = {
     "memory.headroom_bytes",   "pressure.scope",
     "pressure.path",           "pressure.some",
     "pressure.full",           "errors",
+    "cgroup.view",             "cgroup.dirs_searched",
+    "memory.usage_cgroup",     "memory.usage_scope",
+    "memory.headroom_is_bound","cpu.path_mapping",
+    "cpu.path_fallback",
 };
 
 }  // namespace
@@ -924,4 +929,119 @@ TEST_CASE("capture_dir never follows a link planted after the check, never leave
   // A file that exists is never overwritten.
   CHECK(dir->write("/sys/fs/cgroup/memory.max", "1\n"));
   CHECK_FALSE(dir->write("/sys/fs/cgroup/memory.max", "2\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Container layouts: how the cgroup was found, whose usage, and errors in
+// place of numbers when the cgroup is not visible.
+
+namespace {
+const container_row& row_named(const std::vector<container_row>& rows, const std::string& prefix) {
+  for (const auto& r : rows) {
+    if (std::string(r.name).rfind(prefix, 0) == 0) return r;
+  }
+  FAIL("no row " << prefix);
+  return rows.front();
+}
+bool boolean(const json& j, const char* dotted) {
+  const json& v = field(j, dotted);
+  REQUIRE_MESSAGE(v.type == json::kind::boolean, dotted << " is not a boolean");
+  return v.b;
+}
+}  // namespace
+
+TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible") {
+  const auto rows = container_rows();
+  SUBCASE("stacked: the visible mount's directory and limit") {
+    fixture_tree t;
+    write_row(t, row_named(rows, "docker v1 -v"));
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "cgroup.path_mapping") == "mount_root");
+    CHECK_FALSE(boolean(j, "cgroup.path_fallback"));
+    CHECK(str(j, "cgroup.view") == "reader");
+    CHECK(bytes(j, "cgroup.dirs_searched") == 0);
+    CHECK(str(j, "cgroup.memory_dir") == "/sys/fs/cgroup/memory/docker/abc");
+    CHECK(bytes(j, "memory.limit_bytes") == 256 * MiB);
+    CHECK(str(j, "memory.usage_cgroup") == "/sys/fs/cgroup/memory/docker/abc");
+    CHECK(str(j, "memory.usage_scope") == "limit_cgroup");
+    CHECK_FALSE(boolean(j, "memory.headroom_is_bound"));
+    CHECK(str(j, "cpu.controller") == "none");
+    CHECK(field(j, "errors").items.empty());
+  }
+  SUBCASE("found by pid") {
+    fixture_tree t;
+    write_row(t, row_named(rows, "v1 cgroup namespace over the host's mounts"));
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "cgroup.path_mapping") == "found_by_pid");
+    CHECK_FALSE(boolean(j, "cgroup.path_fallback"));
+    CHECK(bytes(j, "cgroup.dirs_searched") >= 4);
+    CHECK(bytes(j, "memory.limit_bytes") == 300 * MiB);
+    CHECK(str(j, "memory.limit_path") == "/sys/fs/cgroup/memory/a/b/c/memory.limit_in_bytes");
+  }
+  SUBCASE("not visible: nulls, the reason, and errors") {
+    fixture_tree t;
+    write_row(t, row_named(rows, "v2 private namespace, moved to a sibling"));
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "cgroup.path_mapping") == "outside_namespace");
+    CHECK(boolean(j, "cgroup.path_fallback"));
+    CHECK(field(j, "cgroup.memory_dir").is_null());
+    CHECK(str(j, "cgroup.reason").find("/../sib is not under the root /") != std::string::npos);
+    CHECK(field(j, "memory.limit_bytes").is_null());
+    CHECK(field(j, "memory.limit_path").is_null());
+    CHECK(field(j, "memory.usage_bytes").is_null());
+    CHECK(field(j, "memory.headroom_bytes").is_null());
+    CHECK(field(j, "memory.swap_limit_bytes").is_null());
+    bool limit_error = false;
+    for (const auto& e : field(j, "errors").items) {
+      if (str(e, "field") == "memory.limit_bytes") limit_error = true;
+    }
+    CHECK(limit_error);
+    const auto human = info({"--root", t.root()});
+    CHECK(human.out.find("not visible here") != std::string::npos);
+  }
+  SUBCASE("usage below the limit cgroup: the headroom is a bound, and the report says so") {
+    fixture_tree t;
+    write_host(t);
+    t.file("proc/self/cgroup", "4:memory:/kubepods/pod1/ctr\n0::/\n");
+    t.file("proc/self/mountinfo",
+           std::string(mi_base) +
+               "50 31 0:32 /kubepods/pod1/ctr /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+    v1_dir d;
+    d.hierarchical_limit = std::to_string(512 * MiB);
+    write_v1(t, "sys/fs/cgroup/memory", d);
+    const json j = info_json({"--root", t.root()});
+    CHECK(str(j, "memory.usage_scope") == "below_limit_cgroup");
+    CHECK(boolean(j, "memory.headroom_is_bound"));
+    CHECK(str(j, "memory.usage_cgroup") == "/sys/fs/cgroup/memory");
+    CHECK(info({"--root", t.root()}).out.find("the headroom is an upper bound") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("--json cpu: the controller's version, its mapping, and a quota that is not the process's") {
+  fixture_tree t;
+  write_host(t);
+  t.file("proc/self/status", status_of(tree_pid));
+  t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
+  // The cpu mount shows another container's cgroup: its quota is not ours.
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) + mi_unified +
+             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n"
+             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n");
+  write_v1(t, "sys/fs/cgroup/memory", v1_dir{});
+  t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "50000\n");
+  t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+  t.file("sys/fs/cgroup/cpu,cpuacct/cgroup.procs", "1\n");
+  const json j = info_json({"--root", t.root()});
+  CHECK(str(j, "cgroup.version") == "hybrid");
+  CHECK(str(j, "cpu.controller") == "v1");
+  CHECK(str(j, "cpu.path_mapping") == "not_under_mount_root");
+  CHECK(boolean(j, "cpu.path_fallback"));
+  CHECK(field(j, "cpu.quota_cpus").is_null());
+  CHECK(field(j, "cpu.effective_count_up").is_null());
+  bool quota_error = false;
+  for (const auto& e : field(j, "cpu.errors").items) {
+    if (str(e, "field").find("quota") != std::string::npos) quota_error = true;
+  }
+  CHECK(quota_error);
 }

@@ -235,8 +235,10 @@ inline constexpr field cgroup_fields[] = {
      [](const export_report& r) {
        const auto& l = loc(r);
        if (l.why_none.code) return absent("");
-       return text(l.dir, "mount " + l.mount.mount_point + " (root " +
-                              l.mount.root + "), " + to_string(l.mapping));
+       const std::string how = "mount " + l.mount.mount_point + " (root " + l.mount.root +
+                               "), " + to_string(l.mapping);
+       if (l.dir.empty()) return absent("not visible", "not visible", how);
+       return text(l.dir, how);
      }},
     {"", "mount_point", "", field_type::text, "",
      [](const export_report& r) { return text_or_null(loc(r).mount.mount_point); }},
@@ -246,17 +248,36 @@ inline constexpr field cgroup_fields[] = {
      [](const export_report& r) { return text(to_string(loc(r).mapping)); }},
     {"note", "path_fallback", "", field_type::flag, "",
      [](const export_report& r) {
-       const bool fallback = is_fallback(loc(r).mapping);
-       if (!fallback) return quiet(flag(false));
-       return with_human(flag(true),
-                         "the path could not be mapped below the mount; using "
-                         "the mount point, whose numbers may belong to an "
-                         "ancestor");
+       const auto& l = loc(r);
+       if (is_unmapped(l.mapping)) {
+         return with_human(flag(true), "the process's cgroup is not visible here: its "
+                                       "values are errors, never another cgroup's");
+       }
+       if (is_fallback(l.mapping)) {
+         return with_human(flag(true),
+                           "a symlink below the mount: using the mount point, an "
+                           "ancestor whose limits may be looser");
+       }
+       if (l.mapping == path_mapping::found_by_pid) {
+         return with_human(flag(false), "found by the cgroup.procs that lists the process");
+       }
+       return quiet(flag(false));
+     }},
+    {"directories searched", "dirs_searched", "", field_type::count, "",
+     [](const export_report& r) {
+       const std::size_t n = loc(r).dirs_searched;
+       return n ? number(n) : quiet(number(0));
+     }},
+    {"view", "view", "", field_type::text, "",
+     [](const export_report& r) {
+       field_value v = text(to_string(loc(r).view), "whose mountinfo mapped the path");
+       return r.from->opts().pid ? v : quiet(v);
      }},
     {"why", "reason", "", field_type::text, "",
      [](const export_report& r) {
        const auto& l = loc(r);
-       return l.why_none.code ? text(l.why_none.message()) : absent("");
+       if (l.why_none.code) return text(l.why_none.message());
+       return is_unmapped(l.mapping) ? text(l.unmapped_reason) : absent("");
      }},
     {"", "unified_path", "", field_type::text, "",
      [](const export_report& r) {
@@ -369,6 +390,14 @@ inline constexpr field memory_fields[] = {
      [](const export_report& r) { return text(mem(r).usage_path(snap(r))); }},
     {"", "usage_host_wide", "", field_type::flag, "",
      [](const export_report& r) { return flag(host_wide(r)); }},
+    {"", "usage_cgroup", "", field_type::text, "",
+     [](const export_report& r) {
+       const auto& chain = loc(r).chain;
+       const std::size_t at = snap(r).usage_level;
+       return at < chain.size() ? text(chain[at]) : absent("");
+     }},
+    {"", "usage_scope", "", field_type::text, "",
+     [](const export_report& r) { return text(to_string(snap(r).scope)); }},
     {"working set", "working_set_bytes", "container_memory_working_set_bytes",
      field_type::bytes,
      "Current working set in bytes: usage minus inactive file cache",
@@ -416,6 +445,14 @@ inline constexpr field memory_fields[] = {
      "Effective limit minus working set, floored at 0",
      [](const export_report& r) {
        return bytes(r, snap(r).headroom, "effective limit - working set");
+     }},
+    {"note", "headroom_is_bound", "", field_type::flag, "",
+     [](const export_report& r) {
+       const memory_snapshot& s = snap(r);
+       if (!s.headroom_is_bound()) return quiet(flag(false));
+       return with_human(flag(true),
+                         "the headroom is an upper bound: usage is not the limit cgroup's (" +
+                             std::string(to_string(s.scope)) + ")");
      }},
 };
 
@@ -584,22 +621,34 @@ inline constexpr field cpu_fields[] = {
        if (l.why_none.code) {
          return with_human(text("none"), "none: " + why_no_controller(l, "cpu"));
        }
-       return with_human(text(to_string(l.mode), "mount " + l.mount.mount_point + ", " +
-                                                     to_string(l.mapping)),
-                         std::string(to_string(l.mode)) + ": " + l.dir);
+       const std::string version = controller_version(l.mode);
+       return with_human(text(version, "mount " + l.mount.mount_point + ", " +
+                                           to_string(l.mapping)),
+                         version + ": " + (l.dir.empty() ? "not visible" : l.dir));
      }},
     {"", "cgroup_dir", "", field_type::text, "",
      [](const export_report& r) {
        const cpu_reader* c = cpu(r);
-       return c && !c->cpu_location().why_none.code ? text(c->cpu_location().dir)
+       return c && !c->cpu_location().why_none.code ? text_or_null(c->cpu_location().dir)
                                                      : absent("");
+     }},
+    {"", "path_mapping", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       return text(c ? to_string(c->cpu_location().mapping) : "none");
+     }},
+    {"", "path_fallback", "", field_type::flag, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       return flag(c && is_fallback(c->cpu_location().mapping));
      }},
     {"", "reason", "", field_type::text, "",
      [](const export_report& r) {
        const cpu_reader* c = cpu(r);
        if (!c) return text(r.from->cpu().error().message());
        const auto& l = c->cpu_location();
-       return l.why_none.code ? text(why_no_controller(l, "cpu")) : absent("");
+       if (l.why_none.code) return text(why_no_controller(l, "cpu"));
+       return is_unmapped(l.mapping) ? text(l.unmapped_reason) : absent("");
      }},
     {"affinity", "affinity_count", "headroom_cpu_affinity_count",
      field_type::count, "CPUs in the affinity mask of the process",
@@ -647,7 +696,7 @@ inline constexpr field cpu_fields[] = {
     {"", "cpuset_controller", "", field_type::text, "",
      [](const export_report& r) {
        const cpu_reader* c = cpu(r);
-       return text(c ? to_string(c->cpuset_location().mode) : "none");
+       return text(c ? controller_version(c->cpuset_location().mode) : "none");
      }},
     {"cpuset", "cpuset_count", "headroom_cpuset_cpus", field_type::count,
      "CPUs the cpuset grants",
@@ -703,7 +752,7 @@ inline field_value info_labels(const export_report& r) {
                            ? limit_cgroup(r).value_or(std::string())
                            : std::string()},
       {"pressure_scope", scope(r)},
-      {"cpu_controller", c ? to_string(c->cpu_location().mode) : "none"},
+      {"cpu_controller", c ? controller_version(c->cpu_location().mode) : "none"},
       {"cpu_quota_cgroup", c && r.cpu.quota && r.cpu.quota->has_value()
                                ? c->quota_cgroup(r.cpu)
                                : std::string()},

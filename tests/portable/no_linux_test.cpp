@@ -23,3 +23,11 @@ TEST_CASE("without Linux: mode none, every value not supported") {
   const auto rep = r->report();
   CHECK_FALSE(rep.pressure.value.has_value());
 }
+
+TEST_CASE("without Linux: the monitor exists, and create() says not supported") {
+  headroom::monitor_options o;
+  o.moderate = headroom::band_edge::percent(70);
+  auto m = headroom::monitor::create(o);
+  REQUIRE_FALSE(m.has_value());
+  CHECK(m.error().code == headroom::errc::not_supported);
+}

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -380,4 +382,66 @@ TEST_CASE("monitor: fork() with a running monitor; the child forgets it and make
   CHECK(parent_events > before);
   CHECK(m.level() == pressure_level::none);
   m.stop();
+}
+
+TEST_CASE("monitor: calls on a moved-from monitor return errors, never crash") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  monitor other = std::move(m);
+  // NOLINTBEGIN(bugprone-use-after-move): that is the point.
+  CHECK(m.fd() == -1);
+  CHECK(m.dispatch() == 0);
+  auto started = m.start();
+  REQUIRE_FALSE(started);
+  CHECK(started.error().code == std::errc::invalid_argument);
+  m.stop();
+  CHECK_FALSE(m.subscribe([](const memory_event&) {}));
+  CHECK(m.level() == pressure_level::none);
+  CHECK(m.sources().empty());
+  CHECK_FALSE(m.last_snapshot().usage.has_value());
+  m.forget_after_fork();
+  // NOLINTEND(bugprone-use-after-move)
+  // The one moved into works.
+  CHECK(other.fd() >= 0);
+  CHECK_FALSE(other.sources().empty());
+  m = std::move(other);  // and assigning back makes it whole again
+  CHECK(m.fd() >= 0);
+  REQUIRE(m.start());
+  m.stop();
+}
+
+// The names of this process's threads (/proc/self/task/*/comm).
+static std::vector<std::string> thread_names() {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string comm = read_whole_or_empty(std::string("/proc/self/task/") + e->d_name + "/comm");
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      names.push_back(comm);
+    }
+    ::closedir(d);
+  }
+  return names;
+}
+
+TEST_CASE("monitor: its thread is named headroom") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  const auto count = [] {
+    const auto names = thread_names();
+    return std::count(names.begin(), names.end(), std::string("headroom"));
+  };
+  const auto before = count();
+  REQUIRE(m.start());
+  std::ptrdiff_t during = 0;
+  for (int i = 0; i < 200 && during <= before; ++i) {
+    during = count();
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(during == before + 1);
+  m.stop();
+  CHECK(count() == before);
 }

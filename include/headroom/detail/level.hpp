@@ -98,7 +98,7 @@ class level_tracker {
   // A signal at `l` (moderate or critical) fired now.
   std::optional<notice> on_signal(steady::time_point now, pressure_level l) {
     if (l == pressure_level::none) return update(now, false);
-    auto& until = hold_until_[static_cast<int>(l)];
+    auto& until = hold_until_[static_cast<std::size_t>(l)];
     until = std::max(until, now + cfg_.signal_hold);
     return update(now, l == level_);
   }

@@ -1,0 +1,132 @@
+// headroom: the monitor's pure rules, beside the level logic of level.hpp:
+// no I/O and no clock of their own (time is passed in), so each is tested
+// with a fake clock (tests/unit/pressure_rules_test.cpp).
+//  - band edges: the bytes of working set where moderate and critical start
+//    for one effective limit;
+//  - the PSI stall rule: stall time grown over at least one window, as a
+//    rate per window, against the trigger's stall (what the kernel's own
+//    trigger checks, applied to the totals we read);
+//  - counter deltas: how much each memory.events / memory.oom_control
+//    counter grew since the last read (a counter that went down, because
+//    the cgroup was made again, grew by nothing);
+//  - the growth rate of usage: smoothed, but a sudden rise counts at once.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "level.hpp"
+
+namespace headroom::detail {
+
+// Band edges for `limit` (the effective limit) from the edges' byte values
+// at that limit; critical is never below moderate.
+inline band_edges make_band_edges(std::uint64_t limit, std::uint64_t moderate_at,
+                                  std::uint64_t critical_at, double hysteresis_percent) noexcept {
+  band_edges e;
+  e.moderate = moderate_at;
+  e.critical = std::max(critical_at, moderate_at);
+  e.hysteresis =
+      static_cast<std::uint64_t>(static_cast<double>(limit) * hysteresis_percent / 100.0);
+  return e;
+}
+
+// PSI totals (`some` and `full` stall, µs) read at each wakeup, and the
+// trigger's rule applied to them.
+class psi_stall_rule {
+ public:
+  // Records the totals read at `now`; keeps one sample at least `longest`
+  // (the longest window any check asks about) old as the baseline.
+  void add(steady::time_point now, std::uint64_t some_us, std::uint64_t full_us,
+           steady::duration longest) {
+    history_.push_back({now, some_us, full_us});
+    while (history_.size() > 2 && history_[1].time <= now - longest) {
+      history_.erase(history_.begin());
+    }
+  }
+
+  // Stall time per `window` over the recorded history, when at least one
+  // window of it is covered; nullopt otherwise.
+  std::optional<double> per_window(steady::time_point now, bool full,
+                                   steady::duration window) const {
+    const sample* base = nullptr;
+    for (const auto& h : history_) {
+      if (h.time <= now - window) base = &h;
+    }
+    if (!base || history_.empty()) return std::nullopt;
+    const sample& last = history_.back();
+    const double covered = std::chrono::duration<double, std::micro>(now - base->time).count();
+    if (covered <= 0) return std::nullopt;
+    const std::uint64_t was = full ? base->full : base->some;
+    const std::uint64_t is = full ? last.full : last.some;
+    const double grown = is > was ? static_cast<double>(is - was) : 0.0;
+    const double window_us = std::chrono::duration<double, std::micro>(window).count();
+    return grown * window_us / covered;
+  }
+
+  // Whether `stall` per `window` was reached.
+  bool fires(steady::time_point now, bool full, steady::duration stall,
+             steady::duration window) const {
+    const auto w = per_window(now, full, window);
+    return w && *w >= std::chrono::duration<double, std::micro>(stall).count();
+  }
+
+  void clear() noexcept { history_.clear(); }
+
+ private:
+  struct sample {
+    steady::time_point time;
+    std::uint64_t some;
+    std::uint64_t full;
+  };
+  std::vector<sample> history_;
+};
+
+// The counters the monitor follows in memory.events (v2) or
+// memory.oom_control (v1; only oom_kill exists there).
+struct event_counts {
+  std::uint64_t high = 0;
+  std::uint64_t max = 0;
+  std::uint64_t oom = 0;
+  std::uint64_t oom_kill = 0;
+};
+
+// How much each counter grew from `was` to `now`.
+constexpr event_counts counter_growth(const event_counts& was, const event_counts& now) noexcept {
+  const auto grew = [](std::uint64_t a, std::uint64_t b) { return b > a ? b - a : 0; };
+  return {grew(was.high, now.high), grew(was.max, now.max), grew(was.oom, now.oom),
+          grew(was.oom_kill, now.oom_kill)};
+}
+
+// Growth of a value (usage, working set) in bytes per second: smoothed over
+// samples, but a sudden rise counts at once; falling gives a negative rate.
+class growth_rate {
+ public:
+  void add(steady::time_point now, std::uint64_t value) noexcept {
+    if (have_) {
+      const double dt = std::chrono::duration<double>(now - time_).count();
+      if (dt > 0) {
+        const double inst = (static_cast<double>(value) - static_cast<double>(value_)) / dt;
+        rate_ = std::max(inst, 0.5 * rate_ + 0.5 * inst);
+      }
+    }
+    value_ = value;
+    time_ = now;
+    have_ = true;
+  }
+  double per_second() const noexcept { return rate_; }
+  void reset() noexcept { *this = growth_rate(); }
+
+ private:
+  double rate_ = 0;
+  std::uint64_t value_ = 0;
+  steady::time_point time_{};
+  bool have_ = false;
+};
+
+}  // namespace headroom::detail

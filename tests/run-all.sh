@@ -29,8 +29,10 @@ only=
 jobs=$(nproc 2>/dev/null || echo 2)
 while (($#)); do
   case $1 in
-    --only) only=${2-}; shift 2 ;;
-    --jobs) jobs=${2-}; shift 2 ;;
+    --only|--jobs)
+      if (($# < 2)) || [[ -z $2 ]]; then echo "run-all.sh: $1 needs a value" >&2; exit 2; fi
+      if [[ $1 == --only ]]; then only=$2; else jobs=$2; fi
+      shift 2 ;;
     -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1" >&2; exit 2 ;;
   esac

@@ -11,6 +11,8 @@
 #include <headroom/export.hpp>
 #include <headroom/headroom.hpp>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,7 @@ struct args {
 
 const char* const usage_text =
     "usage: headroom-info [--json | --format FORMAT] [--root DIR] [--pid N] [--capture DIR]\n"
+    "       headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid N]\n"
     "  --json         one JSON object (the contract is in README.md)\n"
     "  --format F     human (default), json, or prometheus (text exposition 0.0.4)\n"
     "  --root DIR     read proc/ and sys/ under DIR instead of /\n"
@@ -98,6 +101,18 @@ args parse_args(int argc, char** argv) {
   return a;
 }
 
+// Why there is no report, in words: a --pid whose /proc/N is gone is "no
+// such process", not the first file that could not be opened.
+std::string why_not(const headroom::error& e, const args& a) {
+  const std::string proc = "/proc/" + std::to_string(a.pid);
+  if (a.pid && headroom::is_gone(e)) {
+    const std::string dir = (a.root == "/" ? "" : a.root) + proc;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT) return proc + ": no such process";
+  }
+  return e.message();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,7 +144,7 @@ int main(int argc, char** argv) {
   auto ex = headroom::exporter::open(opt);
   if (!ex) {
     std::fprintf(stderr, "headroom-info: cannot report: %s\n",
-                 headroom::printable(ex.error().message()).c_str());
+                 headroom::printable(why_not(ex.error(), a)).c_str());
     return 1;
   }
   const headroom::export_report r = ex->read();

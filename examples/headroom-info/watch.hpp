@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -110,6 +111,9 @@ inline int watch(const headroom::options& opt, bool json, std::chrono::milliseco
     std::fprintf(stderr, "headroom-info: signalfd failed\n");
     return 1;
   }
+  // Times are counted from before the monitor exists: its first events (the
+  // level it finds at start) are never before t0, so no time is negative.
+  const auto t0 = std::chrono::steady_clock::now();
   headroom::monitor_options mo;
   mo.reader = opt;
   mo.slow_interval = interval;
@@ -119,9 +123,9 @@ inline int watch(const headroom::options& opt, bool json, std::chrono::milliseco
     ::close(sfd);
     return 1;
   }
-  const auto t0 = std::chrono::steady_clock::now();
   auto sub = m->subscribe([&](const headroom::memory_event& e) {
-    const double ms = std::chrono::duration<double, std::milli>(e.time - t0).count();
+    const double ms =
+        std::max(0.0, std::chrono::duration<double, std::milli>(e.time - t0).count());
     std::fputs((json ? event_json(e, ms) : event_line(e, ms)).c_str(), stdout);
     std::fflush(stdout);
   });

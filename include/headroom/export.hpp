@@ -81,7 +81,8 @@ struct field_value {
   std::vector<field_value> items;  // group, list
   std::string key;                 // an item's JSON key (and its label)
   std::string source;              // for people: the file or rule it comes from
-  std::string why;                 // absent, unsupported: why (a metric's comment)
+  std::string why;                 // absent, unsupported: why (a metric's comment);
+                                   // error: what to do about it, if known
   std::string human;               // for people: replaces the written value
   bool quiet = false;              // not shown to people
   error failure;                   // error

@@ -1044,4 +1044,94 @@ TEST_CASE("--json cpu: the controller's version, its mapping, and a quota that i
     if (str(e, "field").find("quota") != std::string::npos) quota_error = true;
   }
   CHECK(quota_error);
+
+// What a new user tripped over
+
+TEST_CASE("HEADROOM_MEMORY_LIMIT that does not parse says why and how to write it") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"512m", "write 512Mi (binary) or 512M (decimal)"},
+      {"512MB", "no B: write 512M (decimal) or 512Mi (binary)"},
+      {"512MiB", "no B: write 512Mi"},
+      {"1.5Gi", "fractions are not accepted: use a smaller unit (1.5Gi is 1536Mi)"},
+      {"-1", "a size has no sign"},
+      {"512x", "unknown unit x"},
+  };
+  for (const auto& [value, hint] : cases) {
+    CAPTURE(value);
+    const auto h = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {});
+    CHECK(h.code == 0);
+    CHECK(h.out.find(std::string("HEADROOM_MEMORY_LIMIT=") + value + ": malformed content (") !=
+          std::string::npos);
+    CHECK(h.out.find(hint) != std::string::npos);
+    const auto p = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value},
+                            {"--format", "prometheus"});
+    CHECK(p.out.find(hint) != std::string::npos);
+    const auto j = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {"--json"});
+    const auto parsed = json_reader::parse(j.out);
+    REQUIRE(parsed);
+    CHECK(field(*parsed, "memory.limit_bytes").is_null());
+    CHECK(str(field(*parsed, "errors").items.at(0), "field") == "memory.limit_bytes");
+  }
+  const auto ok = info_env({"HEADROOM_MEMORY_LIMIT=512Mi"}, {"--json"});
+  const auto j = json_reader::parse(ok.out);
+  REQUIRE(j);
+  CHECK(bytes(*j, "memory.limit_bytes") == 512 * MiB);
+}
+
+TEST_CASE("--help shows both forms, --watch included") {
+  const auto r = info({"--help"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("usage: headroom-info [--json") == 0);
+  CHECK(r.out.find("\n       headroom-info --watch [--json] [--interval MS]") != std::string::npos);
+}
+
+TEST_CASE("--pid: the report names /proc/N/cgroup; a gone process is \"no such process\"") {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const auto r = info({"--pid", std::to_string(child)});
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  REQUIRE(r.code == 0);
+  const std::string own = "/proc/" + std::to_string(child) + "/cgroup";
+  if (r.out.find("  memory path ") != std::string::npos) {
+    CHECK(r.out.find("<- " + own) != std::string::npos);
+  }
+  CHECK(r.out.find("/proc/self/cgroup") == std::string::npos);
+
+  pid_t gone = 4194000;
+  while (::kill(gone, 0) == 0 || errno != ESRCH) --gone;
+  for (const char* format : {"human", "json", "prometheus"}) {
+    const auto g = info({"--pid", std::to_string(gone), "--format", format});
+    CHECK(g.code == 1);
+    CHECK(g.err == "headroom-info: cannot report: /proc/" + std::to_string(gone) +
+                       ": no such process\n");
+  }
+}
+
+TEST_CASE("--watch: times count from the start, never negative") {
+  fixture_tree t;
+  layout_kubernetes_v2(t);
+  const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
+  // Critical from the start: the first event is the level found at start.
+  t.file(pod + "/memory.current", n(1000 * MiB));
+  t.file(pod + "/memory.stat", v2_stat(1000 * MiB, 0, 0));
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root", t.root()});
+  std::size_t events = 0;
+  for (int i = 0; i < 10 && events < 2; ++i) {
+    auto l = w.line(500);
+    if (!l) continue;
+    auto j = json_reader::parse(*l);
+    REQUIRE_MESSAGE(j, *l);
+    if (str(*j, "kind") == "sources") continue;
+    ++events;
+    const std::string time = field(*j, "time_s").text;
+    CAPTURE(time);
+    CHECK(time.find('-') == std::string::npos);
+  }
+  CHECK(events >= 1);
+  w.signal(SIGINT);
+  CHECK(w.wait().code == 0);
 }

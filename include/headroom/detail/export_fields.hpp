@@ -3,7 +3,9 @@
 // Included by export.hpp after the public types.
 #pragma once
 
+#include <cctype>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -298,6 +300,51 @@ inline constexpr field cgroup_fields[] = {
 // ---------------------------------------------------------------------------
 // memory
 
+// Why a HEADROOM_MEMORY_LIMIT value is not a size (parse_size takes bytes,
+// or a whole number with Ki Mi Gi Ti or k M G T), with the spelling to use.
+inline std::string size_hint(std::string_view v) {
+  const std::string form =
+      "it takes bytes, or a whole number and Ki Mi Gi Ti (1024^n) or k M G T (1000^n)";
+  std::size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  const std::string_view unit = v.substr(digits);
+  const auto is = [&](std::initializer_list<std::string_view> names) {
+    for (const std::string_view n : names) {
+      if (unit == n) return true;
+    }
+    return false;
+  };
+  std::string why;
+  if (v.empty()) {
+    why = "it is empty";
+  } else if (v.find_first_of(" \t\n") != std::string_view::npos) {
+    why = "it has spaces";
+  } else if (v[0] == '-' || v[0] == '+') {
+    why = "a size has no sign";
+  } else if (digits == 0) {
+    why = "it does not start with a number";
+  } else if (!unit.empty() && unit[0] == '.') {
+    why = "fractions are not accepted: use a smaller unit (1.5Gi is 1536Mi)";
+  } else if (is({"m", "g", "t"})) {
+    const std::string n(v.substr(0, digits));
+    const char upper = static_cast<char>(unit[0] - 'a' + 'A');
+    why = "a lowercase unit is ambiguous (Docker's -m 512m is MiB, a Kubernetes 512m is "
+          "0.512 bytes): write " + n + upper + "i (binary) or " + n + upper + " (decimal)";
+  } else if (is({"KB", "kB", "kb", "MB", "mb", "GB", "gb", "TB", "tb"})) {
+    why = "no B: write " + std::string(v.substr(0, digits)) +
+          static_cast<char>(unit[0] == 'k' || unit[0] == 'K' ? 'k' : std::toupper(unit[0])) +
+          " (decimal) or " + std::string(v.substr(0, digits)) +
+          static_cast<char>(std::toupper(unit[0])) + "i (binary)";
+  } else if (is({"KiB", "MiB", "GiB", "TiB"})) {
+    why = "no B: write " + std::string(v.substr(0, digits)) + std::string(unit.substr(0, 2));
+  } else if (unit.empty() || is({"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T"})) {
+    why = "it is more than 2^64 bytes";
+  } else {
+    why = "unknown unit " + std::string(unit);
+  }
+  return why + "; " + form;
+}
+
 inline field_value limit_bytes(const export_report& r) {
   const memory_snapshot& s = snap(r);
   std::string from = mem(r).limit_path(s);
@@ -305,8 +352,14 @@ inline field_value limit_bytes(const export_report& r) {
   if (s.source == limit_source::environment) {
     from += " (environment override; the chain below is what was detected)";
   }
-  return limit(r, s.limit, "no limit: nothing on the chain limits memory",
-               "none", from);
+  field_value v =
+      limit(r, s.limit, "no limit: nothing on the chain limits memory", "none", from);
+  if (v.st == state::error && s.source == limit_source::environment) {
+    const std::string& path = v.failure.path;  // HEADROOM_MEMORY_LIMIT=value
+    const std::size_t eq = path.find('=');
+    if (eq != std::string::npos) v.why = size_hint(std::string_view(path).substr(eq + 1));
+  }
+  return v;
 }
 
 inline bool limited(const export_report& r) {

@@ -217,7 +217,9 @@ inline std::string human_items(const field_value& v) {
 }
 
 inline std::string human_value(field_type type, const field_value& v) {
-  if (v.st == state::error) return "unavailable: " + v.failure.message();
+  if (v.st == state::error) {
+    return "unavailable: " + v.failure.message() + (v.why.empty() ? "" : " (" + v.why + ")");
+  }
   if (!v.human.empty() || v.st != state::value) return v.human;
   switch (type) {
     case field_type::bytes:
@@ -342,7 +344,8 @@ inline std::string to_prometheus(const export_report& r) {
           x.omitted(f->metric, v.why);
           break;
         case state::error:
-          x.omitted(f->metric, "unreadable: " + v.failure.message());
+          x.omitted(f->metric, "unreadable: " + v.failure.message() +
+                                   (v.why.empty() ? "" : " (" + v.why + ")"));
           ++errors;
           break;
       }

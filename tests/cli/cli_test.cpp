@@ -1056,7 +1056,9 @@ TEST_CASE("HEADROOM_MEMORY_LIMIT that does not parse says why and how to write i
       {"-1", "a size has no sign"},
       {"512x", "unknown unit x"},
   };
-  for (const auto& [value, hint] : cases) {
+  for (const auto& c : cases) {
+    const std::string value = c.first;
+    const std::string hint = c.second;
     CAPTURE(value);
     const auto h = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {});
     CHECK(h.code == 0);

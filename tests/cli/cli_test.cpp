@@ -1044,7 +1044,9 @@ TEST_CASE("--json cpu: the controller's version, its mapping, and a quota that i
     if (str(e, "field").find("quota") != std::string::npos) quota_error = true;
   }
   CHECK(quota_error);
+}
 
+// ---------------------------------------------------------------------------
 // What a new user tripped over
 
 TEST_CASE("HEADROOM_MEMORY_LIMIT that does not parse says why and how to write it") {

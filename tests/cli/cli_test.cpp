@@ -804,6 +804,31 @@ TEST_CASE("every fixture tree: JSON that parses, exposition text that checks, a 
   }
 }
 
+TEST_CASE("every container layout row: valid outputs, and the limit the kernel enforces") {
+  for (const container_row& row : container_rows()) {
+    CAPTURE(row.name);
+    fixture_tree t;
+    write_row(t, row);
+    const auto j = info({"--json", "--root", t.root()});
+    REQUIRE(j.code == 0);
+    const auto parsed = json_reader::parse(j.out);
+    REQUIRE_MESSAGE(parsed.has_value(), j.out);
+    if (row.limit) CHECK(bytes(*parsed, "memory.limit_bytes") == *row.limit);
+    if (row.unlimited || row.error) CHECK(field(*parsed, "memory.limit_bytes").is_null());
+    const auto p = info({"--format", "prometheus", "--root", t.root()});
+    REQUIRE(p.code == 0);
+    const prom_text metrics = parse_prometheus(p.out);
+    for (const std::string& c : metrics.comments) CHECK(terminal_safe(c));
+    if (row.limit) {
+      CHECK(sample_value(metrics, "container_spec_memory_limit_bytes") ==
+            std::to_string(*row.limit));
+    }
+    const auto h = info({"--root", t.root()});
+    REQUIRE(h.code == 0);
+    CHECK(terminal_safe(h.out));
+  }
+}
+
 TEST_CASE("a cgroup name with ESC, a C1 control and invalid UTF-8") {
   fixture_tree t;
   layout_evil_name(t);

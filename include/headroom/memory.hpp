@@ -332,6 +332,7 @@ class memory_reader {
     host_total_ = std::move(o.host_total_);
     override_ = std::move(o.override_);
     unknown_ = std::move(o.unknown_);
+    hidden_ancestors_ = std::move(o.hidden_ancestors_);
     usage_level_.store(o.usage_level_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
     return *this;
@@ -460,6 +461,12 @@ class memory_reader {
         s.usage_level = s.limit_level;
         read_usage_and_stat(s);
       }
+    }
+    // v2 has no witness above the mount: when its top directory is not the
+    // hierarchy's root (a cgroup namespace's root, a bound subdirectory),
+    // an unseen ancestor may limit, and "no limit" would be a guess.
+    if (s.limit && !s.limit->has_value() && hidden_ancestors_.code) {
+      s.limit = hidden_ancestors_;
     }
     usage_level_.store(s.usage_level, std::memory_order_relaxed);
     derive(s);
@@ -597,6 +604,15 @@ class memory_reader {
         memory_level_ = i;
       }
       levels_.push_back(std::move(l));
+    }
+    // The hierarchy's root has no cgroup.type; any other top directory has
+    // ancestors this mount does not show.
+    if (!m.stat_hierarchical_limit && !loc_.chain.empty() &&
+        levels_.size() == loc_.chain.size()) {
+      const std::string type = detail::join_path(loc_.chain.back(), "/cgroup.type");
+      if (!fs_.keep(type).missing()) {
+        hidden_ancestors_ = make_error(make_error_code(errc::not_visible), type);
+      }
     }
   }
 
@@ -753,6 +769,9 @@ class memory_reader {
   // Why no value can be read: the cgroup is not visible, or a directory of
   // its chain is not there (code 0 otherwise).
   error unknown_;
+  // Set when the limit cannot be "none": the top of the chain is not the
+  // hierarchy's root and the version has no witness above it (v2).
+  error hidden_ancestors_;
   // HEADROOM_MEMORY_LIMIT when set: its bytes, or why it is malformed.
   std::optional<result<std::uint64_t>> override_;
   // The usage cgroup as of the latest snapshot(): usage() reads it.

@@ -144,6 +144,22 @@ inline std::vector<container_row> container_rows() {
                                                    t.path("sys/fs/cgroup/memory/link"));
        },
        path_mapping::not_under_mount_root, "", std::nullopt, false, headroom::errc::not_visible},
+      {"v2 private namespace at the container: its limit", "0::/\n",
+       "26 23 0:23 / /sys/fs/cgroup ro - cgroup2 cgroup2 rw,nsdelegate\n",
+       [](fixture_tree& t) { v2_cgroup(t, "sys/fs/cgroup", 300 * MiB, me); },
+       path_mapping::mount_root, "/sys/fs/cgroup", 300 * MiB},
+      {"v2 namespace rooted below the limit cgroup: the limit is not visible, never \"none\"",
+       "0::/\n", "26 23 0:23 / /sys/fs/cgroup ro - cgroup2 cgroup2 rw,nsdelegate\n",
+       [](fixture_tree& t) { v2_cgroup(t, "sys/fs/cgroup", std::nullopt, me); },
+       path_mapping::mount_root, "/sys/fs/cgroup", std::nullopt, false,
+       headroom::errc::not_visible},
+      {"v2 host root: no limit is a state", "0::/svc\n",
+       "26 23 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+       [](fixture_tree& t) {
+         write_v2_root(t, "sys/fs/cgroup");
+         v2_cgroup(t, "sys/fs/cgroup/svc", std::nullopt, me);
+       },
+       path_mapping::mount_root, "/sys/fs/cgroup/svc", std::nullopt, true},
       {"a sibling mount that maps wins over one under /sys/fs/cgroup that cannot",
        "4:memory:/svc\n0::/\n",
        "35 31 0:32 /docker/other /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n"

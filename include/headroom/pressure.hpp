@@ -114,6 +114,9 @@ struct memory_event {
   std::optional<std::uint64_t> working_set;
   std::optional<std::uint64_t> effective_limit;
   std::optional<double> psi_some_avg10;
+  // Whose pressure psi_some_avg10 is: the process's cgroup, or host-wide
+  // (the real cgroup2 root, /proc/pressure/memory). nullopt: no PSI.
+  std::optional<pressure_scope> psi_scope;
   // oom_kill: the counter now, and how many kills this event reports.
   std::uint64_t oom_kills = 0;
   std::uint64_t new_oom_kills = 0;
@@ -130,8 +133,14 @@ struct memory_event {
 struct source_status {
   source_kind kind = source_kind::usage_bands;
   bool active = false;
-  error failure;       // why it is not active (errc::disabled: turned off)
+  // Why it is not active (errc::disabled: turned off); for an active
+  // source, why its preferred way failed (a v1 threshold or a PSI trigger
+  // that could not be written: it runs on a fallback, named in detail).
+  error failure;
   std::string detail;  // what it watches
+  // PSI: whose pressure it watches (host-wide PSI raises levels only with
+  // monitor_options::use_host_psi).
+  std::optional<pressure_scope> scope;
 };
 
 // A band edge: a percentage of the effective limit, or the point where only
@@ -174,6 +183,11 @@ struct monitor_options {
   std::chrono::milliseconds fast_interval{2};
   bool use_v1_thresholds = true;  // else v1 is sampled like v2
   bool use_psi = true;
+  // Host-wide PSI (the process sits in the real cgroup2 root, or only
+  // /proc/pressure/memory is there) is another tenant's pressure as much as
+  // ours: it raises levels only when this is set. The events carry the
+  // scope either way.
+  bool use_host_psi = false;
   // Windows are multiples of 2 s, so unprivileged processes may set them.
   psi_threshold psi_moderate{false, std::chrono::microseconds(200000),
                              std::chrono::microseconds(2000000)};

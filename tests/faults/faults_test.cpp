@@ -884,6 +884,9 @@ monitor_options child_options(pid_t pid) {
   o.reader.pid = pid;
   o.slow_interval = 200ms;
   o.signal_hold = 300ms;
+  // On a hybrid host the child's cgroup2 directory is the root, whose PSI
+  // is host-wide: the PSI cases need its triggers all the same.
+  o.use_host_psi = true;
   return o;
 }
 

@@ -196,6 +196,7 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
       return;
     }
     REQUIRE(leaf.set_limit(16 * MiB));
+    o.use_host_psi = true;  // the cgroup2 root's pressure is host-wide
     const std::string file = tmp + "/headroom-thrash-" + std::to_string(::getpid());
     {
       const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

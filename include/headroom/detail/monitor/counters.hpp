@@ -89,28 +89,29 @@ class event_counters {
   std::optional<event_counts> last_;
 };
 
-// v2 only: memory.events of the limit cgroup, watched for POLLPRI.
-inline std::optional<monitor_source> open_memory_events(const source_env& env) {
-  if (env.reader.mode() != hierarchy_mode::v2 || !env.has_memcg()) return std::nullopt;
+// Where the counters file notifies (v2): memory.events of the limit cgroup,
+// watched for POLLPRI.
+inline void open_memory_events(const source_env& env, source_sink& sink) {
+  if (!env.has_memcg() || !env.table() || !env.table()->events_notify) return;
   constexpr source_kind k = source_kind::memory_events;
-  if (!env.opt.use_memory_events) return status_only(source_failed(k, disabled_error()));
+  if (!env.opt.use_memory_events) return sink.push_back(status_only(source_failed(k, disabled_error())));
   const std::string path = env.counters.path();
   auto f = open_read(path);
-  if (!f) return status_only(source_failed(k, f.error()));
+  if (!f) return sink.push_back(status_only(source_failed(k, f.error())));
   monitor_source src;
   src.status = source_active(k, path);
   src.fds.push_back({std::move(*f), EPOLLPRI, path});
-  event_counters* counters = &env.counters;
+  event_counters* kills = &env.counters;
   const memory_reader* reader = &env.reader;
-  src.on_ready = [counters, reader](monitor_clock::time_point, source_fd& w, std::uint32_t) {
+  src.on_ready = [kills, reader](monitor_clock::time_point, source_fd& w, std::uint32_t) {
     source_outcome out;
-    if (!counters->read(event_counters::report::everything, out, w.fd.get())) {
+    if (!kills->read(event_counters::report::everything, out, w.fd.get())) {
       out.resolve = !cgroup_alive(*reader);
     }
     out.sample = true;
     return out;
   };
-  return src;
+  sink.push_back(std::move(src));
 }
 
 }  // namespace headroom::detail

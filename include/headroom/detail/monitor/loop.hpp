@@ -232,12 +232,11 @@ class monitor_loop {
                                    "limit and cgroup re-checked every " +
                                        std::to_string(opt_.slow_interval.count()) + " ms");
     psi_read_ = reader_->files().keep(psi_path_for(*reader_));
+    psi_scope_ = psi_scope_for(*reader_);
     reset_counters(s, now);
     sampler_.reset();
     const source_env env = env_for(s);
-    for (const source_opener open : source_list) {
-      if (auto src = open(env)) sources_.push_back(std::move(*src));
-    }
+    for (const source_opener open : source_list) open(env, sources_);
     for (std::size_t i = 0; i < sources_.size(); ++i) watch_source(i);
     publish_status();
     next_housekeeping_ = now + opt_.slow_interval;
@@ -247,15 +246,16 @@ class monitor_loop {
 
   // The kill counters of the limit cgroup (or the memory cgroup).
   void reset_counters(const memory_snapshot& s, clock::time_point now) {
-    if (reader_->memory_level() == host_level) {
+    if (reader_->memory_level() == host_level || !reader_->layout()) {
       counters_.reset({}, source_kind::memory_events);
       return;
     }
-    const bool v2 = reader_->mode() == hierarchy_mode::v2;
+    const memory_layout& table = reader_->layout()->memory;
     const std::size_t at = s.source == limit_source::chain ? s.limit_level : reader_->memory_level();
-    counters_.reset(reader_->files().real_path(
-                        reader_->path_at(at, v2 ? detail::v2::events : detail::v1::oom_control)),
-                    v2 ? source_kind::memory_events : source_kind::v1_oom_control);
+    // Where the file notifies, it is its own source; elsewhere the kills
+    // are v1 oom_control's.
+    counters_.reset(reader_->files().real_path(reader_->path_at(at, table.events)),
+                    table.events_notify ? source_kind::memory_events : source_kind::v1_oom_control);
     source_outcome ignored;
     counters_.read(event_counters::report::baseline, ignored);
     (void)now;
@@ -282,7 +282,7 @@ class monitor_loop {
     for (std::size_t i = 0; i < sources_.size(); ++i) {
       if (sources_[i].status.kind != source_kind::usage_bands || sources_[i].fds.empty()) continue;
       unwatch_source(sources_[i]);
-      sources_[i] = *open_usage_bands(env_for(s));
+      sources_[i] = open_usage_thresholds(env_for(s));
       watch_source(i);
       publish_status();
       return;
@@ -520,7 +520,10 @@ class monitor_loop {
     }
     char buf[512];
     if (auto text = read_kept(psi_read_, buf, sizeof buf)) {
-      if (auto p = parse_psi(*text)) ev.psi_some_avg10 = p->some.avg10;
+      if (auto p = parse_psi(*text)) {
+        ev.psi_some_avg10 = p->some.avg10;
+        ev.psi_scope = psi_scope_;
+      }
     }
     return ev;
   }
@@ -552,6 +555,7 @@ class monitor_loop {
   source_status cgroup_status_;
   std::string cgroup_text_;
   kept_file psi_read_;  // avg10 for events
+  pressure_scope psi_scope_ = pressure_scope::host;
   event_counters counters_;
   usage_sampler sampler_;
   // The limit the bands are built on.

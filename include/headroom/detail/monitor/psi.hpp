@@ -85,28 +85,78 @@ inline source_outcome psi_check_totals(psi_state& st, monitor_clock::time_point 
   return out;
 }
 
-inline std::optional<monitor_source> open_psi(const source_env& env) {
+// Whose pressure the PSI file is. The real cgroup2 root has no
+// cgroup.type; a container's namespace root, also printed as "/", has one,
+// and its pressure is the container's.
+inline pressure_scope psi_scope_for(const memory_reader& r) {
+  const auto& loc = r.location();
+  if (loc.unified_dir.empty()) return pressure_scope::host;
+  return r.files().keep(join_path(loc.unified_dir, "/cgroup.type")).missing()
+             ? pressure_scope::root_cgroup
+             : pressure_scope::cgroup;
+}
+
+// A trigger that cannot be armed where the file is still readable: a
+// read-only cgroupfs (EROFS), an unprivileged process (EACCES, EPERM), a
+// window the kernel refuses (EINVAL), or a file taken (EBUSY).
+inline bool trigger_refused(const error& e) {
+  return e.code == std::errc::read_only_file_system || e.code == std::errc::permission_denied ||
+         e.code == std::errc::operation_not_permitted || e.code == std::errc::invalid_argument ||
+         e.code == std::errc::device_or_resource_busy;
+}
+
+inline monitor_source open_psi_source(const source_env& env) {
   constexpr source_kind k = source_kind::psi;
   if (!env.opt.use_psi) return status_only(source_failed(k, disabled_error()));
   if (!env.live) return status_only(source_failed(k, env.no_kernel()));
   const std::string logical = psi_path_for(env.reader);
   const std::string real = env.reader.files().real_path(logical);
+  const pressure_scope scope = psi_scope_for(env.reader);
+  if (scope != pressure_scope::cgroup && !env.opt.use_host_psi) {
+    monitor_source off = status_only(source_failed(
+        k, make_error(make_error_code(errc::disabled), real),
+        real + ": host-wide pressure (scope " + to_string(scope) +
+            "), not the process's own; use_host_psi lets it raise levels"));
+    off.status.scope = scope;
+    return off;
+  }
+  const std::string rules = " (" + describe(env.opt.psi_moderate) + " -> moderate, " +
+                            describe(env.opt.psi_critical) + " -> critical)";
   const psi_threshold levels[] = {env.opt.psi_moderate, env.opt.psi_critical};
   monitor_source src;
-  for (std::size_t i = 0; i < 2; ++i) {
+  error refused;
+  for (std::size_t i = 0; i < 2 && !refused.code; ++i) {
     auto t = open_psi_trigger(real, levels[i].full, levels[i].stall, levels[i].window);
-    if (!t) return status_only(source_failed(k, t.error(), real));
-    src.fds.push_back({std::move(*t), EPOLLPRI, real, i});
+    if (t) {
+      src.fds.push_back({std::move(*t), EPOLLPRI, real, i});
+    } else if (trigger_refused(t.error())) {
+      refused = t.error();
+    } else {
+      return status_only(source_failed(k, t.error(), real));
+    }
   }
-  src.status = source_active(k, real + " (" + describe(env.opt.psi_moderate) + " -> moderate, " +
-                                    describe(env.opt.psi_critical) + " -> critical)");
   auto st = std::make_shared<psi_state>(psi_state{env.reader.files().keep(logical), {},
                                                    env.opt.psi_moderate, env.opt.psi_critical, logical});
-  src.on_ready = [st](monitor_clock::time_point, source_fd& w, std::uint32_t events) {
-    return psi_on_ready(*st, w, events);
-  };
+  if (refused.code) {
+    // Polled: the same rule on the totals, read on every pass of the loop
+    // (at least every slow_interval, faster near an edge).
+    src.fds.clear();
+    char buf[512];
+    auto first = read_kept(st->totals, buf, sizeof buf);
+    if (!first) return status_only(source_failed(k, first.error(), real));
+    src.status = source_active(k, real + " polled" + rules + "; trigger refused: " + refused.message());
+    src.status.failure = refused;
+  } else {
+    src.status = source_active(k, real + rules);
+    src.on_ready = [st](monitor_clock::time_point, source_fd& w, std::uint32_t events) {
+      return psi_on_ready(*st, w, events);
+    };
+  }
+  src.status.scope = scope;
   src.on_pass = [st](monitor_clock::time_point now) { return psi_check_totals(*st, now); };
   return src;
 }
+
+inline void open_psi(const source_env& env, source_sink& out) { out.push_back(open_psi_source(env)); }
 
 }  // namespace headroom::detail

@@ -27,6 +27,10 @@ namespace headroom::detail {
 
 using monitor_clock = std::chrono::steady_clock;
 
+struct monitor_source;
+// Where an opener puts the sources it opened (none, one or several).
+using source_sink = std::vector<monitor_source>;
+
 // A signal a source raised: the level it asks for, and why.
 struct raised_signal {
   pressure_level level = pressure_level::moderate;
@@ -94,8 +98,9 @@ struct source_env {
   bool live = true;
 
   bool has_memcg() const noexcept { return reader.memory_level() != host_level; }
-  bool v1() const noexcept {
-    return reader.mode() == hierarchy_mode::v1 || reader.mode() == hierarchy_mode::hybrid;
+  // The memory files of the version (nullptr: no cgroup, mode none).
+  const memory_layout* table() const noexcept {
+    return reader.layout() ? &reader.layout()->memory : nullptr;
   }
   error no_kernel() const {
     return make_error(make_error_code(errc::not_supported),

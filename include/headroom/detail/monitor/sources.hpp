@@ -1,8 +1,9 @@
 // headroom: the monitor's event sources, in the order they are opened. A
 // new source is its own header with an open_* function, and a line here.
-// Each opener returns nullopt when the source does not exist in this mode
-// (it then has no line in sources()), or a source whose status says it is
-// active, disabled or why it failed.
+// Each opener adds nothing when the source does not exist in this mode (it
+// then has no line in sources()), or sources whose status says they are
+// active, disabled or why they failed. What exists in which mode is read
+// from the version's table (layout_for), never from the mode itself.
 #pragma once
 
 #include <optional>
@@ -16,12 +17,11 @@
 
 namespace headroom::detail {
 
-using source_opener = std::optional<monitor_source> (*)(const source_env&);
+using source_opener = void (*)(const source_env&, source_sink&);
 
 inline constexpr source_opener source_list[] = {
     open_usage_bands,        // v1 eventfd thresholds, else the sampler
-    open_v1_pressure_level,  // v1, hybrid
-    open_v1_oom_control,     // v1, hybrid
+    open_cgroup_events,      // the table's cgroup.event_control rows (v1)
     open_psi,                // PSI triggers
     open_memory_events,      // v2 memory.events
     open_systemd,            // $MEMORY_PRESSURE_WATCH

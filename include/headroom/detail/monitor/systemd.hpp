@@ -12,7 +12,7 @@
 
 namespace headroom::detail {
 
-inline std::optional<monitor_source> open_systemd(const source_env& env) {
+inline std::optional<monitor_source> open_systemd_source(const source_env& env) {
   constexpr source_kind k = source_kind::systemd;
   if (!env.opt.use_systemd || !env.opt.reader.use_environment || !env.live) return std::nullopt;
   const char* path = std::getenv("MEMORY_PRESSURE_WATCH");
@@ -37,6 +37,10 @@ inline std::optional<monitor_source> open_systemd(const source_env& env) {
     return out;
   };
   return src;
+}
+
+inline void open_systemd(const source_env& env, source_sink& out) {
+  if (auto s = open_systemd_source(env)) out.push_back(std::move(*s));
 }
 
 }  // namespace headroom::detail

@@ -17,10 +17,11 @@
 
 namespace headroom::detail {
 
-inline std::optional<monitor_source> open_usage_bands(const source_env& env) {
+inline monitor_source open_usage_thresholds(const source_env& env) {
   const memory_snapshot& s = env.snapshot;
-  if (!env.v1() || !env.has_memcg() || !env.opt.use_v1_thresholds || !env.live ||
-      !s.effective_limit || s.usage_level == host_level) {
+  if (!env.has_memcg() || !env.table() || !env.table()->usage_thresholds ||
+      !env.opt.use_v1_thresholds || !env.live || !s.effective_limit ||
+      s.usage_level == host_level) {
     return open_sampler(env);
   }
   const std::string dir = env.reader.files().real_path(env.reader.location().chain[s.usage_level]);
@@ -52,6 +53,10 @@ inline std::optional<monitor_source> open_usage_bands(const source_env& env) {
     return out;
   };
   return src;
+}
+
+inline void open_usage_bands(const source_env& env, source_sink& out) {
+  out.push_back(open_usage_thresholds(env));
 }
 
 }  // namespace headroom::detail

@@ -1,83 +1,88 @@
-// headroom: the v1 cgroup events of the memory cgroup, registered through
-// cgroup.event_control (KERNEL-NOTES "Event sources"):
-//  - memory.pressure_level in local mode: medium -> moderate, critical ->
-//    critical (kernels before 4.10 know no mode: default mode then);
-//  - memory.oom_control: critical, and the kill counter is read.
-// The eventfd is also signalled when the cgroup is removed: each wakeup
-// checks that the cgroup is still there before trusting it.
+// headroom: the events the version's table registers through
+// cgroup.event_control (v1: memory.pressure_level in local mode, medium ->
+// moderate and critical -> critical; memory.oom_control -> critical and a
+// read of the kill counter; KERNEL-NOTES "Event sources"). Rows with the
+// same source name are one source. The eventfd is also signalled when the
+// cgroup is removed: each wakeup checks that the cgroup is still there
+// before trusting it.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "../event_fds.hpp"
 #include "source.hpp"
 
 namespace headroom::detail {
 
-// One registration: the watched file, its arguments (and the arguments for
-// kernels that refuse them), and the level its wakeup means.
-struct v1_event_row {
-  const char* file;
-  const char* args;
-  const char* fallback_args;  // nullptr: none
-  pressure_level level;
-  const char* reason;
-};
+// The source kind a table row names (its `source`), if it is one.
+inline std::optional<source_kind> source_named(std::string_view name) {
+  for (const source_kind k : {source_kind::v1_pressure_level, source_kind::v1_oom_control}) {
+    if (name == to_string(k)) return k;
+  }
+  return std::nullopt;
+}
 
-inline constexpr v1_event_row v1_pressure_rows[] = {
-    {"memory.pressure_level", "medium,local", "medium", pressure_level::moderate,
-     "memory.pressure_level: medium"},
-    {"memory.pressure_level", "critical,local", "critical", pressure_level::critical,
-     "memory.pressure_level: critical"},
-};
-inline constexpr v1_event_row v1_oom_rows[] = {
-    {"memory.oom_control", "", nullptr, pressure_level::critical,
-     "memory.oom_control: out of memory in the cgroup"},
-};
+inline pressure_level level_of(cgroup_event_kind k) noexcept {
+  return k == cgroup_event_kind::pressure_moderate ? pressure_level::moderate
+                                                   : pressure_level::critical;
+}
 
-// Registers `rows` on the memory cgroup as source `k`.
-template <std::size_t N>
-std::optional<monitor_source> open_v1_rows(const source_env& env, source_kind k,
-                                           const v1_event_row (&rows)[N], const char* detail) {
-  if (!env.v1() || !env.has_memcg()) return std::nullopt;
+// Registers the rows of source `k` on the memory cgroup.
+inline monitor_source open_event_rows(const source_env& env, source_kind k) {
   if (!env.opt.use_v1_events) return status_only(source_failed(k, disabled_error()));
   if (!env.live) return status_only(source_failed(k, env.no_kernel()));
   const std::string dir =
       env.reader.files().real_path(env.reader.location().chain[env.reader.memory_level()]);
+  const table_rows<cgroup_event> rows = env.table()->cgroup_events;
   monitor_source src;
-  for (std::size_t i = 0; i < N; ++i) {
-    const v1_event_row& row = rows[i];
-    auto efd = v1_register_event(dir, row.file, row.args);
-    if (!efd && row.fallback_args && efd.error().code == std::errc::invalid_argument) {
-      efd = v1_register_event(dir, row.file, row.fallback_args);
+  std::string file, args;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const cgroup_event& row = rows.begin()[i];
+    if (source_named(row.source) != k) continue;
+    auto efd = v1_register_event(dir, row.file, row.argument);
+    if (!efd && !row.fallback.empty() && efd.error().code == std::errc::invalid_argument) {
+      efd = v1_register_event(dir, row.file, row.fallback);
     }
-    if (!efd) return status_only(source_failed(k, efd.error()));
-    src.fds.push_back({std::move(*efd), EPOLLIN, dir + "/" + row.file, i});
+    if (!efd) return status_only(source_failed(k, efd.error(), dir + "/" + std::string(row.file)));
+    src.fds.push_back({std::move(*efd), EPOLLIN, dir + "/" + std::string(row.file), i});
+    file = std::string(row.file);
+    if (!row.argument.empty()) args += (args.empty() ? "" : ", ") + std::string(row.argument);
   }
-  src.status = source_active(k, dir + "/" + rows[0].file + detail);
+  src.status = source_active(k, dir + "/" + file + (args.empty() ? "" : " (" + args + ")"));
   const memory_reader* reader = &env.reader;
-  src.on_ready = [reader, k, &rows](monitor_clock::time_point, source_fd& w, std::uint32_t) {
+  src.on_ready = [reader, k, rows](monitor_clock::time_point, source_fd& w, std::uint32_t) {
     drain_eventfd(w.fd.get());
     source_outcome out;
     if (!cgroup_alive(*reader)) {
       out.resolve = true;
       return out;
     }
-    out.signal(rows[w.row].level, k, rows[w.row].reason);
-    out.read_kills = k == source_kind::v1_oom_control;
+    const cgroup_event& row = rows.begin()[w.row];
+    std::string why = std::string(row.file) + ": ";
+    why += row.kind == cgroup_event_kind::oom ? "out of memory in the cgroup"
+           : row.kind == cgroup_event_kind::pressure_moderate ? "medium"
+                                                               : "critical";
+    out.signal(level_of(row.kind), k, why);
+    out.read_kills = row.kind == cgroup_event_kind::oom;
     out.sample = true;
     return out;
   };
   return src;
 }
 
-inline std::optional<monitor_source> open_v1_pressure_level(const source_env& env) {
-  return open_v1_rows(env, source_kind::v1_pressure_level, v1_pressure_rows,
-                      " (medium, critical; local)");
-}
-
-inline std::optional<monitor_source> open_v1_oom_control(const source_env& env) {
-  return open_v1_rows(env, source_kind::v1_oom_control, v1_oom_rows, "");
+// One source per source name in the table, in the table's order.
+inline void open_cgroup_events(const source_env& env, std::vector<monitor_source>& out) {
+  if (!env.has_memcg() || !env.table()) return;
+  std::vector<source_kind> seen;
+  for (const cgroup_event& row : env.table()->cgroup_events) {
+    const auto k = source_named(row.source);
+    if (!k || std::find(seen.begin(), seen.end(), *k) != seen.end()) continue;
+    seen.push_back(*k);
+    out.push_back(open_event_rows(env, *k));
+  }
 }
 
 }  // namespace headroom::detail

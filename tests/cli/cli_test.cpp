@@ -837,7 +837,8 @@ TEST_CASE("a cgroup name with ESC, a C1 control and invalid UTF-8") {
     const auto r = info({"--json", "--root", t.root()});
     REQUIRE(r.code == 0);
     CHECK(r.out.find('\x1b') == std::string::npos);
-    CHECK(r.out.find("\\u001b[31m") != std::string::npos);
+    CHECK(r.out.find("\\u001b[31m\\u009b2J") != std::string::npos);
+    CHECK(terminal_safe(r.out));  // C1 controls are escaped too
     const auto j = json_reader::parse(r.out);
     REQUIRE(j);
     CHECK(str(*j, "cgroup.memory_path") == evil_name_utf8);

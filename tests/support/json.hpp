@@ -137,24 +137,51 @@ class json_reader {
         case 'b': out += '\b'; break;
         case 'f': out += '\f'; break;
         case 'u': {
-          if (i_ + 4 > s_.size()) return false;
           unsigned v = 0;
-          for (int k = 0; k < 4; ++k) {
-            const char h = s_[i_++];
-            v <<= 4;
-            if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
-            else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
-            else return false;
+          if (!hex4(v)) return false;
+          if (v >= 0xdc00 && v <= 0xdfff) return false;  // a lone low surrogate
+          if (v >= 0xd800 && v <= 0xdbff) {               // a pair: \uD83D\uDE00
+            unsigned lo = 0;
+            if (!lit("\\u") || !hex4(lo) || lo < 0xdc00 || lo > 0xdfff) return false;
+            v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
           }
-          if (v >= 0x80) return false;  // tests only need ASCII escapes
-          out += static_cast<char>(v);
+          utf8(out, v);
           break;
         }
         default: return false;
       }
     }
     return false;
+  }
+  bool hex4(unsigned& v) {
+    if (i_ + 4 > s_.size()) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char h = s_[i_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
+      else return false;
+    }
+    return true;
+  }
+  static void utf8(std::string& out, unsigned v) {
+    if (v < 0x80) {
+      out += static_cast<char>(v);
+    } else if (v < 0x800) {
+      out += static_cast<char>(0xc0 | (v >> 6));
+      out += static_cast<char>(0x80 | (v & 0x3f));
+    } else if (v < 0x10000) {
+      out += static_cast<char>(0xe0 | (v >> 12));
+      out += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (v & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | (v >> 18));
+      out += static_cast<char>(0x80 | ((v >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (v & 0x3f));
+    }
   }
   bool array(json& out, int depth) {
     out.type = json::kind::array;

@@ -4,8 +4,9 @@
 // the container (or sent a captured tree). Output that machines parse must
 // stay valid, and a terminal must never receive raw control bytes:
 //   json_escape      a JSON string body (RFC 8259): '"', '\' and control
-//                    bytes escaped; every byte that is not part of a valid
-//                    UTF-8 sequence becomes U+FFFD (written as UTF-8).
+//                    characters (C0, DEL, C1) escaped as \u00XX; every byte
+//                    that is not part of a valid UTF-8 sequence becomes
+//                    U+FFFD (written as UTF-8).
 //   label_escape     a Prometheus label value or HELP text (exposition format
 //                    0.0.4): '\' '"' and newline escaped, invalid bytes as
 //                    U+FFFD (the format requires UTF-8).
@@ -81,6 +82,13 @@ inline std::string json_escape(std::string_view s) {
       ++i;
       continue;
     }
+    // C1 controls U+0080..U+009F (0xc2 0x80..0x9f) act on terminals too.
+    if (n == 2 && static_cast<unsigned char>(s[i]) == 0xc2 &&
+        static_cast<unsigned char>(s[i + 1]) < 0xa0) {
+      append_hex_byte(out, "\\u", static_cast<unsigned char>(s[i + 1]), 4);
+      i += n;
+      continue;
+    }
     if (n > 1) {
       out.append(s, i, n);
       i += n;
@@ -104,7 +112,7 @@ inline std::string json_escape(std::string_view s) {
         out += "\\r";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           append_hex_byte(out, "\\u", static_cast<unsigned char>(c), 4);
         } else {
           out += c;

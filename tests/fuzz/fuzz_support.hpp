@@ -156,35 +156,66 @@ struct mount_line {
   std::string root;
   std::string fs_type;
   std::string super_options;
+  std::size_t node = 0;  // its index among all mountinfo lines
 };
 
+// The '/'-separated components of an absolute path ("/" has none).
+inline std::vector<std::string_view> components(std::string_view absolute_path) {
+  std::vector<std::string_view> out;
+  if (absolute_path == "/") return out;
+  absolute_path.remove_prefix(1);
+  any_component(absolute_path, [&](std::string_view c) {
+    out.push_back(c);
+    return false;
+  });
+  return out;
+}
+
+// KERNEL-NOTES.md: the path and the mount root are both relative to the
+// reader's cgroup namespace. The path is under the root when the root's
+// components are a prefix of its own and what is left names no "..":
+// root "/../../.." and path "/../../../init.scope" map to
+// MOUNTPOINT/init.scope; path "/../sib" under root "/" does not map.
 inline headroom::path_mapping expected_mapping(const mount_line& m,
                                                std::string_view path) {
   using headroom::path_mapping;
-  if (path == "/.." || starts_with(path, "/../")) {
-    return path_mapping::outside_namespace;
+  if (path.empty() || path.front() != '/') return path_mapping::malformed_path;
+  const auto p = components(path);
+  // A kernel prints "." nowhere and ".." only as leading components.
+  bool climbing = true;
+  for (const auto c : p) {
+    if (c.empty() || c == ".") return path_mapping::malformed_path;
+    if (c == ".." && !climbing) return path_mapping::malformed_path;
+    climbing = climbing && c == "..";
   }
-  if (has_unsafe_components(path)) return path_mapping::unsafe_path;
-  if (m.root == "/") return path_mapping::mount_root;
-  if (path == m.root || starts_with(path, m.root + "/")) {
-    return path_mapping::below_mount_root;
+  const auto not_under = !p.empty() && p.front() == ".."
+                             ? path_mapping::outside_namespace
+                             : path_mapping::not_under_mount_root;
+  if (m.root.empty() || m.root.front() != '/') return not_under;
+  const auto r = components(m.root);
+  if (r.size() > p.size()) return not_under;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    if (r[i] != p[i]) return not_under;
   }
-  return path_mapping::not_under_mount_root;
+  for (std::size_t i = r.size(); i < p.size(); ++i) {
+    if (p[i] == "..") return not_under;
+  }
+  return r.empty() ? path_mapping::mount_root : path_mapping::below_mount_root;
 }
 
 inline bool under_sys_fs_cgroup(std::string_view p) {
   return p == "/sys/fs/cgroup" || starts_with(p, "/sys/fs/cgroup/");
 }
 
-// DESIGN.md: a mount that maps the path without falling back first, then one
-// under /sys/fs/cgroup, then mountinfo order.
+// DESIGN.md: among the visible mounts, one that maps the path first, then
+// one under /sys/fs/cgroup, then mountinfo order.
 inline const mount_line* expected_mount(const std::vector<mount_line>& mounts,
                                         std::string_view path) {
   const mount_line* best = nullptr;
   int best_score = -1;
   for (const auto& m : mounts) {
     const int score =
-        (headroom::is_fallback(expected_mapping(m, path)) ? 0 : 2) +
+        (headroom::is_unmapped(expected_mapping(m, path)) ? 0 : 2) +
         (under_sys_fs_cgroup(m.mount_point) ? 1 : 0);
     if (score > best_score) {
       best = &m;
@@ -280,20 +311,30 @@ inline void check_locate(std::string_view cgroup_text,
   bool odd_mount = false;
   std::vector<mount_line> v1_mounts;
   std::vector<mount_line> v2_mounts;
+  // Every line, for the mount tree: which mounts are covered by later ones.
+  // Covering has its own table of cases in tests/unit/discover_test.cpp;
+  // here the library's rule decides it, and the rest is checked against it.
+  std::vector<headroom::detail::mount_node> nodes;
+  bool v1_covered = false;
+  bool v2_covered = false;
   for (const auto line : non_empty_lines(mountinfo_text)) {
     const auto e = headroom::parse_mountinfo_line(line);
     if (!e) {
       mountinfo_ok = false;
       break;
     }
+    nodes.push_back({e->mount_id, e->parent_id,
+                     headroom::unescape_mount_path(e->mount_point)});
     mount_line m{headroom::unescape_mount_path(e->mount_point),
                  headroom::unescape_mount_path(e->root),
-                 std::string(e->fs_type), std::string(e->super_options)};
+                 std::string(e->fs_type), std::string(e->super_options),
+                 nodes.size() - 1};
     if (m.fs_type == "cgroup" || m.fs_type == "cgroup2") {
-      for (const std::string& p : {m.mount_point, m.root}) {
-        odd_mount = odd_mount || p.empty() || p.front() != '/' ||
-                    has_unsafe_components(p);
-      }
+      // The root may climb ("/../.."): it is relative to the reader's
+      // cgroup namespace.
+      const std::string& p = m.mount_point;
+      odd_mount = odd_mount || p.empty() || p.front() != '/' ||
+                  has_unsafe_components(p);
     }
     if (m.fs_type == "cgroup2") {
       v2_mounts.push_back(std::move(m));
@@ -301,6 +342,21 @@ inline void check_locate(std::string_view cgroup_text,
                list_holds(m.super_options, "memory", ',')) {
       v1_mounts.push_back(std::move(m));
     }
+  }
+  if (mountinfo_ok) {
+    const auto drop_covered = [&](std::vector<mount_line>& ms, bool& any) {
+      std::vector<mount_line> visible;
+      for (auto& m : ms) {
+        if (headroom::detail::is_covered(nodes, m.node)) {
+          any = true;
+        } else {
+          visible.push_back(std::move(m));
+        }
+      }
+      ms = std::move(visible);
+    };
+    drop_covered(v1_mounts, v1_covered);
+    drop_covered(v2_mounts, v2_covered);
   }
 
   if (!loc) {
@@ -318,10 +374,13 @@ inline void check_locate(std::string_view cgroup_text,
   if (v2_entry && !v2_mounts.empty()) {
     HEADROOM_FUZZ_CHECK(loc->unified_path == v2_entry->path);
     const mount_line* m = expected_mount(v2_mounts, v2_entry->path);
-    if (headroom::is_fallback(expected_mapping(*m, v2_entry->path))) {
-      HEADROOM_FUZZ_CHECK(loc->unified_dir == m->mount_point);
+    HEADROOM_FUZZ_CHECK(loc->unified_mount_point == m->mount_point);
+    if (headroom::is_unmapped(expected_mapping(*m, v2_entry->path))) {
+      // Not visible: no directory, never the mount point's.
+      HEADROOM_FUZZ_CHECK(loc->unified_dir.empty());
+    } else {
+      check_dir_inside(loc->unified_dir, m->mount_point);
     }
-    check_dir_inside(loc->unified_dir, m->mount_point);
   } else {
     HEADROOM_FUZZ_CHECK(loc->unified_dir.empty() && loc->unified_path.empty());
   }
@@ -337,6 +396,16 @@ inline void check_locate(std::string_view cgroup_text,
     mode = hierarchy_mode::v2;
     candidates = &v2_mounts;
     path = v2_entry->path;
+  }
+  // Mounted, but every mount of it covered: the mode is known, nothing can
+  // be read.
+  if (mode == hierarchy_mode::none &&
+      ((v1_memory && v1_covered) || (!v1_memory && v2_entry && v2_covered))) {
+    HEADROOM_FUZZ_CHECK(loc->mapping == path_mapping::hidden_mount);
+    HEADROOM_FUZZ_CHECK(loc->mode != hierarchy_mode::none);
+    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code &&
+                        loc->chain.empty() && loc->dir.empty());
+    return;
   }
   HEADROOM_FUZZ_CHECK(loc->mode == mode);
   if (mode == hierarchy_mode::none) {
@@ -355,8 +424,13 @@ inline void check_locate(std::string_view cgroup_text,
   HEADROOM_FUZZ_CHECK(same_mount(loc->mount, *m));
   const path_mapping how = expected_mapping(*m, path);
   HEADROOM_FUZZ_CHECK(loc->mapping == how);
-  if (headroom::is_fallback(how))
-    HEADROOM_FUZZ_CHECK(loc->dir == m->mount_point);
+  if (headroom::is_unmapped(how)) {
+    // No directory and no chain: the values are errors saying why, never
+    // the mount point's numbers (discover() may still find it by pid).
+    HEADROOM_FUZZ_CHECK(loc->dir.empty() && loc->chain.empty());
+    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code && !loc->unmapped_reason.empty());
+    return;
+  }
   check_chain(*loc);
   // Never more levels than the path has components (plus the mount point).
   std::size_t slashes = 0;

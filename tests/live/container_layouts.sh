@@ -227,6 +227,22 @@ check moved-ns "$(k "$base/moved-ns-sib")" error outside_namespace 1.5
 check moved-cgns "$(k "$base/moved-cgns-sib")" bytes found_by_pid 1.5 limit_cgroup
 check changed "$(k "$base/changed")" bytes below_mount_root 1.5 limit_cgroup
 
+# A node agent that cannot see the cgroup itself (its own cgroup mounts are
+# covered by a tmpfs) reads another process through that process's view.
+agent_pid=$(cat "$work/binds.pid")
+unshare -m --propagation private sh -c \
+  "mount -t tmpfs tmpfs /sys/fs/cgroup && exec '$info' --json --pid $agent_pid" \
+  > "$work/agent.json" 2> "$work/agent.err"
+agent_view=$(j "$work/agent.json" '.cgroup.view')
+agent_lim=$(j "$work/agent.json" '.memory.limit_bytes')
+if [ "$agent_view" = target ] && [ "$agent_lim" = "$(k "$base/binds")" ]; then
+  echo "ok   agent-blind: --pid through the target's view (target), $agent_lim"
+else
+  echo "FAIL agent-blind: view $agent_view, limit $agent_lim, kernel $(k "$base/binds"): $(cat "$work/agent.err")"
+  failures=$((failures + 1))
+fi
+rows+=("agent-blind (--pid, own mounts covered)|$(($(k "$base/binds") / mib)) MiB|$(fmt "$agent_lim")|$(fmt "$(j "$work/agent.json" '.memory.headroom_bytes')")|$(j "$work/agent.json" '.cgroup.path_mapping')|view $agent_view||")
+
 if [ "${PEERS:-0}" = 1 ] || [ -n "${TABLE:-}" ]; then
   echo
   echo "| layout | kernel's limit | headroom-info limit | headroom | mapping | --pid from the host | java -XshowSettings:system | node constrainedMemory() |"

@@ -3,10 +3,10 @@
 # prints one summary line per configuration:
 #
 #   gcc-c++17      g++, C++17: unit, CLI, packaging, live tests on this
-#                  kernel, and the live tests in a qemu guest on cgroup v2
-#                  and on a hybrid layout
+#                  kernel, the live tests in a qemu guest on cgroup v2
+#                  and on a hybrid layout, and the Docker scenarios
 #   gcc-c++20, clang-c++17, clang-c++20
-#                  the same without the guest (it runs once)
+#                  the same without the guest and Docker (they run once)
 #   no-exceptions  g++ -fno-exceptions
 #   asan-ubsan     clang++ -fsanitize=address,undefined
 #   tsan           clang++ -fsanitize=thread
@@ -45,6 +45,8 @@ packages=(
   qemu-system-x86 busybox-static cpio file util-linux
   # allocators release_free_memory() is tested under, and libuv, a peer
   libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 libuv1-dev
+  # the Docker scenarios read docker inspect and headroom-info --json
+  jq
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -64,7 +66,7 @@ if ((${#missing[@]})); then
 fi
 
 # ------------------------------------------------------------ configurations
-# name | compiler | C++ standard | extra flags | VM tests (ON/OFF) | runner
+# name | compiler | C++ standard | extra flags | VM and Docker tests (ON/OFF) | runner
 configs=(
   "gcc-c++17|g++|17||ON|"
   "gcc-c++20|g++|20||OFF|"
@@ -98,7 +100,7 @@ for c in "${configs[@]}"; do
   t0=$SECONDS
   if ! { cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
            -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_STANDARD="$std" \
-           -DCMAKE_CXX_FLAGS="$flags" -DHEADROOM_VM_TESTS="$vm" \
+           -DCMAKE_CXX_FLAGS="$flags" -DHEADROOM_VM_TESTS="$vm" -DHEADROOM_DOCKER_TESTS="$vm" \
            -DHEADROOM_BUILD_BENCHMARKS="$bench" &&
          cmake --build "$dir" -j "$jobs"; } >"$log" 2>&1; then
     tail -n 40 "$log"

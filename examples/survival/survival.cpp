@@ -13,6 +13,14 @@
 // them as CSV, for plotting) and prints kills, hit rate and peak working
 // set. Exits 0 when every headroom run survived; the naive runs are
 // expected to be killed.
+//
+//   headroom-survival --in-place naive|headroom [--requests N] [--seed S]
+//
+// runs one cache in this process, in the cgroup it already is in (a
+// container started with `docker run -m 128m`): no cgroup is created, no
+// root is needed. It samples its own working set through a memory_reader
+// and prints `result in_place ...` lines when it finishes; a naive cache is
+// killed by the kernel instead (exit 137).
 #include <headroom/detail/format.hpp>
 #include <headroom/pressure.hpp>
 
@@ -84,23 +92,26 @@ std::size_t entry_size(const std::uint32_t&, const std::string& v) {
   return sizeof(std::uint32_t) + v.capacity() + 64;  // + list and map nodes
 }
 
-// A worker: serves `requests` requests, then reports on fd 3.
-int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+// Serves `requests` requests, calling `sample` every 64 of them. False
+// when the monitor could not be created.
+template <class Sample>
+bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed, worker_report& r,
+           Sample sample) {
   pressure_cache::lru_cache<std::uint32_t, std::string> cache(entry_size);
   std::optional<headroom::monitor> mon;
   if (follow_pressure) {
     auto m = headroom::monitor::create();
     if (!m) {
       std::fprintf(stderr, "worker: monitor: %s\n", m.error().message().c_str());
-      return 2;
+      return false;
     }
     mon.emplace(std::move(*m));
     cache.follow(*mon);
   }
   const zipf dist(keys);
   std::mt19937_64 rng(seed);
-  worker_report r;
   for (; r.requests < requests; ++r.requests) {
+    if (r.requests % 64 == 0) sample();
     if (mon) {
       // The monitor is part of this loop: a poll with no wait, then
       // dispatch() runs the cache's callback here, on this thread.
@@ -114,7 +125,51 @@ int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
   r.misses = cache.misses();
   r.sheds = cache.sheds();
   r.cache_bytes = cache.bytes();
+  return true;
+}
+
+// A worker of the demo: serves `requests` requests, then reports on fd 3.
+int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+  worker_report r;
+  if (!serve(follow_pressure, requests, seed, r, [] {})) return 2;
   return ::write(3, &r, sizeof r) == static_cast<ssize_t>(sizeof r) ? 0 : 2;
+}
+
+// --in-place: one cache in this process and its current cgroup; the
+// working set is sampled through headroom itself.
+int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+  auto reader = headroom::memory_reader::open();
+  if (!reader) {
+    std::fprintf(stderr, "headroom-survival: %s\n", reader.error().message().c_str());
+    return 1;
+  }
+  const auto limit = reader->snapshot().limit;
+  std::uint64_t peak_ws = 0;
+  worker_report r;
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool ok = serve(follow_pressure, requests, seed, r, [&] {
+    if (auto ws = reader->snapshot().working_set) peak_ws = std::max(peak_ws, *ws);
+  });
+  if (!ok) return 2;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto report = reader->report();
+  const auto kernel_peak = report.peak.value ? *report.peak.value : 0;
+  const char* cache = follow_pressure ? "headroom" : "naive";
+  std::printf("result in_place cache %s\n", cache);
+  std::printf("result in_place limit_bytes %llu\n",
+              static_cast<unsigned long long>(limit && limit->has_value() ? **limit : 0));
+  std::printf("result in_place requests %llu\nresult in_place hits %llu\n",
+              static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.hits));
+  std::printf("result in_place hit_rate_pct %.1f\n",
+              100.0 * static_cast<double>(r.hits) /
+                  static_cast<double>(std::max<std::uint64_t>(1, r.requests)));
+  std::printf("result in_place sheds %llu\n", static_cast<unsigned long long>(r.sheds));
+  std::printf("result in_place peak_ws_bytes %llu\n", static_cast<unsigned long long>(peak_ws));
+  std::printf("result in_place kernel_peak_bytes %llu\n",
+              static_cast<unsigned long long>(kernel_peak));
+  std::printf("result in_place seconds %.2f\n", seconds);
+  return 0;
 }
 
 std::uint64_t read_number(const std::string& path) {
@@ -223,6 +278,8 @@ int main(int argc, char** argv) {
   std::uint64_t requests = 60000;
   std::string trace_dir;
   std::string only;
+  std::string here;
+  std::uint64_t seed = 1000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&] {
@@ -242,12 +299,25 @@ int main(int argc, char** argv) {
       trace_dir = value();
     } else if (a == "--only") {
       only = value();
+    } else if (a == "--in-place") {
+      here = value();
+    } else if (a == "--seed") {
+      seed = std::strtoull(value(), nullptr, 10);
     } else {
       std::fprintf(stderr,
                    "usage: headroom-survival [--runs N] [--limit 128Mi] [--requests N] "
-                   "[--trace DIR] [--only naive|headroom]\n");
+                   "[--trace DIR] [--only naive|headroom]\n"
+                   "       headroom-survival --in-place naive|headroom [--requests N] "
+                   "[--seed S]\n");
       return 2;
     }
+  }
+  if (!here.empty()) {
+    if (here != "naive" && here != "headroom") {
+      std::fprintf(stderr, "headroom-survival: --in-place takes naive or headroom\n");
+      return 2;
+    }
+    return in_place(here == "headroom", requests, seed);
   }
   if (::geteuid() != 0) {
     std::printf("SKIP: the demo creates memory cgroups: run it as root\n");

@@ -285,7 +285,7 @@ inline void human_section(std::string& out, const export_report& r,
     if (v.quiet || v.st == state::unsupported) continue;
     if (v.st == state::absent && v.human.empty()) continue;
     if (f->type == field_type::list && v.has_value()) {
-      human_list(out, f->label, v);
+      if (!v.items.empty()) human_list(out, f->label, v);
       continue;
     }
     std::string text = human_value(f->type, v);

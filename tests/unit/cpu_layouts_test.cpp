@@ -378,3 +378,39 @@ TEST_CASE("HEADROOM_DETECT=off: no cgroup is looked for, the affinity is still r
   CHECK(ignored->cpu_location().mode == hierarchy_mode::v2);
   CHECK(up(ignored->snapshot()) == 2);
 }
+
+TEST_CASE("cpu: the mapping and the search are the memory reader's") {
+  fixture_tree t;
+  write_host(t);
+  write_affinity(t, "0-7");
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) +
+             "50 31 0:32 / /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n"
+             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "50000");  // another container's
+  SUBCASE("a quota of a cgroup that is not the process's is never its own") {
+    t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
+    t.file("sys/fs/cgroup/cpu,cpuacct/cgroup.procs", "1\n");
+    const auto r = open_at(t);
+    CHECK(r.cpu_location().mapping == path_mapping::not_under_mount_root);
+    CHECK(r.cpu_location().dir.empty());
+    const auto s = r.snapshot();
+    REQUIRE_FALSE(s.quota);
+    CHECK(s.quota.error().code == errc::not_visible);
+    CHECK_FALSE(s.effective(cpu_rounding::up));
+  }
+  SUBCASE("found by pid below the mount") {
+    t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/elsewhere/x\n0::/\n");
+    t.file("sys/fs/cgroup/cpu,cpuacct/cgroup.procs", "1\n");
+    write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/x", "150000");
+    t.file("sys/fs/cgroup/cpu,cpuacct/x/cgroup.procs", "4242\n");
+    const auto r = open_at(t);
+    CHECK(r.cpu_location().mapping == path_mapping::found_by_pid);
+    CHECK(r.cpu_location().dir == "/sys/fs/cgroup/cpu,cpuacct/x");
+    const auto s = r.snapshot();
+    REQUIRE(s.quota);
+    REQUIRE(s.quota->has_value());
+    CHECK((*s.quota)->quota_us == 50000);  // the tighter one, an ancestor's
+    CHECK(r.quota_cgroup(s) == "/sys/fs/cgroup/cpu,cpuacct");
+  }
+}

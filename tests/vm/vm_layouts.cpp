@@ -277,7 +277,7 @@ int main() {
     ::close(go[1]);
     const std::string enforced = read_file(l.enforced + "/memory.max");
     const std::string kernel =
-        std::to_string(std::stoull(enforced.empty() ? "0" : enforced) / MiB) + "MiB";
+        std::to_string(std::strtoull(enforced.c_str(), nullptr, 10) / MiB) + "MiB";
     const std::string inside = got ? line.text : "no answer";
     const std::string want =
         l.expect_limit + " " + to_string(l.expect_mapping);

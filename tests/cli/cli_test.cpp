@@ -1027,14 +1027,7 @@ TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible")
   }
   SUBCASE("usage below the limit cgroup: the headroom is a bound, and the report says so") {
     fixture_tree t;
-    write_host(t);
-    t.file("proc/self/cgroup", "4:memory:/kubepods/pod1/ctr\n0::/\n");
-    t.file("proc/self/mountinfo",
-           std::string(mi_base) +
-               "50 31 0:32 /kubepods/pod1/ctr /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
-    v1_dir d;
-    d.hierarchical_limit = std::to_string(512 * MiB);
-    write_v1(t, "sys/fs/cgroup/memory", d);
+    layout_v1_pod_above_mount(t);
     const json j = info_json({"--root", t.root()});
     CHECK(str(j, "memory.usage_scope") == "below_limit_cgroup");
     CHECK(boolean(j, "memory.headroom_is_bound"));

@@ -173,6 +173,19 @@ inline std::vector<container_row> container_rows() {
   };
 }
 
+// A v1 pod whose 512 MiB limit is above the container's mount: seen only
+// through hierarchical_memory_limit, usage only the container's.
+inline void layout_v1_pod_above_mount(fixture_tree& t) {
+  write_host(t);
+  t.file("proc/self/cgroup", "4:memory:/kubepods/pod1/ctr\n0::/\n");
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) +
+             "50 31 0:32 /kubepods/pod1/ctr /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+  v1_dir d;
+  d.hierarchical_limit = std::to_string(512 * MiB);
+  write_v1(t, "sys/fs/cgroup/memory", d);
+}
+
 inline void write_row(fixture_tree& t, const container_row& row) {
   write_host(t);
   t.file("proc/self/status", status_of(tree_pid));

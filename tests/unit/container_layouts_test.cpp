@@ -75,13 +75,7 @@ TEST_CASE("usage scope: the limit cgroup's, or below it and the headroom a bound
   fixture_tree t;
   write_host(t);
   SUBCASE("v1 pod limit above the mount: usage is the container's, below the limit") {
-    t.file("proc/self/cgroup", "4:memory:/kubepods/pod1/ctr\n0::/\n");
-    t.file("proc/self/mountinfo",
-           std::string(mi_base) +
-               "50 31 0:32 /kubepods/pod1/ctr /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
-    v1_dir d;
-    d.hierarchical_limit = std::to_string(512 * MiB);
-    write_v1(t, "sys/fs/cgroup/memory", d);
+    layout_v1_pod_above_mount(t);
     options o;
     o.root = t.root();
     auto r = memory_reader::open(o);

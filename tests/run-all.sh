@@ -47,6 +47,8 @@ packages=(
   libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 libuv1-dev
   # the Docker scenarios read docker inspect and headroom-info --json
   jq
+  # promtool: a second opinion on the exposition text (cli_promtool)
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

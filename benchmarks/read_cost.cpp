@@ -88,25 +88,24 @@ int main(int argc, char** argv) {
   }
   const headroom::memory_reader& reader = *opened;
   const auto s0 = reader.snapshot();
-  if (s0.usage_level == headroom::host_level) {
+  if (!s0.usage_at) {
     std::printf("SKIP: no cgroup usage file to read here (mode %s)\n", headroom::to_string(reader.mode()));
     return 77;
   }
-  const bool v1 = reader.mode() != headroom::hierarchy_mode::v2;
   const auto& fs = reader.files();
   const std::string usage_path = fs.real_path(reader.usage_path(s0));
   // The files snapshot() reads: the limit file of each directory on the
   // chain, then usage and memory.stat of the usage cgroup.
   std::vector<int> snapshot_fds;
   for (std::size_t i = 0; i < reader.chain_size(); ++i) {
-    const int fd = ::open(fs.real_path(reader.path_at(i, v1 ? "memory.limit_in_bytes" : "memory.max")).c_str(),
+    const int fd = ::open(fs.real_path(reader.path_at(headroom::chain_position{i}, reader.layout()->memory.limit)).c_str(),
                           O_RDONLY | O_CLOEXEC);
     if (fd >= 0) snapshot_fds.push_back(fd);
   }
   const int usage_fd = ::open(usage_path.c_str(), O_RDONLY | O_CLOEXEC);
   snapshot_fds.push_back(usage_fd);
   snapshot_fds.push_back(
-      ::open(fs.real_path(reader.path_at(s0.usage_level, "memory.stat")).c_str(), O_RDONLY | O_CLOEXEC));
+      ::open(fs.real_path(reader.path_at(*s0.usage_at, reader.layout()->memory.stat)).c_str(), O_RDONLY | O_CLOEXEC));
 
   std::vector<candidate> c;
   c.push_back({"bare pread (usage file)", [&] { sink = bare_pread(usage_fd); }, 20000, {}});

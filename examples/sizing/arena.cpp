@@ -7,6 +7,7 @@
 //
 //   headroom-arena
 #include <headroom/detail/format.hpp>
+#include <headroom/memory.hpp>
 #include <headroom/policy.hpp>
 
 #include <sys/mman.h>

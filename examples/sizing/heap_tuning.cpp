@@ -7,6 +7,7 @@
 //   headroom-heap-tuning            a table
 //   headroom-heap-tuning --env      shell lines: HEADROOM_JVM_MAX_HEAP=...
 #include <headroom/cpu.hpp>
+#include <headroom/memory.hpp>
 #include <headroom/detail/format.hpp>
 #include <headroom/policy.hpp>
 

@@ -35,6 +35,7 @@
 #include "error.hpp"
 #include "layout.hpp"
 #include "parse.hpp"
+#include "snapshot.hpp"
 
 #if HEADROOM_HAVE_LINUX
 #include <sched.h>
@@ -136,11 +137,14 @@ struct cpu_snapshot {
   // The tightest quota on the cpu cgroup's chain; std::nullopt when nothing
   // on it sets one (or there is no cpu controller).
   result<std::optional<cpu_quota>> quota{std::optional<cpu_quota>{}};
-  std::size_t quota_level = 0;  // chain index of the cgroup that holds it
+  // The cgroup that holds it, on cpu_location().chain (cpu_reader::
+  // quota_cgroup gives its directory); std::nullopt without a quota.
+  std::optional<chain_position> quota_at;
   // How many CPUs the cpuset grants; std::nullopt without a cpuset
   // controller.
   result<std::optional<std::uint32_t>> cpuset{std::optional<std::uint32_t>{}};
-  std::size_t cpuset_level = 0;  // which file was read: cpu_reader::cpuset_path
+  // Which of the cpuset files was read (cpu_reader::cpuset_path gives it).
+  std::optional<std::size_t> cpuset_file;
 
   // min(affinity, quota rounded, cpuset), at least 1.
   result<std::uint32_t> effective(cpu_rounding r) const {
@@ -244,19 +248,19 @@ class cpu_reader {
   // (empty when nothing sets a quota).
   std::string quota_path(const cpu_snapshot& s) const {
     if (!has_quota(s)) return {};
-    return file_at(cpu_.chain[s.quota_level], layout_for(cpu_.mode)->cpu.quota);
+    return file_at(cpu_.chain[s.quota_at->index], layout_for(cpu_.mode)->cpu.quota);
   }
   std::string quota_cgroup(const cpu_snapshot& s) const {
-    return has_quota(s) ? cpu_.chain[s.quota_level] : std::string();
+    return has_quota(s) ? cpu_.chain[s.quota_at->index] : std::string();
   }
 
   // Logical path of the cpuset file s read (empty when there is none).
   std::string cpuset_path(const cpu_snapshot& s) const {
     if (!s.cpuset || !s.cpuset->has_value() ||
-        s.cpuset_level >= cpuset_files_.size()) {
+        !s.cpuset_file || *s.cpuset_file >= cpuset_files_.size()) {
       return {};
     }
-    return cpuset_logical_[s.cpuset_level];
+    return cpuset_logical_[*s.cpuset_file];
   }
 
   // Affinity, the tightest quota and the cpuset, re-read now.
@@ -290,7 +294,8 @@ class cpu_reader {
   }
 
   bool has_quota(const cpu_snapshot& s) const {
-    return s.quota && s.quota->has_value() && s.quota_level < cpu_.chain.size();
+    return s.quota && s.quota->has_value() && s.quota_at &&
+           s.quota_at->index < cpu_.chain.size() && layout_for(cpu_.mode);
   }
 
   void open_quota_files() {
@@ -364,7 +369,7 @@ class cpu_reader {
       }
       if (q->has_value() && (!best || detail::no_more_cpu(**q, *best))) {
         best = *q;
-        s.quota_level = i;
+        s.quota_at = chain_position{i};
       }
     }
     s.quota = best;
@@ -393,7 +398,7 @@ class cpu_reader {
         return;
       }
       s.cpuset = std::optional<std::uint32_t>{*n};
-      s.cpuset_level = i;
+      s.cpuset_file = i;
       return;
     }
     s.cpuset = std::optional<std::uint32_t>{};  // no directory has the file

@@ -33,93 +33,9 @@
 #include "error.hpp"
 #include "layout.hpp"
 #include "parse.hpp"
+#include "snapshot.hpp"
 
 namespace headroom {
-
-// Where the binding limit was found.
-enum class limit_source {
-  none,          // nothing on the chain limits
-  chain,         // the limit file of the directory chain[limit_level]
-  hierarchical,  // v1 hierarchical_memory_limit: an ancestor above the mount
-                 // point, which the process cannot see, holds the limit
-  environment,   // HEADROOM_MEMORY_LIMIT replaced the detected limit
-};
-
-constexpr const char* to_string(limit_source s) noexcept {
-  switch (s) {
-    case limit_source::chain:
-      return "chain";
-    case limit_source::hierarchical:
-      return "hierarchical_memory_limit";
-    case limit_source::environment:
-      return "environment";
-    case limit_source::none:
-      break;
-  }
-  return "none";
-}
-
-// Chain index meaning "host-wide, from /proc/meminfo": there is no cgroup
-// usage to read (mode none, or only the cgroup2 root, which has no
-// memory.current).
-inline constexpr std::size_t host_level = SIZE_MAX;
-
-// Whose usage the headroom was computed from.
-enum class usage_scope {
-  limit_cgroup,        // the limit cgroup's: what the kernel compares with the limit
-  below_limit_cgroup,  // a cgroup below it (the limit is held above the visible
-                       // mount, or is the host's, or was given): siblings'
-                       // usage is not counted, so the headroom is an upper bound
-  host,                // host-wide (/proc/meminfo)
-};
-
-constexpr const char* to_string(usage_scope s) noexcept {
-  switch (s) {
-    case usage_scope::limit_cgroup:
-      return "limit_cgroup";
-    case usage_scope::below_limit_cgroup:
-      return "below_limit_cgroup";
-    case usage_scope::host:
-      break;
-  }
-  return "host";
-}
-
-// The byte counts memory.stat gives for the usage cgroup (v1: total_rss,
-// total_cache, total_inactive_file; v2: anon, file, inactive_file).
-struct memory_stat {
-  std::uint64_t anon = 0;
-  std::uint64_t file = 0;
-  std::uint64_t inactive_file = 0;
-};
-
-// What snapshot() reads: enough for the effective limit and the headroom.
-// Each value either holds bytes or says why it could not be read.
-struct memory_snapshot {
-  hierarchy_mode mode = hierarchy_mode::none;
-  // The tightest hard limit; std::nullopt when nothing limits.
-  result<std::optional<std::uint64_t>> limit{std::optional<std::uint64_t>{}};
-  limit_source source = limit_source::none;
-  // Chain index of the limit cgroup (source chain), or of the topmost
-  // visible directory (source hierarchical).
-  std::size_t limit_level = 0;
-  // Chain index whose usage and memory.stat were read, or host_level.
-  std::size_t usage_level = host_level;
-  usage_scope scope = usage_scope::host;
-  result<std::uint64_t> usage{errc::not_supported};
-  result<memory_stat> stat{errc::not_supported};
-  // usage - inactive_file, floored at 0 (host-wide: MemTotal - MemAvailable).
-  result<std::uint64_t> working_set{errc::not_supported};
-  result<std::uint64_t> host_total{errc::not_supported};  // MemTotal
-  // min(limit, host total); host total when nothing limits.
-  result<std::uint64_t> effective_limit{errc::not_supported};
-  // effective limit - working set, floored at 0.
-  result<std::uint64_t> headroom{errc::not_supported};
-
-  // True when usage was not read where the limit is enforced: the headroom
-  // is then an upper bound (others' usage under the same limit is unseen).
-  bool headroom_is_bound() const noexcept { return scope == usage_scope::below_limit_cgroup; }
-};
 
 // A value read by report(), with the file it came from (logical path).
 template <class T>
@@ -156,6 +72,15 @@ struct chain_entry {
   result<std::optional<std::uint64_t>> high{errc::not_supported};
 };
 
+// The cgroup that holds a snapshot's limit (memory_reader::limit_cgroup).
+struct limit_cgroup_info {
+  std::string dir;          // logical
+  chain_position position;  // on the reader's chain
+  // v1 hierarchical_memory_limit: the cgroup that binds is above the mount
+  // point; dir is the topmost visible directory, the closest to it.
+  bool above_mount = false;
+};
+
 // Everything headroom-info shows.
 struct memory_report {
   memory_snapshot snapshot;
@@ -163,7 +88,7 @@ struct memory_report {
   // v2: min of memory.high on the chain (the throttling threshold).
   // not_supported on v1.
   reading<std::optional<std::uint64_t>> high;
-  std::size_t high_level = 0;
+  chain_position high_at;  // where it is (0 when nothing sets one)
   // v2 memory.low, v1 memory.soft_limit_in_bytes, of the memory cgroup.
   reading<std::optional<std::uint64_t>> low;
   // v2: min of memory.swap.max on the chain. v1: the memsw limit minus the
@@ -218,7 +143,7 @@ inline constexpr std::size_t psi_buffer = 512;
 // same limit binds first, its usage includes the child's.
 struct chain_min {
   result<std::optional<std::uint64_t>> value{std::optional<std::uint64_t>{}};
-  std::size_t level = 0;
+  chain_position at;  // where the minimum is (0 when nothing limits)
 };
 
 template <class FileAt, class Parse>
@@ -235,7 +160,7 @@ chain_min min_over_chain(std::size_t n, FileAt&& file_at, Parse&& parse) {
     }
     if (v->has_value() && (!best || **v <= *best)) {
       best = **v;
-      out.level = i;
+      out.at = chain_position{i};
     }
   }
   out.value = best;
@@ -317,7 +242,7 @@ class memory_reader {
     r.meminfo_ = r.fs_.keep("/proc/meminfo");
     r.host_total_ = total_of(detail::read_meminfo(r.meminfo_));
     if (r.layout_) r.open_levels();
-    r.usage_level_.store(r.memory_level_, std::memory_order_relaxed);
+    r.usage_index_.store(index_of(r.memory_at_), std::memory_order_relaxed);
     return r;
   }
 
@@ -327,13 +252,13 @@ class memory_reader {
     loc_ = std::move(o.loc_);
     layout_ = o.layout_;
     levels_ = std::move(o.levels_);
-    memory_level_ = o.memory_level_;
+    memory_at_ = o.memory_at_;
     meminfo_ = std::move(o.meminfo_);
     host_total_ = std::move(o.host_total_);
     override_ = std::move(o.override_);
     unknown_ = std::move(o.unknown_);
     hidden_ancestors_ = std::move(o.hidden_ancestors_);
-    usage_level_.store(o.usage_level_.load(std::memory_order_relaxed),
+    usage_index_.store(o.usage_index_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
     return *this;
   }
@@ -348,31 +273,55 @@ class memory_reader {
   // except on v1 where a parent with memory.use_hierarchy 0 ends the chain.
   std::size_t chain_size() const noexcept { return levels_.size(); }
 
-  // The memory cgroup: the first chain directory with memory controller
-  // files (a v2 leaf without the controller is charged to an ancestor), or
-  // host_level when there is none.
-  std::size_t memory_level() const noexcept { return memory_level_; }
+  // The memory cgroup's place on the chain: the first directory with
+  // memory controller files (a v2 leaf without the controller is charged
+  // to an ancestor); std::nullopt when there is none (mode none, or only
+  // the cgroup2 root): values are then host-wide.
+  std::optional<chain_position> memory_at() const noexcept { return memory_at_; }
 
   // The file system view every read goes through (root prefix, pid).
   const detail::file_system& files() const noexcept { return fs_; }
 
-  // Logical path of `name` in chain directory i.
-  std::string path_at(std::size_t i, std::string_view name) const {
-    return detail::join_path(loc_.chain[i], "/" + std::string(name));
+  // Logical path of a directory on the chain, and of `name` in it.
+  const std::string& dir_at(chain_position at) const { return loc_.chain[at.index]; }
+  std::string path_at(chain_position at, std::string_view name) const {
+    return detail::join_path(dir_at(at), "/" + std::string(name));
+  }
+
+  // The cgroup that holds snapshot s's limit: the one place that answers
+  // it, for tools, exporters and the monitor. Its directory (logical) and
+  // place on the chain; `above_mount` when the kernel's
+  // hierarchical_memory_limit (v1) says an ancestor above the mount point
+  // binds, which the process cannot see: the directory is then the topmost
+  // visible one, the closest to it. std::nullopt when no cgroup holds the
+  // limit: nothing limits, the limit could not be read, or it comes from
+  // HEADROOM_MEMORY_LIMIT.
+  std::optional<limit_cgroup_info> limit_cgroup(const memory_snapshot& s) const {
+    if (!s.limit || !s.limit->has_value() || !s.limit_at) return std::nullopt;
+    if (s.source != limit_source::chain && s.source != limit_source::hierarchical) {
+      return std::nullopt;
+    }
+    if (s.limit_at->index >= loc_.chain.size()) return std::nullopt;  // another reader's
+    return limit_cgroup_info{dir_at(*s.limit_at), *s.limit_at,
+                             s.source == limit_source::hierarchical};
   }
 
   // Logical path of the usage file that snapshot s read ("/proc/meminfo"
   // when host-wide), and of the limit file that holds s's limit.
   std::string usage_path(const memory_snapshot& s) const {
-    if (s.usage_level == host_level || !layout_) return "/proc/meminfo";
-    return path_at(s.usage_level, layout_->memory.usage);
+    if (!s.usage_at || !layout_ || s.usage_at->index >= loc_.chain.size()) {
+      return "/proc/meminfo";
+    }
+    return path_at(*s.usage_at, layout_->memory.usage);
   }
   std::string limit_path(const memory_snapshot& s) const {
     switch (s.source) {
       case limit_source::chain:
-        return path_at(s.limit_level, layout_->memory.limit);
+        if (!s.limit_at || !layout_) return {};
+        return path_at(*s.limit_at, layout_->memory.limit);
       case limit_source::hierarchical:
-        return path_at(0, layout_->memory.stat) + " (" +
+        if (!layout_) return {};
+        return path_at(chain_position{0}, layout_->memory.stat) + " (" +
                std::string(layout_->memory.stat_hierarchical_limit.value_or("")) + ")";
       case limit_source::environment:
         return std::string("$") + env_memory_limit;
@@ -388,13 +337,13 @@ class memory_reader {
   // The error of the location when the process's cgroup is not visible.
   result<std::uint64_t> usage() const {
     if (unknown_.code) return unknown_;
-    const std::size_t level = usage_level_.load(std::memory_order_relaxed);
-    if (level == host_level) {
+    const std::size_t at = usage_index_.load(std::memory_order_relaxed);
+    if (at == no_cgroup) {
       auto m = detail::read_meminfo(meminfo_);
       if (!m) return std::move(m).error();
       return m->total - m->free;
     }
-    return detail::read_parsed(levels_[level].usage, parse_counter);
+    return detail::read_parsed(levels_[at].usage, parse_counter);
   }
 
   // Limit, usage, memory.stat, working set, effective limit and headroom.
@@ -408,7 +357,7 @@ class memory_reader {
       s.limit = unknown_;
       s.usage = unknown_;
       s.stat = unknown_;
-      s.usage_level = host_level;
+      s.usage_at = std::nullopt;
       apply_override(s);
       derive(s);
       s.working_set = unknown_;
@@ -416,7 +365,7 @@ class memory_reader {
       s.scope = usage_scope::below_limit_cgroup;
       return s;
     }
-    if (memory_level_ == host_level) {
+    if (!memory_at_) {
       fill_host_wide(s);
       apply_override(s);
       derive(s);
@@ -424,10 +373,9 @@ class memory_reader {
     }
     if (override_) {
       // The limit is given: no need to read the chain's.
-      s.usage_level = memory_level_;
-      read_usage_and_stat(s);
+      read_usage_and_stat(s, *memory_at_);
       apply_override(s);
-      usage_level_.store(s.usage_level, std::memory_order_relaxed);
+      usage_index_.store(index_of(s.usage_at), std::memory_order_relaxed);
       derive(s);
       return s;
     }
@@ -442,12 +390,9 @@ class memory_reader {
     s.limit = std::move(lim.value);
     if (s.limit && s.limit->has_value()) {
       s.source = limit_source::chain;
-      s.limit_level = lim.level;
-      s.usage_level = lim.level;
-    } else {
-      s.usage_level = memory_level_;
+      s.limit_at = lim.at;
     }
-    auto hierarchical = read_usage_and_stat(s);
+    auto hierarchical = read_usage_and_stat(s, s.limit_at.value_or(*memory_at_));
 
     // v1: the kernel's hierarchical_memory_limit also covers ancestors above
     // the mount point. When it is tighter, an invisible ancestor binds: read
@@ -456,11 +401,8 @@ class memory_reader {
         (!s.limit->has_value() || *hierarchical < **s.limit)) {
       s.limit = std::optional<std::uint64_t>{*hierarchical};
       s.source = limit_source::hierarchical;
-      s.limit_level = levels_.size() - 1;
-      if (s.usage_level != s.limit_level) {
-        s.usage_level = s.limit_level;
-        read_usage_and_stat(s);
-      }
+      s.limit_at = chain_position{levels_.size() - 1};
+      if (s.usage_at != s.limit_at) read_usage_and_stat(s, *s.limit_at);
     }
     // v2 has no witness above the mount: when its top directory is not the
     // hierarchy's root (a cgroup namespace's root, a bound subdirectory),
@@ -468,7 +410,7 @@ class memory_reader {
     if (s.limit && !s.limit->has_value() && hidden_ancestors_.code) {
       s.limit = hidden_ancestors_;
     }
-    usage_level_.store(s.usage_level, std::memory_order_relaxed);
+    usage_index_.store(index_of(s.usage_at), std::memory_order_relaxed);
     derive(s);
     return s;
   }
@@ -496,18 +438,18 @@ class memory_reader {
 
     const memory_layout& m = layout_->memory;
     const std::size_t n = levels_.size();
-    const auto file_at = [&](std::size_t i, std::string_view name) {
-      return fs_.keep(path_at(i, name));
+    const auto file_at = [&](chain_position at, std::string_view name) {
+      return fs_.keep(path_at(at, name));
     };
-    const auto read_at = [&](std::size_t i, std::string_view name,
+    const auto read_at = [&](chain_position at, std::string_view name,
                              auto parse) {
       using value = typename decltype(parse(std::string_view{}))::value_type;
-      return reading<value>{detail::read_parsed(file_at(i, name), parse),
-                            path_at(i, name)};
+      return reading<value>{detail::read_parsed(file_at(at, name), parse),
+                            path_at(at, name)};
     };
     const auto chain_min_of = [&](std::string_view name, auto parse) {
       return detail::min_over_chain(
-          n, [&](std::size_t i) { return file_at(i, name); }, parse);
+          n, [&](std::size_t i) { return file_at(chain_position{i}, name); }, parse);
     };
 
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
@@ -516,8 +458,8 @@ class memory_reader {
       // Directories above a v1 parent with memory.use_hierarchy 0 do not
       // apply: listed without values.
       if (i < n) {
-        e.limit = read_at(i, m.limit, m.parse_limit).value;
-        if (m.high) e.high = read_at(i, *m.high, parse_number_or_max).value;
+        e.limit = read_at(chain_position{i}, m.limit, m.parse_limit).value;
+        if (m.high) e.high = read_at(chain_position{i}, *m.high, parse_number_or_max).value;
       }
       r.chain.push_back(std::move(e));
     }
@@ -525,21 +467,21 @@ class memory_reader {
     if (m.high) {
       auto h = chain_min_of(*m.high, parse_number_or_max);
       r.high.value = std::move(h.value);
-      r.high.path = path_at(h.level, *m.high);
-      r.high_level = h.level;
+      r.high.path = path_at(h.at, *m.high);
+      r.high_at = h.at;
     } else {
       r.high.value = result<std::optional<std::uint64_t>>(errc::not_supported);
     }
     auto sw = chain_min_of(m.swap_file, m.parse_limit);
-    r.swap_limit.path = path_at(sw.level, m.swap_file);
+    r.swap_limit.path = path_at(sw.at, m.swap_file);
     r.swap_limit.value = m.swap == swap_rule::memsw_minus_limit
                              ? memsw_minus_limit(sw.value, r.snapshot.limit)
                              : std::move(sw.value);
     // No directory with memory files (only the v2 root): host-wide usage,
     // no per-cgroup counters to read.
-    const std::size_t at = r.snapshot.usage_level;
-    if (memory_level_ == host_level || at == host_level) return r;
-    r.low = read_at(memory_level_, m.low, m.parse_limit);
+    if (!memory_at_ || !r.snapshot.usage_at) return r;
+    const chain_position at = *r.snapshot.usage_at;
+    r.low = read_at(*memory_at_, m.low, m.parse_limit);
     r.peak = read_at(at, m.peak, parse_counter);
     if (m.failcnt) {
       r.failcnt = read_at(at, *m.failcnt, parse_counter);
@@ -584,13 +526,13 @@ class memory_reader {
       // v1: a parent's limit applies to its children only when its
       // memory.use_hierarchy is 1 (always so since Linux 5.16).
       if (m.use_hierarchy && i > 0) {
-        auto uh = fs_.read(path_at(i, *m.use_hierarchy));
+        auto uh = fs_.read(path_at(chain_position{i}, *m.use_hierarchy));
         if (uh && detail::trim_trailing_newline(*uh) == "0") break;
       }
       level l;
-      l.limit = fs_.keep(path_at(i, m.limit));
-      l.usage = fs_.keep(path_at(i, m.usage));
-      l.stat = fs_.keep(path_at(i, m.stat));
+      l.limit = fs_.keep(path_at(chain_position{i}, m.limit));
+      l.usage = fs_.keep(path_at(chain_position{i}, m.usage));
+      l.stat = fs_.keep(path_at(chain_position{i}, m.stat));
       // A directory whose usage file opens has the controller, so it has a
       // limit file: one that cannot be opened (even ENOENT: removed
       // meanwhile) makes the limit unknown, never an ancestor's instead.
@@ -600,8 +542,8 @@ class memory_reader {
       // The memory cgroup is the first directory with memory controller
       // files: a v2 leaf without the controller is charged to the nearest
       // ancestor that has it. (The v2 root has neither file.)
-      if (memory_level_ == host_level && (!l.limit.missing() || !l.usage.missing())) {
-        memory_level_ = i;
+      if (!memory_at_ && (!l.limit.missing() || !l.usage.missing())) {
+        memory_at_ = chain_position{i};
       }
       levels_.push_back(std::move(l));
     }
@@ -610,16 +552,17 @@ class memory_reader {
     if (!m.stat_hierarchical_limit && !loc_.chain.empty() &&
         levels_.size() == loc_.chain.size()) {
       const std::string type = detail::join_path(loc_.chain.back(), "/cgroup.type");
-      if (!fs_.keep(type).missing()) {
-        hidden_ancestors_ = make_error(make_error_code(errc::not_visible), type);
-      }
+      if (!fs_.keep(type).missing()) hidden_ancestors_ = error(errc::not_visible, type);
     }
   }
 
-  // Reads usage and memory.stat of s.usage_level. Returns v1's
-  // hierarchical_memory_limit from that memory.stat when it is a limit.
-  std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s) const {
-    const level& l = levels_[s.usage_level];
+  // Reads usage and memory.stat of the directory at `at` into s, which
+  // becomes s's usage cgroup. Returns v1's hierarchical_memory_limit from
+  // that memory.stat when it is a limit.
+  std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s,
+                                                   chain_position at) const {
+    s.usage_at = at;
+    const level& l = levels_[at.index];
     s.usage = detail::read_parsed(l.usage, parse_counter);
     auto st = detail::read_memory_stat(l.stat, layout_->memory);
     if (!st) {
@@ -632,7 +575,7 @@ class memory_reader {
 
   // Mode none, or only the cgroup2 root: host-wide values from meminfo.
   void fill_host_wide(memory_snapshot& s) const {
-    s.usage_level = host_level;
+    s.usage_at = std::nullopt;
     s.limit = std::optional<std::uint64_t>{};
     s.source = limit_source::none;
     s.stat = error(errc::not_supported, meminfo_.path);
@@ -660,19 +603,19 @@ class memory_reader {
       s.limit = override_->error();
     }
     s.source = limit_source::environment;
-    s.limit_level = memory_level_ == host_level ? 0 : memory_level_;
+    s.limit_at = std::nullopt;  // no cgroup holds it
   }
 
   // Working set, effective limit and headroom from what was read.
   static void derive(memory_snapshot& s) {
-    if (s.usage_level == host_level) {
+    if (!s.usage_at) {
       s.scope = usage_scope::host;
-    } else if (s.source == limit_source::chain && s.usage_level == s.limit_level) {
+    } else if (s.source == limit_source::chain && s.usage_at == s.limit_at) {
       s.scope = usage_scope::limit_cgroup;
     } else {
       s.scope = usage_scope::below_limit_cgroup;
     }
-    if (s.usage_level != host_level) {
+    if (s.usage_at) {
       if (!s.usage) {
         s.working_set = s.usage.error();
       } else if (!s.stat) {
@@ -716,7 +659,7 @@ class memory_reader {
   }
 
   // The raw counters of memory.events (v2) or memory.oom_control (v1).
-  void read_events(memory_report& r, std::size_t at, std::string_view name,
+  void read_events(memory_report& r, chain_position at, std::string_view name,
                    std::string_view oom_key) const {
     r.events.path = path_at(at, name);
     r.oom_kills.path = r.events.path;
@@ -762,8 +705,8 @@ class memory_reader {
   cgroup_location loc_;
   const cgroup_layout* layout_ = nullptr;  // nullptr: mode none
   std::vector<level> levels_;
-  // The memory cgroup (first chain index with memory files), or host_level.
-  std::size_t memory_level_ = host_level;
+  // The memory cgroup (first chain directory with memory files).
+  std::optional<chain_position> memory_at_;
   detail::kept_file meminfo_;
   result<std::uint64_t> host_total_{errc::not_supported};
   // Why no value can be read: the cgroup is not visible, or a directory of
@@ -775,7 +718,13 @@ class memory_reader {
   // HEADROOM_MEMORY_LIMIT when set: its bytes, or why it is malformed.
   std::optional<result<std::uint64_t>> override_;
   // The usage cgroup as of the latest snapshot(): usage() reads it.
-  mutable std::atomic<std::size_t> usage_level_{host_level};
+  // A chain index, or no_cgroup for host-wide: an atomic needs a plain
+  // integer, and this one never leaves the class.
+  static constexpr std::size_t no_cgroup = SIZE_MAX;
+  static std::size_t index_of(const std::optional<chain_position>& at) noexcept {
+    return at ? at->index : no_cgroup;
+  }
+  mutable std::atomic<std::size_t> usage_index_{no_cgroup};
 };
 
 }  // namespace headroom

@@ -24,7 +24,7 @@
 
 #include "detail/fd.hpp"
 #include "error.hpp"
-#include "memory.hpp"
+#include "snapshot.hpp"
 
 #if HEADROOM_HAVE_LINUX
 #include <sys/resource.h>

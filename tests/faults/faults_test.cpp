@@ -314,7 +314,7 @@ TEST_CASE("faults: EACCES and ENOENT on open of the v2 limit cgroup's files") {
       check_error(s.limit, sys(err), path);
       check_error(s.effective_limit, sys(err), path);
       // Usage is then the memory cgroup's own (the container).
-      CHECK(s.usage_level == 0);
+      CHECK(s.usage_at == chain_position{0});
       check_value(s.usage, k8s_usage[0]);
       check_value(s.working_set, k8s_usage[0] - k8s_inactive[0]);
       check_value(s.host_total, 16 * GiB);
@@ -327,7 +327,7 @@ TEST_CASE("faults: EACCES and ENOENT on open of the v2 limit cgroup's files") {
       auto r = open_reader(t);
       const memory_snapshot s = r.snapshot();
       check_limit(s.limit, 1 * GiB);
-      CHECK(s.usage_level == 1);
+      CHECK(s.usage_at == chain_position{1});
       check_error(s.usage, sys(err), path);
       check_error(r.usage(), sys(err), path);
       check_error(s.working_set, sys(err), path);
@@ -446,7 +446,7 @@ TEST_CASE("faults: reads of at most 1 and at most 7 bytes") {
       CHECK(r.mode() == hierarchy_mode::v2);
       const memory_snapshot s = r.snapshot();
       check_limit(s.limit, 1 * GiB);
-      CHECK(s.usage_level == 1);
+      CHECK(s.usage_at == chain_position{1});
       check_value(s.usage, k8s_usage[1]);
       if (s.stat) {
         check_value(s.working_set, k8s_usage[1] - k8s_inactive[1]);
@@ -661,7 +661,8 @@ void check_right_or(const memory_snapshot& s, bool k8s, std::error_code code) {
   ok_or(s.headroom, "headroom");
   if (s.limit) CHECK(*s.limit == std::optional<std::uint64_t>(k8s ? 1 * GiB : 256 * MiB));
   if (s.host_total) CHECK(*s.host_total == 16 * GiB);
-  const std::size_t at = s.usage_level;
+  REQUIRE(s.usage_at);
+  const std::size_t at = s.usage_at->index;
   REQUIRE(at < 4);
   if (!k8s) REQUIRE(at == 0);
   if (s.usage) CHECK(*s.usage == (k8s ? k8s_usage[at] : 100 * MiB));

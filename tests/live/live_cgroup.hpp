@@ -327,7 +327,8 @@ class child_process {
     if (s.limit && s.limit->has_value()) {
       r.limit_set = 1;
       r.limit = **s.limit;
-      copy_str(r.limit_dir, sizeof r.limit_dir, reader.location().chain[s.limit_level]);
+      const auto holder = reader.limit_cgroup(s);
+      copy_str(r.limit_dir, sizeof r.limit_dir, holder ? holder->dir : std::string());
     }
     r.source = static_cast<int>(s.source);
     r.usage_ok = s.usage.has_value();

@@ -134,10 +134,10 @@ TEST_CASE("Kubernetes v2 without a cgroup namespace: the pod slice holds the lim
   CHECK(r.location().chain.back() == "/sys/fs/cgroup");
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 1 * GiB);
-  CHECK(s.limit_level == 1);
-  CHECK(r.location().chain[s.limit_level] == "/sys/fs/cgroup" + pod);
+  CHECK(s.limit_at == chain_position{1});
+  CHECK(r.dir_at(*s.limit_at) == "/sys/fs/cgroup" + pod);
   // Usage is the pod's: that is what the kernel compares with the limit.
-  CHECK(s.usage_level == 1);
+  CHECK(s.usage_at == chain_position{1});
   CHECK(*s.usage == 700 * MiB);
   CHECK(*s.working_set == 600 * MiB);
   CHECK(*s.headroom == 1 * GiB - 600 * MiB);
@@ -164,10 +164,10 @@ TEST_CASE("systemd: MemoryMax on the slice, MemoryHigh on the service") {
   auto r = open_at(t);
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 2 * GiB);
-  CHECK(s.limit_level == 1);
+  CHECK(s.limit_at == chain_position{1});
   const auto rep = r.report();
   CHECK(rep.high.value.value() == 1536 * MiB);
-  CHECK(rep.high_level == 0);
+  CHECK(rep.high_at == chain_position{0});
   CHECK(rep.high.path == "/sys/fs/cgroup/app.slice/web.service/memory.high");
   CHECK(rep.low.value.value() == 256 * MiB);
   CHECK(rep.swap_limit.value.value() == 0u);
@@ -209,7 +209,7 @@ TEST_CASE("hybrid host: memory on v1, PSI from the unified mount") {
   CHECK(r.location().chain.size() == 4);
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 4 * GiB);
-  CHECK(s.limit_level == 2);
+  CHECK(s.limit_at == chain_position{2});
   CHECK(s.source == limit_source::chain);
   const auto rep = r.report();
   CHECK(rep.pressure_from == pressure_scope::cgroup);
@@ -229,7 +229,7 @@ TEST_CASE("this machine's shape: hybrid, process in the cgroup2 root") {
   auto r = open_at(t);
   const auto s = r.snapshot();
   check_no_limit(s);
-  CHECK(s.usage_level == 0);
+  CHECK(s.usage_at == chain_position{0});
   CHECK(*s.effective_limit == 16 * GiB);
   CHECK(*s.headroom == 16 * GiB - 80 * MiB);
   const auto rep = r.report();
@@ -260,7 +260,7 @@ TEST_CASE("v1 nested: the parent's limit binds an unlimited child") {
     CHECK(r.chain_size() == 3);
     const auto s = r.snapshot();
     CHECK(limit_of(s) == 300 * MiB);
-    CHECK(s.limit_level == 1);
+    CHECK(s.limit_at == chain_position{1});
     CHECK(*s.usage == 200 * MiB);  // the parent's: siblings count
     CHECK(*s.working_set == 150 * MiB);
     CHECK(*s.headroom == 150 * MiB);
@@ -297,7 +297,7 @@ TEST_CASE("v1 three levels, the tightest in the middle") {
   auto r = open_at(t);
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 256 * MiB);
-  CHECK(s.limit_level == 1);
+  CHECK(s.limit_at == chain_position{1});
   CHECK(r.location().chain[1] == "/sys/fs/cgroup/memory/top/mid");
   CHECK(*s.usage == 120 * MiB);
 }
@@ -485,8 +485,8 @@ TEST_CASE("a v2 leaf without the memory controller: its nearest ancestor that ha
   CHECK(r.location().dir == "/sys/fs/cgroup/svc.slice/leaf");
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 300 * MiB);
-  CHECK(s.limit_level == 1);
-  CHECK(s.usage_level == 1);
+  CHECK(s.limit_at == chain_position{1});
+  CHECK(s.usage_at == chain_position{1});
   CHECK(*s.usage == 120 * MiB);
   const auto rep = r.report();
   CHECK(rep.pressure.path == "/sys/fs/cgroup/svc.slice/leaf/memory.pressure");
@@ -503,7 +503,7 @@ TEST_CASE("v2 root only: no memory.current, host-wide usage") {
   CHECK(r.mode() == hierarchy_mode::v2);
   const auto s = r.snapshot();
   check_no_limit(s);
-  CHECK(s.usage_level == host_level);
+  CHECK(!s.usage_at);
   CHECK(*s.usage == 8 * GiB);          // MemTotal - MemFree
   CHECK(*s.working_set == 4 * GiB);    // MemTotal - MemAvailable
   CHECK(*s.headroom == 12 * GiB);
@@ -670,7 +670,7 @@ TEST_CASE("garbage and missing files: a clear error for that value, the rest wor
     (void)r.snapshot();
     auto again = open_at(t);
     const auto s = again.snapshot();
-    CHECK(s.usage_level == host_level);
+    CHECK(!s.usage_at);
     // Never the host's or the parent's numbers in its place.
     CHECK(s.limit.error().code == std::errc::no_such_file_or_directory);
     CHECK(s.headroom.error().code == std::errc::no_such_file_or_directory);
@@ -711,7 +711,7 @@ TEST_CASE("HEADROOM_MEMORY_LIMIT replaces the detected limit") {
     CHECK(r.limit_path(s) == "$HEADROOM_MEMORY_LIMIT");
     // Usage is the process's own memory cgroup (the container), not the
     // pod whose limit was replaced.
-    CHECK(s.usage_level == 0);
+    CHECK(s.usage_at == chain_position{0});
     CHECK(*s.usage == 600 * MiB);
     CHECK(*s.effective_limit == 512 * MiB);
     CHECK(*s.headroom == 0);  // working set 580 MiB > 512 MiB
@@ -741,7 +741,7 @@ TEST_CASE("HEADROOM_MEMORY_LIMIT replaces the detected limit") {
     CHECK(r.mode() == hierarchy_mode::none);
     const auto s = r.snapshot();
     CHECK(limit_of(s) == 2 * GiB);
-    CHECK(s.usage_level == host_level);
+    CHECK(!s.usage_at);
     CHECK(*s.working_set == 4 * GiB);  // MemTotal - MemAvailable
     CHECK(*s.effective_limit == 2 * GiB);
     CHECK(*s.headroom == 0);

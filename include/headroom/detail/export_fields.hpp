@@ -99,7 +99,7 @@ inline const memory_snapshot& snap(const export_report& r) {
   return r.memory.snapshot;
 }
 inline bool host_wide(const export_report& r) {
-  return snap(r).usage_level == host_level;
+  return !snap(r).usage_at;
 }
 
 // Why the library does not provide a value here (errc::not_supported).
@@ -152,12 +152,9 @@ inline field_value text_or_null(const std::string& t) {
 // (the topmost visible one when an ancestor above the mount point binds);
 // none without a limit or when the limit comes from the environment.
 inline std::optional<std::string> limit_cgroup(const export_report& r) {
-  const memory_snapshot& s = snap(r);
-  const auto& chain = loc(r).chain;
-  const bool from_chain = s.source == limit_source::chain ||
-                          s.source == limit_source::hierarchical;
-  if (!from_chain || s.limit_level >= chain.size()) return std::nullopt;
-  return chain[s.limit_level];
+  const auto holder = mem(r).limit_cgroup(snap(r));
+  if (!holder) return std::nullopt;
+  return holder->dir;
 }
 
 // ---------------------------------------------------------------------------
@@ -446,8 +443,8 @@ inline constexpr field memory_fields[] = {
     {"", "usage_cgroup", "", field_type::text, "",
      [](const export_report& r) {
        const auto& chain = loc(r).chain;
-       const std::size_t at = snap(r).usage_level;
-       return at < chain.size() ? text(chain[at]) : absent("");
+       const auto at = snap(r).usage_at;
+       return at && at->index < chain.size() ? text(chain[at->index]) : absent("");
      }},
     {"", "usage_scope", "", field_type::text, "",
      [](const export_report& r) { return text(to_string(snap(r).scope)); }},

@@ -246,12 +246,13 @@ class monitor_loop {
 
   // The kill counters of the limit cgroup (or the memory cgroup).
   void reset_counters(const memory_snapshot& s, clock::time_point now) {
-    if (reader_->memory_level() == host_level || !reader_->layout()) {
+    if (!reader_->memory_at() || !reader_->layout()) {
       counters_.reset({}, source_kind::memory_events);
       return;
     }
     const memory_layout& table = reader_->layout()->memory;
-    const std::size_t at = s.source == limit_source::chain ? s.limit_level : reader_->memory_level();
+    const chain_position at =
+        s.source == limit_source::chain && s.limit_at ? *s.limit_at : *reader_->memory_at();
     // Where the file notifies, it is its own source; elsewhere the kills
     // are v1 oom_control's.
     counters_.reset(reader_->files().real_path(reader_->path_at(at, table.events)),
@@ -273,8 +274,8 @@ class monitor_loop {
   }
 
   std::string limit_dir_of(const memory_snapshot& s) const {
-    if (s.source != limit_source::chain && s.source != limit_source::hierarchical) return {};
-    return reader_->location().chain[s.limit_level];
+    const auto holder = reader_->limit_cgroup(s);
+    return holder ? holder->dir : std::string();
   }
 
   // The usage bands' source (opened first), re-opened for new edges.

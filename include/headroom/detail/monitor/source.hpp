@@ -97,7 +97,7 @@ struct source_env {
   // ever written into the tree.
   bool live = true;
 
-  bool has_memcg() const noexcept { return reader.memory_level() != host_level; }
+  bool has_memcg() const noexcept { return reader.memory_at().has_value(); }
   // The memory files of the version (nullptr: no cgroup, mode none).
   const memory_layout* table() const noexcept {
     return reader.layout() ? &reader.layout()->memory : nullptr;

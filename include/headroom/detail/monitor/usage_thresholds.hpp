@@ -21,10 +21,10 @@ inline monitor_source open_usage_thresholds(const source_env& env) {
   const memory_snapshot& s = env.snapshot;
   if (!env.has_memcg() || !env.table() || !env.table()->usage_thresholds ||
       !env.opt.use_v1_thresholds || !env.live || !s.effective_limit ||
-      s.usage_level == host_level) {
+      !s.usage_at) {
     return open_sampler(env);
   }
-  const std::string dir = env.reader.files().real_path(env.reader.location().chain[s.usage_level]);
+  const std::string dir = env.reader.files().real_path(env.reader.dir_at(*s.usage_at));
   std::vector<std::uint64_t> at = {env.edges.moderate, env.edges.critical,
                                    env.edges.exit_of(pressure_level::moderate),
                                    env.edges.exit_of(pressure_level::critical)};

@@ -35,7 +35,7 @@ inline monitor_source open_event_rows(const source_env& env, source_kind k) {
   if (!env.opt.use_v1_events) return status_only(source_failed(k, disabled_error()));
   if (!env.live) return status_only(source_failed(k, env.no_kernel()));
   const std::string dir =
-      env.reader.files().real_path(env.reader.location().chain[env.reader.memory_level()]);
+      env.reader.files().real_path(env.reader.dir_at(*env.reader.memory_at()));
   const table_rows<cgroup_event> rows = env.table()->cgroup_events;
   monitor_source src;
   std::string file, args;

@@ -1,0 +1,112 @@
+// headroom: what a memory snapshot holds, without the reader that takes it.
+// policy.hpp and other consumers of a snapshot include only this.
+#pragma once
+
+#include <cstddef>   // std::size_t
+#include <cstdint>   // std::uint64_t
+#include <optional>  // "no limit", "no such cgroup"
+
+#include "error.hpp"  // result<T>
+#include "mode.hpp"   // hierarchy_mode
+
+namespace headroom {
+
+// A directory's place on a reader's chain (cgroup_location::chain): 0 is
+// the own cgroup, 1 its parent, up to the mount point.
+struct chain_position {
+  std::size_t index = 0;
+
+  friend constexpr bool operator==(chain_position a, chain_position b) noexcept {
+    return a.index == b.index;
+  }
+  friend constexpr bool operator!=(chain_position a, chain_position b) noexcept {
+    return a.index != b.index;
+  }
+};
+
+// Where the binding limit was found.
+enum class limit_source {
+  none,          // nothing on the chain limits
+  chain,         // the limit file of the directory at limit_at
+  hierarchical,  // v1 hierarchical_memory_limit: an ancestor above the mount
+                 // point, which the process cannot see, holds the limit
+  environment,   // HEADROOM_MEMORY_LIMIT replaced the detected limit
+};
+
+constexpr const char* to_string(limit_source s) noexcept {
+  switch (s) {
+    case limit_source::chain:
+      return "chain";
+    case limit_source::hierarchical:
+      return "hierarchical_memory_limit";
+    case limit_source::environment:
+      return "environment";
+    case limit_source::none:
+      break;
+  }
+  return "none";
+}
+
+// Whose usage the headroom was computed from.
+enum class usage_scope {
+  limit_cgroup,        // the limit cgroup's: what the kernel compares with the limit
+  below_limit_cgroup,  // a cgroup below it (the limit is held above the visible
+                       // mount, or is the host's, or was given): siblings'
+                       // usage is not counted, so the headroom is an upper bound
+  host,                // host-wide (/proc/meminfo)
+};
+
+constexpr const char* to_string(usage_scope s) noexcept {
+  switch (s) {
+    case usage_scope::limit_cgroup:
+      return "limit_cgroup";
+    case usage_scope::below_limit_cgroup:
+      return "below_limit_cgroup";
+    case usage_scope::host:
+      break;
+  }
+  return "host";
+}
+
+// The byte counts memory.stat gives for the usage cgroup (v1: total_rss,
+// total_cache, total_inactive_file; v2: anon, file, inactive_file).
+struct memory_stat {
+  std::uint64_t anon = 0;
+  std::uint64_t file = 0;
+  std::uint64_t inactive_file = 0;
+};
+
+// What snapshot() reads: enough for the effective limit and the headroom.
+// Each value either holds bytes or says why it could not be read.
+struct memory_snapshot {
+  hierarchy_mode mode = hierarchy_mode::none;
+  // The tightest hard limit; std::nullopt when nothing limits.
+  result<std::optional<std::uint64_t>> limit{std::optional<std::uint64_t>{}};
+  limit_source source = limit_source::none;
+  // The limit cgroup's place on the chain (source chain), or the topmost
+  // visible directory's (source hierarchical: the cgroup that holds the
+  // limit is above the mount point). std::nullopt when no cgroup on the
+  // chain holds the limit (none, environment). memory_reader::
+  // limit_cgroup(s) gives its directory.
+  std::optional<chain_position> limit_at;
+  // Whose usage and memory.stat were read; std::nullopt: host-wide, from
+  // /proc/meminfo (mode none, or only the cgroup2 root, which has no
+  // memory.current).
+  std::optional<chain_position> usage_at;
+  usage_scope scope = usage_scope::host;
+  result<std::uint64_t> usage{errc::not_supported};
+  result<memory_stat> stat{errc::not_supported};
+  // usage - inactive_file, floored at 0 (host-wide: MemTotal - MemAvailable).
+  result<std::uint64_t> working_set{errc::not_supported};
+  result<std::uint64_t> host_total{errc::not_supported};  // MemTotal
+  // min(limit, host total); host total when nothing limits.
+  result<std::uint64_t> effective_limit{errc::not_supported};
+  // effective limit - working set, floored at 0.
+  result<std::uint64_t> headroom{errc::not_supported};
+
+  // True when usage was not read where the limit is enforced: the headroom
+  // is then an upper bound (others' usage under the same limit is unseen).
+  bool headroom_is_bound() const noexcept { return scope == usage_scope::below_limit_cgroup; }
+};
+
+}  // namespace headroom

@@ -566,6 +566,16 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
   if (!loc || loc->mode == hierarchy_mode::none) return loc;
   loc->view = fs.view();
   search_unmapped(fs, *loc, bounds);
+  // The cgroup2 directory (PSI) is found the same way: on v2 it is the one
+  // just found; on hybrid hosts it is searched for in the unified mount.
+  if (loc->unified_dir.empty() && !loc->unified_mount_point.empty()) {
+    if (loc->mode == hierarchy_mode::v2) {
+      loc->unified_dir = loc->dir;
+    } else {
+      auto found = find_by_pid(fs, loc->unified_mount_point, fs.reader_pid(), bounds);
+      if (found.dir) loc->unified_dir = std::move(*found.dir);
+    }
+  }
 
   if (!loc->dir.empty() && fs.symlink_below(loc->mount.mount_point, loc->dir)) {
     loc->dir = loc->mount.mount_point;

@@ -50,6 +50,43 @@ TEST_CASE("container layouts: the enforced limit, or an error that says why") {
   }
 }
 
+TEST_CASE("a cgroup found by pid: its cgroup2 directory too, for PSI") {
+  fixture_tree t;
+  write_host(t);
+  t.file("proc/self/status", status_of(tree_pid));
+  SUBCASE("v2: the directory found") {
+    t.file("proc/self/cgroup", "0::/\n");
+    t.file("proc/self/mountinfo",
+           std::string(mi_base) + "26 23 0:23 /../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+    write_v2_root(t, "sys/fs/cgroup");
+    v2_cgroup(t, "sys/fs/cgroup/a", std::nullopt);
+    v2_cgroup(t, "sys/fs/cgroup/a/b", 64 * MiB, me);
+  }
+  SUBCASE("hybrid: searched in the unified mount") {
+    t.file("proc/self/cgroup", "4:memory:/\n0::/\n");
+    t.file("proc/self/mountinfo",
+           std::string(mi_base) +
+               "35 31 0:32 /../.. /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+               "41 31 0:38 /../.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+    v1_cgroup(t, "sys/fs/cgroup/memory", std::nullopt);
+    v1_cgroup(t, "sys/fs/cgroup/memory/a", std::nullopt);
+    v1_cgroup(t, "sys/fs/cgroup/memory/a/b", 64 * MiB, me);
+    write_v2_root(t, "sys/fs/cgroup/unified");
+    v2_cgroup(t, "sys/fs/cgroup/unified/a", std::nullopt);
+    v2_cgroup(t, "sys/fs/cgroup/unified/a/b", std::nullopt, me);
+  }
+  options o;
+  o.root = t.root();
+  auto r = memory_reader::open(o);
+  REQUIRE(r);
+  CHECK(r->location().mapping == path_mapping::found_by_pid);
+  CHECK(**r->snapshot().limit == 64 * MiB);
+  CHECK(r->location().unified_dir.substr(r->location().unified_dir.size() - 4) == "/a/b");
+  const auto rep = r->report();
+  CHECK(rep.pressure_from == pressure_scope::cgroup);
+  CHECK(rep.pressure.path == r->location().unified_dir + "/memory.pressure");
+}
+
 TEST_CASE("the search is bounded, and says so") {
   const auto rows = container_rows();
   const auto& row = rows[5];  // found by pid at depth 3

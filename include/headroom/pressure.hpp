@@ -114,6 +114,11 @@ struct memory_event {
   std::optional<std::uint64_t> working_set;
   std::optional<std::uint64_t> effective_limit;
   std::optional<double> psi_some_avg10;
+  // pressure: the bytes the working set must lose for the level to leave
+  // moderate (0: it is below already), and the time until it reaches the
+  // effective limit at the recent growth rate (nullopt: not growing).
+  std::optional<std::uint64_t> bytes_to_free;
+  std::optional<std::chrono::steady_clock::duration> time_to_limit;
   // Whose pressure psi_some_avg10 is: the process's cgroup, or host-wide
   // (the real cgroup2 root, /proc/pressure/memory). nullopt: no PSI.
   std::optional<pressure_scope> psi_scope;
@@ -181,6 +186,15 @@ struct monitor_options {
   std::chrono::milliseconds slow_interval{1000};
   // Next to an edge: the shortest sampling interval.
   std::chrono::milliseconds fast_interval{2};
+  // Where nothing tells the monitor that usage changed (v2, read-only
+  // cgroupfs, no cgroup), usage is read at least this often, however far
+  // from the edges: a jump from far below to past an edge is seen within
+  // it, at most 1000/sample_bound wakeups a second (one pread each).
+  std::chrono::milliseconds sample_bound{250};
+  // With a memory.high on the chain (v2), the critical edge is at most this
+  // percent of the effective limit below high, so that the callback comes
+  // before the kernel throttles. Negative: high is not used.
+  double high_margin_percent = 2;
   bool use_v1_thresholds = true;  // else v1 is sampled like v2
   bool use_psi = true;
   // Host-wide PSI (the process sits in the real cgroup2 root, or only

@@ -128,6 +128,18 @@ TEST_CASE("live monitor: moderate, then critical, before the kill; then oom_kill
   const auto& kill = w.events[static_cast<std::size_t>(w.find(event_kind::oom_kill))];
   CHECK(kill.new_oom_kills >= 1);
   CHECK(kill.oom_kills >= 1);
+  // After the kill the level falls straight to what the bands say (the
+  // memory is free), not through a moderate held over from before it.
+  const std::size_t killed_at = static_cast<std::size_t>(w.find(event_kind::oom_kill));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 5000ms));
+  for (std::size_t i = killed_at; i < w.events.size(); ++i) {
+    const auto& e = w.events[i];
+    if (e.kind != event_kind::pressure) continue;
+    CAPTURE(e.reason);
+    CHECK(e.level == pressure_level::none);
+    CHECK(e.source == source_kind::usage_bands);
+    break;
+  }
 }
 
 TEST_CASE("live monitor: a raised limit gives limit_changed; freeing memory gives none") {

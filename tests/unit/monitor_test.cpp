@@ -445,3 +445,79 @@ TEST_CASE("monitor: its thread is named headroom") {
   m.stop();
   CHECK(count() == before);
 }
+
+TEST_CASE("monitor: memory.high on the chain moves the critical edge before it") {
+  fixture_tree t;
+  write_host(t);
+  t.file("proc/self/cgroup", "0::/app.slice\n");
+  t.file("proc/self/mountinfo", std::string(mi_base) + mi_v2_host);
+  write_v2_root(t, "sys/fs/cgroup");
+  v2_dir d;
+  d.max = std::to_string(1000 * MiB);
+  d.high = std::to_string(900 * MiB);  // Kubernetes MemoryQoS, no request: 90%
+  write_v2(t, "sys/fs/cgroup/app.slice", d);
+  auto m = make(fast_options(t));
+  recorder r(m);
+  // 885 MiB: under the default 92% edge (920 MiB), past high - 2% (880 MiB).
+  set_usage(t, 885 * MiB);
+  REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::critical; }));
+  const auto& crit = r.events.back();
+  CHECK(crit.reason.find("critical at 880.0 MiB") != std::string::npos);
+  CHECK(crit.reason.find("memory.high 900.0 MiB") != std::string::npos);
+  CAPTURE(crit.reason);
+  // Turned off: the plain 92% edge again.
+  auto o = fast_options(t);
+  o.high_margin_percent = -1;
+  auto plain = make(o);
+  recorder pr(plain);
+  REQUIRE(pump_until(plain, [&] { return plain.level() == pressure_level::moderate; }));
+  plain.dispatch();
+  CHECK(plain.level() == pressure_level::moderate);
+}
+
+TEST_CASE("monitor: pressure events say how much to free and when the limit is reached") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  recorder r(m);
+  set_usage(t, 810 * MiB);
+  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::pressure, pressure_level::moderate); }));
+  const auto& mod = r.events.back();
+  // Moderate ends below 800 - 50 MiB of hysteresis.
+  REQUIRE(mod.bytes_to_free);
+  CHECK(*mod.bytes_to_free == 60 * MiB + 1);
+  // It grew from 100 to 810 MiB: a time to the limit.
+  REQUIRE(mod.time_to_limit);
+  CHECK(mod.time_to_limit->count() > 0);
+  // Growing on: critical, with less time left; then flat: none of it.
+  set_usage(t, 950 * MiB);
+  REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::critical; }));
+  CHECK(*r.events.back().bytes_to_free == 200 * MiB + 1);
+  // Back down: nothing to free, and not growing.
+  set_usage(t, 100 * MiB);
+  REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::none; }));
+  CHECK(r.events.back().bytes_to_free == 0);
+  CHECK_FALSE(r.events.back().time_to_limit);
+}
+
+TEST_CASE("monitor: the sampler reads usage at least every sample_bound far from the edges") {
+  fixture_tree t;
+  layout(t);
+  auto o = fast_options(t);
+  o.slow_interval = 60000ms;  // re-checks out of the way
+  o.sample_bound = 50ms;
+  auto m = make(o);
+  recorder r(m);
+  bool sampler = false;
+  for (const auto& s : m.sources()) {
+    if (s.kind == source_kind::usage_bands) sampler = s.detail.find("to 50 ms") != std::string::npos;
+  }
+  CHECK(sampler);
+  // A jump from 10% to 95%: seen by the next read of usage.
+  set_usage(t, 950 * MiB);
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::critical; }, 2000ms));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  MESSAGE("jump seen after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                             << " ms (bound 50 ms; not a timing assertion beyond 2 s)");
+}

@@ -95,3 +95,54 @@ TEST_CASE("growth_rate: smoothed, a sudden rise counts at once, falling is negat
   g.reset();
   CHECK(g.per_second() == 0);
 }
+
+TEST_CASE("bytes_to_free: down to where moderate ends") {
+  const band_edges e = make_band_edges(1000 * MiB, 800 * MiB, 920 * MiB, 5);  // exit 750
+  CHECK(bytes_to_free(810 * MiB, e) == 60 * MiB + 1);
+  CHECK(bytes_to_free(750 * MiB, e) == 1);
+  CHECK(bytes_to_free(750 * MiB - 1, e) == 0);
+  CHECK(bytes_to_free(10 * MiB, e) == 0);
+}
+
+TEST_CASE("time_to_reach: at the growth rate; absent when not growing") {
+  const auto t = time_to_reach(900 * MiB, 1000 * MiB, 50.0 * MiB);
+  REQUIRE(t);
+  CHECK(std::chrono::duration<double>(*t).count() == doctest::Approx(2.0));
+  CHECK_FALSE(time_to_reach(900 * MiB, 1000 * MiB, 0));
+  CHECK_FALSE(time_to_reach(900 * MiB, 1000 * MiB, -5.0 * MiB));
+  CHECK_FALSE(time_to_reach(1000 * MiB, 1000 * MiB, 50.0 * MiB));
+}
+
+TEST_CASE("critical_edge_with_high: before the kernel throttles") {
+  // Kubernetes MemoryQoS without a request: high at 90% of a 1000 MiB
+  // limit, under the default 92% critical edge; a 2% margin moves it to 88%.
+  CHECK(critical_edge_with_high(920 * MiB, 900 * MiB, 20 * MiB) == 880 * MiB);
+  // A high above the critical edge changes nothing.
+  CHECK(critical_edge_with_high(920 * MiB, 990 * MiB, 20 * MiB) == 920 * MiB);
+  // A margin larger than high: 0, never a wrapped number.
+  CHECK(critical_edge_with_high(920 * MiB, 10 * MiB, 20 * MiB) == 0);
+}
+
+TEST_CASE("level_tracker: an OOM kill releases held signals; who holds the level") {
+  level_tracker t({3s, 10s});
+  (void)t.on_band(t0, pressure_level::moderate);
+  auto n = t.on_signal(t0 + 1ms, pressure_level::critical);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::critical);
+  CHECK(t.held_by_signal(t0 + 1ms));
+  // The band falls to none (usage dropped), the signal still holds.
+  CHECK_FALSE(t.on_band(t0 + 2ms, pressure_level::none));
+  CHECK(t.level() == pressure_level::critical);
+  CHECK(t.held_by_signal(t0 + 2ms));
+  // The kill: straight to what the band says, not through moderate.
+  n = t.release_signals(t0 + 3ms);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::none);
+  CHECK(n->previous == pressure_level::critical);
+  CHECK_FALSE(t.held_by_signal(t0 + 3ms));
+  CHECK_FALSE(t.next_expiry(t0 + 3ms));
+  // A signal that fires again after it counts again.
+  n = t.on_signal(t0 + 4ms, pressure_level::moderate);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::moderate);
+}

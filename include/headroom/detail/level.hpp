@@ -106,6 +106,19 @@ class level_tracker {
   // Time passed: held signals may have expired.
   std::optional<notice> on_tick(steady::time_point now) { return update(now, false); }
 
+  // What held the signals is over (an OOM kill freed memory): every held
+  // signal ends now, and the level falls to what the band says until a
+  // live signal fires again.
+  std::optional<notice> release_signals(steady::time_point now) {
+    hold_until_ = {};
+    return update(now, false);
+  }
+
+  // Whether a held signal, rather than the band, sets the level now.
+  bool held_by_signal(steady::time_point now) const noexcept {
+    return held(now) > band_;
+  }
+
   // When a held signal next expires (the caller wakes up then), if any.
   std::optional<steady::time_point> next_expiry(steady::time_point now) const {
     std::optional<steady::time_point> next;

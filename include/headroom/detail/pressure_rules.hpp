@@ -36,6 +36,32 @@ inline band_edges make_band_edges(std::uint64_t limit, std::uint64_t moderate_at
   return e;
 }
 
+// Bytes the working set must lose for the level to leave moderate (fall
+// below the moderate edge less the hysteresis); 0 when it is already below.
+inline std::uint64_t bytes_to_free(std::uint64_t working_set, const band_edges& e) noexcept {
+  const std::uint64_t below = e.exit_of(pressure_level::moderate);
+  return working_set >= below ? working_set - below + 1 : 0;
+}
+
+// How long the working set takes to reach `limit` at `rate` bytes per
+// second; nullopt when it is not growing (or already there).
+inline std::optional<steady::duration> time_to_reach(std::uint64_t working_set, std::uint64_t limit,
+                                                     double rate) {
+  if (rate <= 0 || working_set >= limit) return std::nullopt;
+  const double seconds = std::min(static_cast<double>(limit - working_set) / rate, 1e9);
+  return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+}
+
+// The critical edge with a memory.high on the chain: at most `margin`
+// bytes below high, so that the callback comes before the kernel
+// throttles (Kubernetes MemoryQoS puts high at request + 0.9 x (limit -
+// request): 90% of the limit without a request, under the default 92%).
+constexpr std::uint64_t critical_edge_with_high(std::uint64_t critical, std::uint64_t high,
+                                                std::uint64_t margin) noexcept {
+  const std::uint64_t before_high = high > margin ? high - margin : 0;
+  return std::min(critical, before_high);
+}
+
 // PSI totals (`some` and `full` stall, µs) read at each wakeup, and the
 // trigger's rule applied to them.
 class psi_stall_rule {

@@ -65,7 +65,14 @@ class event_counters {
     if (what != report::baseline && last_) {
       const event_counts grew = counter_growth(*last_, now);
       if (what == report::everything) {
-        if (grew.high || grew.max) {
+        // high climbs while the kernel throttles the cgroup at memory.high;
+        // max while usage presses against the hard limit and is reclaimed.
+        if (grew.high) {
+          out.signal(pressure_level::critical, source_kind::memory_events,
+                     "memory.events high +" + std::to_string(grew.high) +
+                         ": the kernel is throttling at memory.high");
+        }
+        if (grew.max) {
           out.signal(pressure_level::moderate, source_kind::memory_events,
                      "memory.events high +" + std::to_string(grew.high) + ", max +" +
                          std::to_string(grew.max));

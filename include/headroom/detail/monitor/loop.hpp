@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -227,6 +228,7 @@ class monitor_loop {
     auto cg = reader_->files().read_proc("cgroup");
     cgroup_text_ = cg ? *cg : std::string();
     const memory_snapshot s = reader_->snapshot();
+    high_ = read_high();
     update_limit(s);
     cgroup_status_ = source_active(source_kind::cgroup,
                                    "limit and cgroup re-checked every " +
@@ -262,11 +264,26 @@ class monitor_loop {
     (void)now;
   }
 
-  // Band edges for the effective limit in s.
+  // The tightest memory.high on the chain, where the version has one.
+  std::optional<std::uint64_t> read_high() const {
+    if (!reader_->layout() || !reader_->layout()->memory.high || opt_.high_margin_percent < 0) {
+      return std::nullopt;
+    }
+    const auto h = reader_->report().high.value;
+    return h && *h ? std::optional<std::uint64_t>(**h) : std::nullopt;
+  }
+
+  // Band edges for the effective limit in s (and memory.high).
   void update_limit(const memory_snapshot& s) {
     if (!s.effective_limit) return;
     const std::uint64_t limit = *s.effective_limit;
-    edges_ = make_band_edges(limit, opt_.moderate.at(limit), opt_.critical.at(limit),
+    std::uint64_t critical = opt_.critical.at(limit);
+    if (high_) {
+      const auto margin =
+          static_cast<std::uint64_t>(static_cast<double>(limit) * opt_.high_margin_percent / 100.0);
+      critical = critical_edge_with_high(critical, *high_, margin);
+    }
+    edges_ = make_band_edges(limit, std::min(opt_.moderate.at(limit), critical), critical,
                              opt_.hysteresis_percent);
     effective_ = limit;
     limit_ = s.limit ? *s.limit : std::nullopt;
@@ -328,8 +345,16 @@ class monitor_loop {
       re_resolve(now);
     } else if (now >= next_housekeeping_) {
       housekeeping(now);
-    } else if (sample_now || now >= next_sample_) {
+    } else if (sample_now || release_pending_ || now >= next_sample_) {
       sample(now, std::nullopt);
+    }
+    if (release_pending_) {
+      // An OOM kill ended what the signals said: the level is what the
+      // bands (read after the kill) and signals still firing say.
+      release_pending_ = false;
+      const memory_snapshot s = last_snapshot();
+      note(tracker_.release_signals(now), now, source_kind::usage_bands,
+           "after the OOM kill: " + (s.working_set ? band_reason(*s.working_set) : std::string()));
     }
     if (auto t = tracker_.on_tick(now)) {
       const memory_snapshot s = last_snapshot();
@@ -343,7 +368,10 @@ class monitor_loop {
   // Applies what source `si` reported. Returns true when usage should be
   // sampled now.
   bool apply(clock::time_point now, std::size_t si, source_outcome o) {
-    for (const auto& sig : o.signals) note(tracker_.on_signal(now, sig.level), now, sig.kind, sig.reason);
+    for (const auto& sig : o.signals) {
+      held_[static_cast<std::size_t>(sig.level)] = {sig.kind, sig.reason};
+      note(tracker_.on_signal(now, sig.level), now, sig.kind, sig.reason);
+    }
     if (o.read_kills) counters_.read(event_counters::report::kills, o);
     for (const auto& k : o.kills) queue_kills(now, k);
     if (o.stop_watching) unwatch_source(sources_[si]);
@@ -361,6 +389,7 @@ class monitor_loop {
     ev.new_oom_kills = k.added;
     ev.reason = std::to_string(k.added) + " process(es) OOM-killed in " + k.where;
     pending_.push_back(std::move(ev));
+    release_pending_ = true;  // once usage is read again
   }
 
   // Every slow_interval: a moved process, a removed cgroup, a new limit.
@@ -408,6 +437,7 @@ class monitor_loop {
       }
       pending_.push_back(std::move(ev));
     }
+    high_ = read_high();
     update_limit(s);
     reopen_usage_bands(s);  // new edges: register again
   }
@@ -477,7 +507,8 @@ class monitor_loop {
     std::snprintf(buf, sizeof buf, "%.1f%%", pct);
     return "working set " + human_bytes(ws) + " is " + buf + " of the effective limit " +
            human_bytes(effective_) + " (moderate at " + human_bytes(edges_.moderate) +
-           ", critical at " + human_bytes(edges_.critical) + ")";
+           ", critical at " + human_bytes(edges_.critical) +
+           (high_ ? ", memory.high " + human_bytes(*high_) : std::string()) + ")";
   }
 
   // When to sample next: v1 with usage below every threshold waits for an
@@ -490,7 +521,9 @@ class monitor_loop {
     next_sample_ = sampler_.next(now, value, effective_, edges_, tracker_.band(), opt_);
   }
 
-  // Queues a pressure event for a tracker notice.
+  // Queues a pressure event for a tracker notice. The event names the
+  // source that holds the level now: a band notice whose level a held
+  // signal keeps (above the band) is that signal's.
   void note(const std::optional<level_tracker::notice>& n, clock::time_point now, source_kind k,
             const std::string& why) {
     if (!n) return;
@@ -500,6 +533,16 @@ class monitor_loop {
     ev.previous = n->previous;
     ev.repeat = n->repeat;
     ev.reason = why;
+    if (k == source_kind::usage_bands && n->level != pressure_level::none &&
+        tracker_.held_by_signal(now)) {
+      const auto& h = held_[static_cast<std::size_t>(n->level)];
+      ev.source = h.first;
+      ev.reason = "held by " + std::string(to_string(h.first)) + " (" + h.second + "); " + why;
+    }
+    if (ev.working_set) {
+      ev.bytes_to_free = bytes_to_free(*ev.working_set, edges_);
+      if (effective_) ev.time_to_limit = time_to_reach(*ev.working_set, effective_, sampler_.rate());
+    }
     pending_.push_back(std::move(ev));
   }
 
@@ -564,11 +607,15 @@ class monitor_loop {
   std::uint64_t effective_ = 0;
   std::optional<std::uint64_t> limit_;
   std::string limit_dir_;
+  std::optional<std::uint64_t> high_;  // memory.high on the chain
   // The loop's own descriptors and schedule.
   unique_fd epoll_;
   unique_fd timer_;
   unique_fd wake_;
   bool resolve_pending_ = false;
+  bool release_pending_ = false;  // an OOM kill: held signals end
+  // The latest signal at each level (moderate, critical): who holds it.
+  std::array<std::pair<source_kind, std::string>, 3> held_{};
   clock::time_point next_sample_{};
   clock::time_point next_housekeeping_{};
   // Read by other threads.

@@ -6,6 +6,7 @@
 // fast_interval next to an edge or when usage grows fast.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "../pressure_rules.hpp"
@@ -25,8 +26,9 @@ class usage_sampler {
   monitor_clock::time_point next(monitor_clock::time_point now, std::uint64_t value,
                                  std::uint64_t effective, const band_edges& edges,
                                  pressure_level band, const monitor_options& opt) const {
+    const auto slow = std::max(opt.fast_interval, std::min(opt.slow_interval, opt.sample_bound));
     return now + next_sample_interval(value, effective, edges, band, rate_.per_second(),
-                                      opt.fast_interval, opt.slow_interval);
+                                      opt.fast_interval, slow);
   }
 
  private:
@@ -39,7 +41,7 @@ inline monitor_source open_sampler(const source_env& env) {
   return status_only(source_active(
       source_kind::usage_bands, "sampler of " + what + ", " +
                                     std::to_string(env.opt.fast_interval.count()) + " ms to " +
-                                    std::to_string(env.opt.slow_interval.count()) + " ms"));
+                                    std::to_string(std::min(env.opt.slow_interval, env.opt.sample_bound).count()) + " ms"));
 }
 
 }  // namespace headroom::detail

@@ -5,6 +5,7 @@
 //
 //   monitor_idle [--seconds N]       (default 60)
 // Prints a summary and "result <name> <field> <value>" lines for scripts.
+#include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
 
 #include <poll.h>
@@ -44,8 +45,8 @@ int main(int argc, char** argv) {
   const auto s = m->last_snapshot();
   if (s.working_set && s.effective_limit) {
     std::printf("working set %s of %s: far from the edges\n",
-                headroom::detail::human_bytes(*s.working_set).c_str(),
-                headroom::detail::human_bytes(*s.effective_limit).c_str());
+                headroom::format_bytes(*s.working_set).c_str(),
+                headroom::format_bytes(*s.effective_limit).c_str());
   }
   long wakeups = 0;
   long callbacks = 0;

@@ -17,6 +17,7 @@
 // Prints a table, and "result <name> <field> <value>" lines for scripts.
 #include <headroom/pressure.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -71,7 +72,8 @@ __attribute__((no_sanitize("address", "thread"))) void touch(char* p, std::size_
 // The child: allocates up to `target` bytes, frees, or quits, on command.
 [[noreturn]] void child_main(shared_state* st, std::uint64_t target, const std::string& usage_file) {
   std::vector<char*> blocks;
-  auto usage_fd = headroom::detail::open_read(usage_file);
+  // A plain descriptor, as a poller would keep one.
+  const int usage_fd = ::open(usage_file.c_str(), O_RDONLY | O_CLOEXEC);
   int last = 0;
   for (;;) {
     const int seq = st->cmd_seq.load();
@@ -90,9 +92,9 @@ __attribute__((no_sanitize("address", "thread"))) void touch(char* p, std::size_
         blocks.push_back(p);
         st->step_start_ns[blocks.size() - 1] = start;
         char buf[64];
-        auto text = usage_fd ? headroom::detail::pread_all(usage_fd->get(), buf, sizeof buf, usage_file)
-                             : headroom::result<std::string_view>(headroom::errc::not_supported);
-        auto u = text ? headroom::parse_counter(*text) : headroom::result<std::uint64_t>(headroom::errc::malformed);
+        const ssize_t got = usage_fd >= 0 ? ::pread(usage_fd, buf, sizeof buf, 0) : -1;
+        auto u = got > 0 ? headroom::parse_counter(std::string_view(buf, static_cast<std::size_t>(got)))
+                         : headroom::result<std::uint64_t>(headroom::errc::malformed);
         st->step_usage[blocks.size() - 1] = u ? *u : 0;
         ::usleep(2000);
       }

@@ -170,8 +170,8 @@ int main(int argc, char** argv) {
   std::printf("libuv / usage()                  = %.2fx\n",
               m("libuv uv_get_constrained_memory") / m("headroom usage()"));
   std::printf("libuv says the limit is %llu (%s); headroom says %s\n", static_cast<unsigned long long>(uv),
-              uv == 0 ? "0: no limit known" : headroom::detail::human_bytes(uv).c_str(),
-              limit ? headroom::detail::human_bytes(limit).c_str() : "no limit");
+              uv == 0 ? "0: no limit known" : headroom::format_bytes(uv).c_str(),
+              limit ? headroom::format_bytes(limit).c_str() : "no limit");
   std::printf("result read libuv_ns %.0f\nresult read libuv_limit %llu\n", m("libuv uv_get_constrained_memory"),
               static_cast<unsigned long long>(uv));
 #else

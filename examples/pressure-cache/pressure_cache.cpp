@@ -5,7 +5,7 @@
 // and prints what happens: levels, shedding, the cache size.
 //
 //   headroom-pressure-cache [--limit 96Mi] [--seconds 5]
-#include <headroom/detail/format.hpp>
+#include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
 
 #include <chrono>
@@ -51,12 +51,12 @@ int main(int argc, char** argv) {
     const std::size_t before = cache.bytes();
     cache.on_event(e);
     std::printf("  %-13s %-8s cache %9s -> %9s  (%s)\n", headroom::to_string(e.kind),
-                headroom::to_string(e.level), headroom::detail::human_bytes(before).c_str(),
-                headroom::detail::human_bytes(cache.bytes()).c_str(), e.reason.c_str());
+                headroom::to_string(e.level), headroom::format_bytes(before).c_str(),
+                headroom::format_bytes(cache.bytes()).c_str(), e.reason.c_str());
   });
   if (!mon->start()) return 1;
   std::printf("cgroup %s, limit %s: filling a cache with 256 KiB entries for %d s\n",
-              cg.dir().c_str(), headroom::detail::human_bytes(limit).c_str(), seconds);
+              cg.dir().c_str(), headroom::format_bytes(limit).c_str(), seconds);
 
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::uint64_t key = 0;
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   }
   mon->stop();
   std::printf("done: %llu entries put, cache holds %s in %zu entries after %llu sheds; still alive\n",
-              static_cast<unsigned long long>(key), headroom::detail::human_bytes(cache.bytes()).c_str(),
+              static_cast<unsigned long long>(key), headroom::format_bytes(cache.bytes()).c_str(),
               cache.entries(), static_cast<unsigned long long>(cache.sheds()));
   return cache.sheds() > 0 ? 0 : 1;
 }

@@ -6,7 +6,7 @@
 // so the budget is an upper bound, not a cost.
 //
 //   headroom-arena
-#include <headroom/detail/format.hpp>
+#include <headroom/format.hpp>
 #include <headroom/memory.hpp>
 #include <headroom/policy.hpp>
 
@@ -84,8 +84,8 @@ int main() {
     return 1;
   }
   std::printf("effective limit %s: arena of %s (10%% - 16 MiB reserve, bound: %s)\n",
-              headroom::detail::human_bytes(*s.effective_limit).c_str(),
-              headroom::detail::human_bytes(a.capacity()).c_str(), headroom::to_string((*b)->max_bound));
+              headroom::format_bytes(*s.effective_limit).c_str(),
+              headroom::format_bytes(a.capacity()).c_str(), headroom::to_string((*b)->max_bound));
   // Serve "requests" of 4 KiB scratch until the budget says no, then reset.
   std::size_t served = 0;
   for (int round = 0; round < 3; ++round) {
@@ -94,7 +94,7 @@ int main() {
       ++served;
     }
     std::printf("  round %d: arena full at %s, reset\n", round + 1,
-                headroom::detail::human_bytes(a.used()).c_str());
+                headroom::format_bytes(a.used()).c_str());
     a.reset();
   }
   std::printf("served %zu scratch blocks within the budget\n", served);

@@ -8,7 +8,7 @@
 //   headroom-heap-tuning --env      shell lines: HEADROOM_JVM_MAX_HEAP=...
 #include <headroom/cpu.hpp>
 #include <headroom/memory.hpp>
-#include <headroom/detail/format.hpp>
+#include <headroom/format.hpp>
 #include <headroom/policy.hpp>
 
 #include <cstdio>
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   };
   if (!env) {
     std::printf("effective limit %s (%s)\n",
-                s.effective_limit ? headroom::detail::human_bytes(*s.effective_limit).c_str()
+                s.effective_limit ? headroom::format_bytes(*s.effective_limit).c_str()
                                   : s.effective_limit.error().message().c_str(),
                 s.limit && s.limit->has_value() ? reader->limit_path(s).c_str() : "no limit: host RAM");
   }
@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
       }
     } else {
       std::printf("  %-24s max %11s  initial %11s  (%s, bound: %s)\n", p.name,
-                  headroom::detail::human_bytes(budget.max).c_str(),
-                  budget.initial ? headroom::detail::human_bytes(*budget.initial).c_str() : "-",
+                  headroom::format_bytes(budget.max).c_str(),
+                  budget.initial ? headroom::format_bytes(*budget.initial).c_str() : "-",
                   p.flag, headroom::to_string(budget.max_bound));
     }
   }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <headroom/discover.hpp>
-#include <headroom/detail/fd.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -18,8 +17,11 @@
 namespace survival {
 
 inline bool write_file(const std::string& path, const std::string& value) {
-  headroom::detail::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd && ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  ::close(fd);
+  return ok;
 }
 
 class cgroup_sandbox {

@@ -21,7 +21,7 @@
 // root is needed. It samples its own working set through a memory_reader
 // and prints `result in_place ...` lines when it finishes; a naive cache is
 // killed by the kernel instead (exit 137).
-#include <headroom/detail/format.hpp>
+#include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
 
 #include <poll.h>
@@ -173,14 +173,14 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
 }
 
 std::uint64_t read_number(const std::string& path) {
-  auto text = headroom::detail::read_whole(path);
+  auto text = headroom::read_file(path);
   if (!text) return 0;
   auto v = headroom::parse_counter(*text);
   return v ? *v : 0;
 }
 
 std::uint64_t read_key(const std::string& path, const char* key) {
-  auto text = headroom::detail::read_whole(path);
+  auto text = headroom::read_file(path);
   if (!text) return 0;
   std::array<headroom::key_slot, 1> k{{{key, {}}}};
   if (!headroom::parse_keyed(*text, k)) return 0;
@@ -334,7 +334,7 @@ int main(int argc, char** argv) {
     if (trace) std::fprintf(trace, "cache,run,ms,usage_bytes,working_set_bytes\n");
   }
   std::printf("limit %s, %llu requests over %u keys of 64 KiB (Zipf), %d run(s) each\n",
-              headroom::detail::human_bytes(limit).c_str(),
+              headroom::format_bytes(limit).c_str(),
               static_cast<unsigned long long>(requests), keys, runs);
   std::printf("%-9s %4s  %-26s %8s %9s %14s %14s %7s\n", "cache", "run", "outcome", "seconds",
               "hit rate", "peak ws", "kernel peak", "sheds");
@@ -367,8 +367,8 @@ int main(int argc, char** argv) {
         std::snprintf(sheds, sizeof sheds, "%llu", static_cast<unsigned long long>(res.report.sheds));
       }
       std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n", follow ? "headroom" : "naive", r + 1,
-                  outcome, res.seconds, rate, headroom::detail::human_bytes(res.peak_working_set).c_str(),
-                  headroom::detail::human_bytes(res.kernel_peak).c_str(), sheds);
+                  outcome, res.seconds, rate, headroom::format_bytes(res.peak_working_set).c_str(),
+                  headroom::format_bytes(res.kernel_peak).c_str(), sheds);
       std::fflush(stdout);
     }
   }
@@ -381,7 +381,7 @@ int main(int argc, char** argv) {
   std::printf("\nnaive:    killed %d of %d\n", kills[0], done[0]);
   std::printf("headroom: killed %d of %d, survived %d of %d, mean hit rate %.1f%%, peak working set %s\n",
               kills[1], done[1], done[1] - kills[1], done[1], mean(hit_rates[1]),
-              headroom::detail::human_bytes(peak[1]).c_str());
+              headroom::format_bytes(peak[1]).c_str());
   std::printf("result survival naive_killed %d\nresult survival naive_runs %d\n", kills[0], done[0]);
   std::printf("result survival headroom_survived %d\nresult survival headroom_runs %d\n",
               done[1] - kills[1], done[1]);

@@ -1,6 +1,7 @@
 // Table tests of the pure parsers: named fixture strings in, values out,
 // malformed input included.
 #include "../support/doctest.hpp"
+#include <headroom/format.hpp>
 #include <headroom/parse.hpp>
 
 #include <cerrno>
@@ -438,4 +439,13 @@ TEST_CASE("error(errc, path) and the predicates callers ask") {
   const result<int> r(errc::malformed, "p");
   CHECK(!r);
   CHECK(r.error().path == "p");
+}
+
+TEST_CASE("format_bytes: binary units, one decimal") {
+  CHECK(format_bytes(0) == "0 B");
+  CHECK(format_bytes(1023) == "1023 B");
+  CHECK(format_bytes(1024) == "1.0 KiB");
+  CHECK(format_bytes(std::uint64_t{256} << 20) == "256.0 MiB");
+  CHECK(format_bytes(std::uint64_t{3} << 29) == "1.5 GiB");
+  CHECK(format_bytes(UINT64_MAX) == "16.0 EiB");
 }

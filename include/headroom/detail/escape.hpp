@@ -72,105 +72,93 @@ inline void append_hex_byte(std::string& out, const char* prefix,
   out += buf;
 }
 
-inline std::string json_escape(std::string_view s) {
+// True for a control character a terminal acts on: C0, DEL, and the C1
+// controls U+0080..U+009F (encoded 0xc2 0x80..0x9f). `seq` is one valid
+// UTF-8 sequence.
+inline bool is_control(std::string_view seq) noexcept {
+  const auto b = static_cast<unsigned char>(seq[0]);
+  if (seq.size() == 1) return b < 0x20 || b == 0x7f;
+  return seq.size() == 2 && b == 0xc2 && static_cast<unsigned char>(seq[1]) < 0xa0;
+}
+
+// Walks `s` one UTF-8 sequence at a time: emit(out, seq) for each valid
+// sequence, invalid(out, byte) for each byte that starts none.
+template <class Emit, class Invalid>
+std::string escape_each(std::string_view s, Emit emit, Invalid invalid) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
     const std::size_t n = utf8_sequence(s, i);
     if (n == 0) {
-      out += replacement_character;
+      invalid(out, static_cast<unsigned char>(s[i]));
       ++i;
       continue;
     }
-    // C1 controls U+0080..U+009F (0xc2 0x80..0x9f) act on terminals too.
-    if (n == 2 && static_cast<unsigned char>(s[i]) == 0xc2 &&
-        static_cast<unsigned char>(s[i + 1]) < 0xa0) {
-      append_hex_byte(out, "\\u", static_cast<unsigned char>(s[i + 1]), 4);
-      i += n;
-      continue;
-    }
-    if (n > 1) {
-      out.append(s, i, n);
-      i += n;
-      continue;
-    }
-    const char c = s[i++];
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          append_hex_byte(out, "\\u", static_cast<unsigned char>(c), 4);
-        } else {
-          out += c;
-        }
-    }
+    emit(out, s.substr(i, n));
+    i += n;
   }
   return out;
+}
+
+inline void replace_invalid(std::string& out, unsigned char) { out += replacement_character; }
+
+inline void hex_byte(std::string& out, unsigned char b) { append_hex_byte(out, "\\x", b, 2); }
+
+inline std::string json_escape(std::string_view s) {
+  return escape_each(
+      s,
+      [](std::string& out, std::string_view seq) {
+        const char c = seq[0];
+        if (c == '"') {
+          out += "\\\"";
+        } else if (c == '\\') {
+          out += "\\\\";
+        } else if (c == '\n') {
+          out += "\\n";
+        } else if (c == '\t') {
+          out += "\\t";
+        } else if (c == '\r') {
+          out += "\\r";
+        } else if (is_control(seq)) {
+          append_hex_byte(out, "\\u", static_cast<unsigned char>(seq.back()), 4);
+        } else {
+          out += seq;
+        }
+      },
+      replace_invalid);
 }
 
 inline std::string label_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence(s, i);
-    if (n == 0) {
-      out += replacement_character;
-      ++i;
-      continue;
-    }
-    const char c = s[i];
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.append(s, i, n);
-    }
-    i += n;
-  }
-  return out;
+  return escape_each(
+      s,
+      [](std::string& out, std::string_view seq) {
+        const char c = seq[0];
+        if (c == '\\') {
+          out += "\\\\";
+        } else if (c == '"') {
+          out += "\\\"";
+        } else if (c == '\n') {
+          out += "\\n";
+        } else {
+          out += seq;
+        }
+      },
+      replace_invalid);
 }
 
 inline std::string terminal_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence(s, i);
-    const auto b = static_cast<unsigned char>(s[i]);
-    // C1 controls U+0080..U+009F are encoded 0xc2 0x80..0x9f.
-    const bool c1 = n == 2 && b == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
-    if (n == 0 || b < 0x20 || b == 0x7f || c1) {
-      const std::size_t count = n == 0 ? 1 : n;
-      for (std::size_t k = 0; k < count; ++k) {
-        append_hex_byte(out, "\\x", static_cast<unsigned char>(s[i + k]), 2);
-      }
-      i += count;
-      continue;
-    }
-    if (b == '\\') {
-      out += "\\\\";
-    } else {
-      out.append(s, i, n);
-    }
-    i += n;
-  }
-  return out;
+  return escape_each(
+      s,
+      [](std::string& out, std::string_view seq) {
+        if (is_control(seq)) {
+          for (const char c : seq) hex_byte(out, static_cast<unsigned char>(c));
+        } else if (seq[0] == '\\') {
+          out += "\\\\";
+        } else {
+          out += seq;
+        }
+      },
+      hex_byte);
 }
 
 }  // namespace headroom::detail

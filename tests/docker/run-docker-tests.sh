@@ -454,6 +454,14 @@ locked() {
   local writers
   writers=$(jq -r '.sources[] | select(.active and (.source == "v1_pressure_level" or .source == "v1_oom_control" or (.source == "usage_bands" and (.detail | test("sampler|poll") | not)))) | .source' <<<"$sources" 2>&1)
   expect "sources needing cgroup.event_control active on a read-only mount" "${writers:-none}" none
+  # The container sees no cgroup2 mount: PSI is /proc/pressure/memory, the
+  # host's, which must not raise levels by default and must say its scope.
+  if ! grep -q ' - cgroup2 ' "/proc/$pid/mountinfo"; then
+    local psi
+    psi=$(jq -r '.sources[] | select(.source == "psi") | "\(.active) \(.detail)"' <<<"$sources" 2>&1)
+    [[ $psi == "false "*"scope host"* ]] ||
+      why+=("psi source \"$psi\": expected inactive, naming its host scope")
+  fi
   # Grow 2 MiB every 100 ms until the kernel kills the probe.
   local kills0 kills1 code
   kills0=$(awk '$1 == "oom_kill" { print $2 }' "$dir/memory.oom_control")

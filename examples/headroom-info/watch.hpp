@@ -4,6 +4,7 @@
 #pragma once
 
 #include <headroom/export.hpp>
+#include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
 
 #include <poll.h>
@@ -21,7 +22,7 @@
 namespace headroom_info {
 
 inline std::string optional_bytes(const std::optional<std::uint64_t>& v) {
-  return v ? headroom::detail::human_bytes(*v) : std::string("?");
+  return v ? headroom::format_bytes(*v) : std::string("?");
 }
 
 inline std::string event_line(const headroom::memory_event& e, double ms) {

@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "../version.hpp"  // HEADROOM_VERSION_STRING
-#include "format.hpp"      // human_bytes
 
 namespace headroom::detail::fields {
 
@@ -798,9 +797,7 @@ inline field_value info_labels(const export_report& r) {
       {"version", HEADROOM_VERSION_STRING},
       {"cgroup_version", to_string(snap(r).mode)},
       {"memory_dir", loc(r).dir},
-      {"limit_cgroup", snap(r).source == limit_source::chain
-                           ? limit_cgroup(r).value_or(std::string())
-                           : std::string()},
+      {"limit_cgroup", limit_cgroup(r).value_or(std::string())},
       {"pressure_scope", scope(r)},
       {"cpu_controller", c ? controller_version(c->cpu_location().mode) : "none"},
       {"cpu_quota_cgroup", c && r.cpu.quota && r.cpu.quota->has_value()

@@ -11,7 +11,7 @@
 
 #include "../version.hpp"  // HEADROOM_VERSION_STRING
 #include "escape.hpp"      // label_escape, terminal_escape
-#include "format.hpp"      // human_bytes
+#include "../format.hpp"   // format_bytes
 
 namespace headroom::detail::writers {
 
@@ -223,7 +223,7 @@ inline std::string human_value(field_type type, const field_value& v) {
   if (!v.human.empty() || v.st != state::value) return v.human;
   switch (type) {
     case field_type::bytes:
-      return human_bytes(v.number) + " (" + std::to_string(v.number) + ")";
+      return format_bytes(v.number) + " (" + std::to_string(v.number) + ")";
     case field_type::micros:
       return std::to_string(v.number) + " us";
     case field_type::percent:

@@ -160,16 +160,16 @@ inline result<std::uint32_t> affinity_count(int pid) {
 #if HEADROOM_HAVE_LINUX
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(pid, sizeof set, &set) == 0) {
+  if (HEADROOM_SYSCALL(sched_getaffinity)(pid, sizeof set, &set) == 0) {
     return static_cast<std::uint32_t>(CPU_COUNT(&set));
   }
   if (errno != EINVAL) return errno_error(errno, "sched_getaffinity");
-  for (int n = 2048; n <= (1 << 22); n *= 2) {
+  for (std::size_t n = 2048; n <= (std::size_t{1} << 22); n *= 2) {
     cpu_set_t* big = CPU_ALLOC(n);
     if (big == nullptr) return errno_error(ENOMEM, "sched_getaffinity");
     const std::size_t size = CPU_ALLOC_SIZE(n);
     CPU_ZERO_S(size, big);
-    const int rc = ::sched_getaffinity(pid, size, big);
+    const int rc = HEADROOM_SYSCALL(sched_getaffinity)(pid, size, big);
     const int err = errno;
     const int count = CPU_COUNT_S(size, big);
     CPU_FREE(big);

@@ -7,6 +7,13 @@
 // -fno-exceptions.
 #pragma once
 
+// Every headroom header includes this one first: a build in an older
+// standard stops here, with one message, instead of at a std::optional.
+#if __cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#error "headroom needs C++17 or later: compile with -std=c++17"
+#include <headroom_needs_cxx17>  // stop here (an #error alone lets the compiler go on)
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 #include <optional>

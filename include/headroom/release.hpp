@@ -128,7 +128,7 @@ inline result<std::uint64_t> resident_bytes() {
   if (!text) return std::move(text).error();
   auto pages = parse_statm_resident(*text);
   if (!pages) return with_path(pages.error(), path);
-  const long page = ::sysconf(_SC_PAGESIZE);
+  const long page = HEADROOM_SYSCALL(sysconf)(_SC_PAGESIZE);
   if (page <= 0) return errno_error(EINVAL, "sysconf(_SC_PAGESIZE)");
   return *pages * static_cast<std::uint64_t>(page);
 #else
@@ -145,9 +145,9 @@ struct found_symbol {
 
 inline found_symbol find_symbol(const char* name) {
   found_symbol s;
-  s.address = ::dlsym(RTLD_DEFAULT, name);
+  s.address = HEADROOM_SYSCALL(dlsym)(RTLD_DEFAULT, name);
   Dl_info info{};
-  if (s.address != nullptr && ::dladdr(s.address, &info) != 0) {
+  if (s.address != nullptr && HEADROOM_SYSCALL(dladdr)(s.address, &info) != 0) {
     s.object = info.dli_fbase;
   }
   return s;
@@ -204,7 +204,7 @@ inline result<release_report> release_free_memory() {
   const detail::found_symbol malloc_sym = detail::find_symbol("malloc");
   Dl_info info{};
   if (malloc_sym.address != nullptr &&
-      ::dladdr(malloc_sym.address, &info) != 0 && info.dli_fname != nullptr) {
+      HEADROOM_SYSCALL(dladdr)(malloc_sym.address, &info) != 0 && info.dli_fname != nullptr) {
     r.malloc_from = info.dli_fname;
   }
   // The candidate defined where malloc is.
@@ -215,14 +215,14 @@ inline result<release_report> release_free_memory() {
   };
 
   r.rss_before = detail::resident_bytes();
-  if (void* f = serves_malloc("__sanitizer_purge_allocator")) {
+  if (void* purge = serves_malloc("__sanitizer_purge_allocator")) {
     r.allocator = allocator_kind::sanitizer;
     r.call = "__sanitizer_purge_allocator()";
-    detail::as_function<void (*)()>(f)();
-  } else if (void* f = serves_malloc("mallctl")) {
+    detail::as_function<void (*)()>(purge)();
+  } else if (void* mallctl_sym = serves_malloc("mallctl")) {
     r.allocator = allocator_kind::jemalloc;
     r.call = "mallctl(\"arena.4096.purge\")";
-    const auto mallctl = detail::as_function<detail::mallctl_fn>(f);
+    const auto mallctl = detail::as_function<detail::mallctl_fn>(mallctl_sym);
     const auto before = detail::jemalloc_resident(mallctl);
     // Small freed blocks sit in this thread's cache until flushed.
     mallctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0);
@@ -232,31 +232,31 @@ inline result<release_report> release_free_memory() {
     if (before && after) {
       r.allocator_released = *before > *after ? *before - *after : 0;
     }
-  } else if (void* f = serves_malloc(
+  } else if (void* tcm = serves_malloc(
                  "MallocExtension_Internal_ReleaseMemoryToSystem")) {
     r.allocator = allocator_kind::tcmalloc;
     r.call = "MallocExtension_Internal_ReleaseMemoryToSystem(SIZE_MAX)";
     // Older releases return void, newer ones size_t: the result is not used.
-    detail::as_function<void (*)(std::size_t)>(f)(SIZE_MAX);
-  } else if (void* f = serves_malloc("MallocExtension_ReleaseFreeMemory")) {
+    detail::as_function<void (*)(std::size_t)>(tcm)(SIZE_MAX);
+  } else if (void* gperf = serves_malloc("MallocExtension_ReleaseFreeMemory")) {
     r.allocator = allocator_kind::gperftools;
     r.call = "MallocExtension_ReleaseFreeMemory()";
     const auto get = detail::as_function<detail::numeric_property_fn>(
         serves_malloc("MallocExtension_GetNumericProperty"));
     const auto before = detail::gperftools_unmapped(get);
-    detail::as_function<void (*)()>(f)();
+    detail::as_function<void (*)()>(gperf)();
     const auto after = detail::gperftools_unmapped(get);
     if (before && after) {
       r.allocator_released = *after > *before ? *after - *before : 0;
     }
-  } else if (void* f = serves_malloc("mi_collect")) {
+  } else if (void* mi = serves_malloc("mi_collect")) {
     r.allocator = allocator_kind::mimalloc;
     r.call = "mi_collect(true)";
-    detail::as_function<void (*)(bool)>(f)(true);
-  } else if (void* f = serves_malloc("malloc_trim")) {
+    detail::as_function<void (*)(bool)>(mi)(true);
+  } else if (void* trim = serves_malloc("malloc_trim")) {
     r.allocator = allocator_kind::glibc;
     r.call = "malloc_trim(0)";
-    detail::as_function<int (*)(std::size_t)>(f)(0);
+    detail::as_function<int (*)(std::size_t)>(trim)(0);
   }
 #if defined(__GLIBC__)
   else if (malloc_sym.address == nullptr) {

@@ -16,8 +16,11 @@
 #error "fake_syscalls.hpp must come before any headroom header"
 #endif
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -493,6 +496,19 @@ inline int lstat(const char* path, struct stat* out) {
   }
   return ::lstat(path, out);
 }
+
+// Forwarded unchanged, so that every call the library makes goes through
+// the seam (no faults are injected into these yet).
+inline int sched_getaffinity(pid_t pid, std::size_t size, cpu_set_t* set) {
+  return ::sched_getaffinity(pid, size, set);
+}
+template <class Resource>
+inline int getrlimit(Resource resource, struct rlimit* out) {
+  return ::getrlimit(resource, out);
+}
+inline long sysconf(int name) { return ::sysconf(name); }
+inline void* dlsym(void* handle, const char* name) { return ::dlsym(handle, name); }
+inline int dladdr(const void* address, Dl_info* info) { return ::dladdr(address, info); }
 
 }  // namespace fake_sys
 

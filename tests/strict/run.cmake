@@ -1,0 +1,57 @@
+# What a user's build sees: every public header, included normally (-I, not
+# -isystem), alone and all together with a use of the main calls, compiled
+# under the warnings users turn on, as errors; g++ and clang++ (whichever
+# exist), C++17 and C++20. A C++14 build must stop at headroom's #error.
+#   cmake -DSOURCE=<headroom source> -DWORK=<scratch dir> -P run.cmake
+cmake_minimum_required(VERSION 3.14)
+
+set(flags -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+file(GLOB headers RELATIVE "${SOURCE}/include/headroom" "${SOURCE}/include/headroom/*.hpp")
+set(sources "")
+foreach(h ${headers})
+  string(REPLACE ".hpp" "" name "${h}")
+  file(WRITE "${WORK}/${name}.cpp" "#include <headroom/${h}>\n")
+  list(APPEND sources "${WORK}/${name}.cpp")
+endforeach()
+list(APPEND sources "${SOURCE}/tests/strict/use_all.cpp")
+
+set(compilers "")
+foreach(c g++ clang++)
+  find_program(found_${c} ${c})
+  if(found_${c})
+    list(APPEND compilers "${found_${c}}")
+  endif()
+endforeach()
+if(NOT compilers)
+  message(FATAL_ERROR "no compiler found")
+endif()
+
+set(failures "")
+foreach(cxx ${compilers})
+  foreach(std 17 20)
+    foreach(src ${sources})
+      execute_process(COMMAND "${cxx}" -std=c++${std} ${flags} -I "${SOURCE}/include"
+                              -fsyntax-only "${src}"
+                      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+      if(NOT rc EQUAL 0)
+        string(APPEND failures "${cxx} -std=c++${std} ${src}:\n${out}${err}\n")
+      endif()
+    endforeach()
+  endforeach()
+  # C++14: one clear #error, nothing after it.
+  execute_process(COMMAND "${cxx}" -std=c++14 -I "${SOURCE}/include" -fsyntax-only
+                          "${SOURCE}/tests/strict/use_all.cpp"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(REGEX MATCHALL "error:" errors "${err}")
+  list(LENGTH errors n)
+  if(rc EQUAL 0 OR NOT err MATCHES "headroom needs C\\+\\+17 or later" OR n GREATER 2)
+    string(APPEND failures "${cxx} -std=c++14 did not stop at one #error (${n} errors):\n${err}\n")
+  endif()
+endforeach()
+list(LENGTH sources count)
+if(failures)
+  message(FATAL_ERROR "${failures}")
+endif()
+message(STATUS "${count} translation units clean with: ${compilers}, C++17 and C++20")

@@ -153,6 +153,10 @@ if [[ -z $only || ",$only," == *",bench,"* ]]; then
     failed=1
   fi
   summary+=("$(printf '%-14s %s  %3ds in all  every benchmark ran, its figures parsed' bench "$status" $((SECONDS - t0)))")
+  # What including each public header costs, as a ratio to <string> and
+  # <vector> (printed, not judged: see the README's figures).
+  echo "   compile cost (benchmarks/compile-cost.sh, RUNS=1):"
+  RUNS=1 benchmarks/compile-cost.sh 2>&1 | sed 's/^/     /' || true
 fi
 
 echo

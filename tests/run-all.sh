@@ -49,6 +49,8 @@ packages=(
   jq
   # promtool: a second opinion on the exposition text (cli_promtool)
   prometheus
+  # the format check (ctest format)
+  clang-format
 )
 missing=()
 for p in "${packages[@]}"; do

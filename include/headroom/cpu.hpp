@@ -224,7 +224,8 @@ class cpu_reader {
     auto texts = detail::choose_view(r.fs_, "cpu", bounds);
     if (!texts) {
       const auto& code = texts.error().code;
-      if (code != errc::no_cgroup && code != errc::not_supported) return std::move(texts).error();
+      if (code != errc::no_cgroup && code != errc::not_supported)
+        return std::move(texts).error();
       r.cpu_ = detail::nowhere(texts.error());
       r.cpuset_ = detail::nowhere(std::move(texts).error());
       return r;
@@ -248,7 +249,8 @@ class cpu_reader {
   // (empty when nothing sets a quota).
   std::string quota_path(const cpu_snapshot& s) const {
     if (!has_quota(s)) return {};
-    return file_at(cpu_.chain[s.quota_at->index], layout_for(cpu_.mode)->cpu.quota);
+    return file_at(cpu_.chain[s.quota_at->index],
+                   layout_for(cpu_.mode)->cpu.quota);
   }
   std::string quota_cgroup(const cpu_snapshot& s) const {
     return has_quota(s) ? cpu_.chain[s.quota_at->index] : std::string();
@@ -256,8 +258,8 @@ class cpu_reader {
 
   // Logical path of the cpuset file s read (empty when there is none).
   std::string cpuset_path(const cpu_snapshot& s) const {
-    if (!s.cpuset || !s.cpuset->has_value() ||
-        !s.cpuset_file || *s.cpuset_file >= cpuset_files_.size()) {
+    if (!s.cpuset || !s.cpuset->has_value() || !s.cpuset_file ||
+        *s.cpuset_file >= cpuset_files_.size()) {
       return {};
     }
     return cpuset_logical_[*s.cpuset_file];

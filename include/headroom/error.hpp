@@ -25,8 +25,8 @@
 // Called when a result is used as a value while it holds an error (a bug in
 // the caller). Override by defining HEADROOM_ASSERT before including headroom.
 #ifndef HEADROOM_ASSERT
-#define HEADROOM_ASSERT(cond)                                                  \
-  ((cond) ? static_cast<void>(0)                                               \
+#define HEADROOM_ASSERT(cond)    \
+  ((cond) ? static_cast<void>(0) \
           : ::headroom::detail::assert_failed(#cond, __FILE__, __LINE__))
 #endif
 
@@ -180,7 +180,7 @@ class [[nodiscard]] result {
   result(U&& value)  // NOLINT: implicit by design
       : value_(std::in_place, std::forward<U>(value)) {}
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
-  result(errc code, std::string path = {})                // NOLINT
+  result(errc code, std::string path = {})               // NOLINT
       : error_(code, std::move(path)) {}
 
   bool has_value() const noexcept { return value_.has_value(); }
@@ -223,7 +223,7 @@ class [[nodiscard]] result<void> {
  public:
   result() = default;
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
-  result(errc code, std::string path = {})                // NOLINT
+  result(errc code, std::string path = {})               // NOLINT
       : error_(code, std::move(path)) {}
 
   bool has_value() const noexcept { return !error_.code; }

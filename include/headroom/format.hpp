@@ -29,6 +29,8 @@ inline std::string format_bytes(std::uint64_t b) {
 
 // The whole content of a file (close-on-exec; a symlink as the last
 // component is refused with ELOOP), or why it could not be read.
-inline result<std::string> read_file(const std::string& path) { return detail::read_whole(path); }
+inline result<std::string> read_file(const std::string& path) {
+  return detail::read_whole(path);
+}
 
 }  // namespace headroom

@@ -178,20 +178,27 @@ struct stat_values {
   std::optional<std::uint64_t> hierarchical_limit;
 };
 
-inline result<stat_values> parse_memory_stat(std::string_view text, const memory_layout& m) {
-  std::array<key_slot, 4> keys{{{m.stat_anon, {}},
-                                {m.stat_file, {}},
-                                {m.stat_inactive_file, {}},
-                                {m.stat_hierarchical_limit.value_or(std::string_view{}), {}}}};
+inline result<stat_values> parse_memory_stat(std::string_view text,
+                                             const memory_layout& m) {
+  std::array<key_slot, 4> keys{
+      {{m.stat_anon, {}},
+       {m.stat_file, {}},
+       {m.stat_inactive_file, {}},
+       {m.stat_hierarchical_limit.value_or(std::string_view{}), {}}}};
   auto parsed = parse_keyed(text, keys);
-  if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value) return errc::malformed;
-  stat_values out{memory_stat{*keys[0].value, *keys[1].value, *keys[2].value}, std::nullopt};
-  if (keys[3].value) out.hierarchical_limit = v1_limit_from_bytes(*keys[3].value);
+  if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value)
+    return errc::malformed;
+  stat_values out{memory_stat{*keys[0].value, *keys[1].value, *keys[2].value},
+                  std::nullopt};
+  if (keys[3].value)
+    out.hierarchical_limit = v1_limit_from_bytes(*keys[3].value);
   return out;
 }
 
-inline result<stat_values> read_memory_stat(const kept_file& f, const memory_layout& m) {
-  return read_parsed<stat_buffer>(f, [&](std::string_view t) { return parse_memory_stat(t, m); });
+inline result<stat_values> read_memory_stat(const kept_file& f,
+                                            const memory_layout& m) {
+  return read_parsed<stat_buffer>(
+      f, [&](std::string_view t) { return parse_memory_stat(t, m); });
 }
 
 // The raw counters of a keyed file, in the file's order.
@@ -199,9 +206,10 @@ using counters = std::vector<std::pair<std::string, std::uint64_t>>;
 
 inline result<counters> parse_counters(std::string_view text) {
   counters out;
-  auto parsed = for_each_key_value(text, [&](std::string_view k, std::uint64_t v) {
-    out.emplace_back(std::string(k), v);
-  });
+  auto parsed =
+      for_each_key_value(text, [&](std::string_view k, std::uint64_t v) {
+        out.emplace_back(std::string(k), v);
+      });
   if (!parsed) return std::move(parsed).error();
   return out;
 }
@@ -232,11 +240,13 @@ class memory_reader {
       if (!loc) return std::move(loc).error();
       r.loc_ = std::move(*loc);
     }
-    if (const char* lim = opt.use_environment ? std::getenv(env_memory_limit) : nullptr) {
+    if (const char* lim =
+            opt.use_environment ? std::getenv(env_memory_limit) : nullptr) {
       auto bytes = parse_size(lim);
       r.override_ = bytes ? result<std::uint64_t>(*bytes)
-                          : result<std::uint64_t>(errc::malformed,
-                                                  std::string(env_memory_limit) + "=" + lim);
+                          : result<std::uint64_t>(
+                                errc::malformed,
+                                std::string(env_memory_limit) + "=" + lim);
     }
     r.layout_ = layout_for(r.loc_.mode);
     r.meminfo_ = r.fs_.keep("/proc/meminfo");
@@ -277,13 +287,17 @@ class memory_reader {
   // memory controller files (a v2 leaf without the controller is charged
   // to an ancestor); std::nullopt when there is none (mode none, or only
   // the cgroup2 root): values are then host-wide.
-  std::optional<chain_position> memory_at() const noexcept { return memory_at_; }
+  std::optional<chain_position> memory_at() const noexcept {
+    return memory_at_;
+  }
 
   // The file system view every read goes through (root prefix, pid).
   const detail::file_system& files() const noexcept { return fs_; }
 
   // Logical path of a directory on the chain, and of `name` in it.
-  const std::string& dir_at(chain_position at) const { return loc_.chain[at.index]; }
+  const std::string& dir_at(chain_position at) const {
+    return loc_.chain[at.index];
+  }
   std::string path_at(chain_position at, std::string_view name) const {
     return detail::join_path(dir_at(at), "/" + std::string(name));
   }
@@ -296,12 +310,15 @@ class memory_reader {
   // visible one, the closest to it. std::nullopt when no cgroup holds the
   // limit: nothing limits, the limit could not be read, or it comes from
   // HEADROOM_MEMORY_LIMIT.
-  std::optional<limit_cgroup_info> limit_cgroup(const memory_snapshot& s) const {
+  std::optional<limit_cgroup_info> limit_cgroup(
+      const memory_snapshot& s) const {
     if (!s.limit || !s.limit->has_value() || !s.limit_at) return std::nullopt;
-    if (s.source != limit_source::chain && s.source != limit_source::hierarchical) {
+    if (s.source != limit_source::chain &&
+        s.source != limit_source::hierarchical) {
       return std::nullopt;
     }
-    if (s.limit_at->index >= loc_.chain.size()) return std::nullopt;  // another reader's
+    if (s.limit_at->index >= loc_.chain.size())
+      return std::nullopt;  // another reader's
     return limit_cgroup_info{dir_at(*s.limit_at), *s.limit_at,
                              s.source == limit_source::hierarchical};
   }
@@ -322,7 +339,9 @@ class memory_reader {
       case limit_source::hierarchical:
         if (!layout_) return {};
         return path_at(chain_position{0}, layout_->memory.stat) + " (" +
-               std::string(layout_->memory.stat_hierarchical_limit.value_or("")) + ")";
+               std::string(
+                   layout_->memory.stat_hierarchical_limit.value_or("")) +
+               ")";
       case limit_source::environment:
         return std::string("$") + env_memory_limit;
       case limit_source::none:
@@ -392,7 +411,8 @@ class memory_reader {
       s.source = limit_source::chain;
       s.limit_at = lim.at;
     }
-    auto hierarchical = read_usage_and_stat(s, s.limit_at.value_or(*memory_at_));
+    auto hierarchical =
+        read_usage_and_stat(s, s.limit_at.value_or(*memory_at_));
 
     // v1: the kernel's hierarchical_memory_limit also covers ancestors above
     // the mount point. When it is tighter, an invisible ancestor binds: read
@@ -432,7 +452,8 @@ class memory_reader {
       r.failcnt.value = unknown_;
       r.events.value = unknown_;
       r.oom_kills.value = unknown_;
-      for (const auto& dir : loc_.chain) r.chain.push_back(chain_entry{dir, unknown_, unknown_});
+      for (const auto& dir : loc_.chain)
+        r.chain.push_back(chain_entry{dir, unknown_, unknown_});
       return r;
     }
 
@@ -449,7 +470,8 @@ class memory_reader {
     };
     const auto chain_min_of = [&](std::string_view name, auto parse) {
       return detail::min_over_chain(
-          n, [&](std::size_t i) { return file_at(chain_position{i}, name); }, parse);
+          n, [&](std::size_t i) { return file_at(chain_position{i}, name); },
+          parse);
     };
 
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
@@ -459,7 +481,9 @@ class memory_reader {
       // apply: listed without values.
       if (i < n) {
         e.limit = read_at(chain_position{i}, m.limit, m.parse_limit).value;
-        if (m.high) e.high = read_at(chain_position{i}, *m.high, parse_number_or_max).value;
+        if (m.high)
+          e.high =
+              read_at(chain_position{i}, *m.high, parse_number_or_max).value;
       }
       r.chain.push_back(std::move(e));
     }
@@ -551,8 +575,10 @@ class memory_reader {
     // ancestors this mount does not show.
     if (!m.stat_hierarchical_limit && !loc_.chain.empty() &&
         levels_.size() == loc_.chain.size()) {
-      const std::string type = detail::join_path(loc_.chain.back(), "/cgroup.type");
-      if (!fs_.keep(type).missing()) hidden_ancestors_ = error(errc::not_visible, type);
+      const std::string type =
+          detail::join_path(loc_.chain.back(), "/cgroup.type");
+      if (!fs_.keep(type).missing())
+        hidden_ancestors_ = error(errc::not_visible, type);
     }
   }
 
@@ -629,8 +655,8 @@ class memory_reader {
       s.effective_limit = s.limit.error();
     } else if (s.limit->has_value()) {
       // Without MemTotal a limit is still a bound.
-      s.effective_limit = s.host_total ? std::min(**s.limit, *s.host_total)
-                                       : **s.limit;
+      s.effective_limit =
+          s.host_total ? std::min(**s.limit, *s.host_total) : **s.limit;
     } else {
       s.effective_limit = s.host_total;
     }
@@ -688,10 +714,10 @@ class memory_reader {
           loc_.unified_dir, "/" + std::string(detail::v2::pressure)));
       // The real root has no cgroup.type; a container's namespace root,
       // also printed as "/", has one, and its pressure is the container's.
-      const auto type = fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"));
-      r.pressure_from = type.missing()
-                            ? pressure_scope::root_cgroup
-                            : pressure_scope::cgroup;
+      const auto type =
+          fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"));
+      r.pressure_from =
+          type.missing() ? pressure_scope::root_cgroup : pressure_scope::cgroup;
       if (r.pressure.value) return;
     }
     auto host = read_psi("/proc/pressure/memory");
@@ -721,7 +747,8 @@ class memory_reader {
   // A chain index, or no_cgroup for host-wide: an atomic needs a plain
   // integer, and this one never leaves the class.
   static constexpr std::size_t no_cgroup = SIZE_MAX;
-  static std::size_t index_of(const std::optional<chain_position>& at) noexcept {
+  static std::size_t index_of(
+      const std::optional<chain_position>& at) noexcept {
     return at ? at->index : no_cgroup;
   }
   mutable std::atomic<std::size_t> usage_index_{no_cgroup};

@@ -45,7 +45,8 @@ inline result<address_limits> read_address_limits() {
 #if HEADROOM_HAVE_LINUX
   address_limits out;
   struct rlimit rl {};
-  if (HEADROOM_SYSCALL(getrlimit)(RLIMIT_AS, &rl) != 0) return errno_error(errno, "getrlimit");
+  if (HEADROOM_SYSCALL(getrlimit)(RLIMIT_AS, &rl) != 0)
+    return errno_error(errno, "getrlimit");
   if (rl.rlim_cur != RLIM_INFINITY) out.address_space = rl.rlim_cur;
   if (HEADROOM_SYSCALL(getrlimit)(RLIMIT_DATA, &rl) != 0)
     return errno_error(errno, "getrlimit");

@@ -204,7 +204,8 @@ inline result<release_report> release_free_memory() {
   const detail::found_symbol malloc_sym = detail::find_symbol("malloc");
   Dl_info info{};
   if (malloc_sym.address != nullptr &&
-      HEADROOM_SYSCALL(dladdr)(malloc_sym.address, &info) != 0 && info.dli_fname != nullptr) {
+      HEADROOM_SYSCALL(dladdr)(malloc_sym.address, &info) != 0 &&
+      info.dli_fname != nullptr) {
     r.malloc_from = info.dli_fname;
   }
   // The candidate defined where malloc is.

@@ -16,10 +16,12 @@ namespace headroom {
 struct chain_position {
   std::size_t index = 0;
 
-  friend constexpr bool operator==(chain_position a, chain_position b) noexcept {
+  friend constexpr bool operator==(chain_position a,
+                                   chain_position b) noexcept {
     return a.index == b.index;
   }
-  friend constexpr bool operator!=(chain_position a, chain_position b) noexcept {
+  friend constexpr bool operator!=(chain_position a,
+                                   chain_position b) noexcept {
     return a.index != b.index;
   }
 };
@@ -49,10 +51,11 @@ constexpr const char* to_string(limit_source s) noexcept {
 
 // Whose usage the headroom was computed from.
 enum class usage_scope {
-  limit_cgroup,        // the limit cgroup's: what the kernel compares with the limit
+  limit_cgroup,  // the limit cgroup's: what the kernel compares with the limit
   below_limit_cgroup,  // a cgroup below it (the limit is held above the visible
                        // mount, or is the host's, or was given): siblings'
-                       // usage is not counted, so the headroom is an upper bound
+                       // usage is not counted, so the headroom is an upper
+                       // bound
   host,                // host-wide (/proc/meminfo)
 };
 
@@ -106,7 +109,9 @@ struct memory_snapshot {
 
   // True when usage was not read where the limit is enforced: the headroom
   // is then an upper bound (others' usage under the same limit is unseen).
-  bool headroom_is_bound() const noexcept { return scope == usage_scope::below_limit_cgroup; }
+  bool headroom_is_bound() const noexcept {
+    return scope == usage_scope::below_limit_cgroup;
+  }
 };
 
 }  // namespace headroom

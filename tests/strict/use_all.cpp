@@ -1,8 +1,7 @@
 // A consumer that calls what users call, so that templates are instantiated
 // under the strict warnings too (tests/strict/run.cmake).
-#include <headroom/headroom.hpp>
-
 #include <cstdio>
+#include <headroom/headroom.hpp>
 
 int main() {
   auto reader = headroom::memory_reader::open();
@@ -22,8 +21,9 @@ int main() {
     (void)m->dispatch();
   }
   const headroom::cgroup_layout* layout = headroom::layout_for(s.mode);
-  std::printf("%s %s %s %zu %d\n", headroom::format_bytes(s.usage.value_or(0)).c_str(),
-              holder ? holder->dir.c_str() : "-", layout ? layout->name.data() : "none",
-              report.chain.size(), budget ? 1 : 0);
+  std::printf(
+      "%s %s %s %zu %d\n", headroom::format_bytes(s.usage.value_or(0)).c_str(),
+      holder ? holder->dir.c_str() : "-", layout ? layout->name.data() : "none",
+      report.chain.size(), budget ? 1 : 0);
   return 0;
 }

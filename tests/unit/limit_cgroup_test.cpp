@@ -1,13 +1,12 @@
 // memory_reader::limit_cgroup(): the one answer to "which cgroup holds the
 // limit", for every source of the limit, and the tables layout_for() picks.
-#include "../support/doctest.hpp"
+#include <cstdlib>
 #include <headroom/layout.hpp>
 #include <headroom/memory.hpp>
-
-#include <cstdlib>
 #include <optional>
 #include <string>
 
+#include "../support/doctest.hpp"
 #include "../support/layouts.hpp"
 
 using namespace headroom;
@@ -61,13 +60,15 @@ TEST_CASE("limit_cgroup: the chain directory that holds the limit") {
   CHECK(r.dir_at(holder->position) == holder->dir);
 }
 
-TEST_CASE("limit_cgroup: an ancestor above the mount point (v1 hierarchical limit)") {
+TEST_CASE(
+    "limit_cgroup: an ancestor above the mount point (v1 hierarchical limit)") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "4:memory:/docker/abc\n0::/\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
-             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup "
+             "rw,memory\n");
   v1_dir d;
   d.hierarchical_limit = std::to_string(128 * MiB);
   write_v1(t, "sys/fs/cgroup/memory", d);
@@ -98,7 +99,9 @@ TEST_CASE("limit_cgroup: none when nothing limits") {
 // Regression: HEADROOM_DETECT=off with HEADROOM_MEMORY_LIMIT gave a limit
 // whose cgroup was position 0 of an empty chain; headroom-info --json then
 // read past the end of it (SIGSEGV).
-TEST_CASE("limit_cgroup: none for a limit from the environment, with or without a chain") {
+TEST_CASE(
+    "limit_cgroup: none for a limit from the environment, with or without a "
+    "chain") {
   fixture_tree t;
   layout_kubernetes_v2(t);
   env_for_test limit(env_memory_limit, "512Mi");
@@ -148,7 +151,8 @@ TEST_CASE("layout_for: one table per version, none without a cgroup") {
   CHECK_FALSE(v1.events_notify);
   // v1 registers pressure_level twice (medium, critical) and oom_control.
   REQUIRE(v1.cgroup_events.size() == 3);
-  CHECK(v1.cgroup_events.begin()[0].kind == cgroup_event_kind::pressure_moderate);
+  CHECK(v1.cgroup_events.begin()[0].kind ==
+        cgroup_event_kind::pressure_moderate);
   CHECK(v1.cgroup_events.begin()[0].argument == "medium,local");
   CHECK(v1.cgroup_events.begin()[0].fallback == "medium");
   CHECK(v1.cgroup_events.begin()[2].file == "memory.oom_control");

@@ -1,11 +1,11 @@
 // Table tests of the pure parsers: named fixture strings in, values out,
 // malformed input included.
-#include "../support/doctest.hpp"
+#include <cerrno>
 #include <headroom/format.hpp>
 #include <headroom/parse.hpp>
-
-#include <cerrno>
 #include <string>
+
+#include "../support/doctest.hpp"
 
 using namespace headroom;
 
@@ -117,7 +117,8 @@ TEST_CASE("parse_size: quantities as people write them") {
   }
 }
 
-// --- /proc/<pid>/cgroup -------------------------------------------------------
+// --- /proc/<pid>/cgroup
+// -------------------------------------------------------
 
 TEST_CASE("parse_cgroup_line") {
   SUBCASE("v1 memory") {
@@ -161,16 +162,17 @@ TEST_CASE("parse_cgroup_line") {
     CHECK(e->path.size() == path.size());
   }
   SUBCASE("malformed") {
-    for (const char* bad : {"", "garbage", "4:memory", "x:memory:/a",
-                            "4:memory:relative", "4:memory:", "-1::/a",
-                            "99999999999::/a"}) {
+    for (const char* bad :
+         {"", "garbage", "4:memory", "x:memory:/a", "4:memory:relative",
+          "4:memory:", "-1::/a", "99999999999::/a"}) {
       CAPTURE(bad);
       CHECK(parse_cgroup_line(bad).error().code == errc::malformed);
     }
   }
 }
 
-// --- mountinfo ------------------------------------------------------------------
+// --- mountinfo
+// ------------------------------------------------------------------
 
 namespace {
 const char* const mi_v1_memory =
@@ -232,9 +234,11 @@ TEST_CASE("parse_mountinfo_line") {
   }
   SUBCASE("a very long line (overlay with many layers)") {
     std::string opts = "lowerdir=";
-    for (int i = 0; i < 4000; ++i) opts += "/var/lib/layer" + std::to_string(i) + ":";
+    for (int i = 0; i < 4000; ++i)
+      opts += "/var/lib/layer" + std::to_string(i) + ":";
     const std::string line =
-        "800 700 0:99 / /merged rw,relatime shared:1 - overlay overlay rw," + opts;
+        "800 700 0:99 / /merged rw,relatime shared:1 - overlay overlay rw," +
+        opts;
     REQUIRE(line.size() > 64 * 1024);
     auto e = parse_mountinfo_line(line);
     REQUIRE(e);
@@ -265,7 +269,8 @@ TEST_CASE("unescape_mount_path keeps what is not an escape") {
   CHECK(unescape_mount_path("\\") == "\\");
 }
 
-// --- keyed files ---------------------------------------------------------------
+// --- keyed files
+// ---------------------------------------------------------------
 
 namespace {
 const char* const v2_memory_stat =
@@ -293,7 +298,8 @@ const char* const v2_memory_events =
 }  // namespace
 
 TEST_CASE("parse_keyed finds keys by name, wherever they are") {
-  std::array<key_slot, 3> v2{{{"anon", {}}, {"file", {}}, {"inactive_file", {}}}};
+  std::array<key_slot, 3> v2{
+      {{"anon", {}}, {"file", {}}, {"inactive_file", {}}}};
   REQUIRE(parse_keyed(v2_memory_stat, v2));
   CHECK(v2[0].value == 1675264u);
   CHECK(v2[1].value == 802816u);
@@ -330,7 +336,8 @@ TEST_CASE("keyed files: malformed lines fail the whole file") {
   CHECK_FALSE(k[0].value.has_value());
 }
 
-// --- PSI ----------------------------------------------------------------------
+// --- PSI
+// ----------------------------------------------------------------------
 
 TEST_CASE("parse_psi") {
   SUBCASE("some and full") {
@@ -347,7 +354,8 @@ TEST_CASE("parse_psi") {
     CHECK(p->full->total_us == 42u);
   }
   SUBCASE("a key a newer kernel may add is ignored, whatever its value") {
-    auto p = parse_psi("some avg10=1.00 avg60=0.00 avg300=0.00 total=5 stalls=1000\n");
+    auto p = parse_psi(
+        "some avg10=1.00 avg60=0.00 avg300=0.00 total=5 stalls=1000\n");
     REQUIRE(p);
     CHECK(p->some.avg10 == doctest::Approx(1.0));
   }
@@ -375,7 +383,8 @@ TEST_CASE("parse_psi") {
   }
 }
 
-// --- meminfo ------------------------------------------------------------------
+// --- meminfo
+// ------------------------------------------------------------------
 
 TEST_CASE("parse_meminfo") {
   auto m = parse_meminfo(
@@ -393,10 +402,10 @@ TEST_CASE("parse_meminfo") {
   REQUIRE(old);
   CHECK_FALSE(old->available.has_value());
 
-  for (const char* bad : {"", "MemFree: 1 kB\n", "MemTotal: x kB\nMemFree: 1 kB\n",
-                          "MemTotal 1 kB\nMemFree: 1 kB\n",
-                          "MemTotal: 0 kB\nMemFree: 0 kB\n",
-                          "MemTotal: 99999999999999999999 kB\nMemFree: 1 kB\n"}) {
+  for (const char* bad :
+       {"", "MemFree: 1 kB\n", "MemTotal: x kB\nMemFree: 1 kB\n",
+        "MemTotal 1 kB\nMemFree: 1 kB\n", "MemTotal: 0 kB\nMemFree: 0 kB\n",
+        "MemTotal: 99999999999999999999 kB\nMemFree: 1 kB\n"}) {
     CAPTURE(bad);
     CHECK(parse_meminfo(bad).error().code == errc::malformed);
   }

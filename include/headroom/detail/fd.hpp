@@ -75,7 +75,8 @@ inline result<unique_fd> open_read(const std::string& path) {
 #if HEADROOM_HAVE_LINUX
   int fd;
   do {
-    fd = HEADROOM_SYSCALL(open)(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    fd = HEADROOM_SYSCALL(open)(path.c_str(),
+                                O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return errno_error(errno, path);
   return unique_fd(fd);
@@ -98,7 +99,8 @@ inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
 #if HEADROOM_HAVE_LINUX
   std::size_t got = 0;
   while (got < cap) {
-    const ssize_t n = HEADROOM_SYSCALL(pread)(fd, buf + got, cap - got, static_cast<off_t>(got));
+    const ssize_t n = HEADROOM_SYSCALL(pread)(fd, buf + got, cap - got,
+                                              static_cast<off_t>(got));
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path_for_errors);
@@ -182,7 +184,8 @@ inline constexpr std::size_t number_buffer = 64;
 // Reads a small kept file into a stack buffer of N bytes and parses it; a
 // parse error names the file.
 template <std::size_t N = number_buffer, class Parse>
-auto read_parsed(const kept_file& f, Parse&& parse) -> decltype(parse(std::string_view{})) {
+auto read_parsed(const kept_file& f, Parse&& parse)
+    -> decltype(parse(std::string_view{})) {
   char buf[N];
   auto text = read_kept(f, buf, sizeof buf);
   if (!text) return std::move(text).error();

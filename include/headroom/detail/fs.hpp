@@ -72,7 +72,8 @@ class file_system {
 
   // Reads the mountinfo of the view: the target's, or the reader's own.
   result<std::string> read_mountinfo() const {
-    if (view_ == cgroup_view::target || target_prefix_.empty()) return read_proc("mountinfo");
+    if (view_ == cgroup_view::target || target_prefix_.empty())
+      return read_proc("mountinfo");
     const std::string real = root_ + "/proc/self/mountinfo";
     note_read("/proc/self/mountinfo", real);
     return read_whole(real);
@@ -89,11 +90,13 @@ class file_system {
     auto status = read_proc("status");
     if (!status) return 0;
     const std::string_view text = *status;
-    const std::size_t at = text.substr(0, 4) == "Pid:" ? 0 : text.find("\nPid:");
+    const std::size_t at =
+        text.substr(0, 4) == "Pid:" ? 0 : text.find("\nPid:");
     if (at != std::string_view::npos) {
       std::string_view line = text.substr(at == 0 ? 4 : at + 5);
       line = line.substr(0, line.find('\n'));
-      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+        line.remove_prefix(1);
       long v = 0;
       for (const char c : line) {
         if (c < '0' || c > '9' || v > 1000000000L) return 0;
@@ -111,8 +114,8 @@ class file_system {
     std::vector<std::string> out;
 #if HEADROOM_HAVE_LINUX
     const std::string real = real_path(dir);
-    const int fd = HEADROOM_SYSCALL(open)(real.c_str(),
-                                          O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+    const int fd = HEADROOM_SYSCALL(open)(
+        real.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
     if (fd < 0) return out;
     DIR* d = ::fdopendir(fd);
     if (d == nullptr) {
@@ -126,7 +129,8 @@ class file_system {
       if (e->d_type == DT_UNKNOWN) {
         struct stat st {};
         const std::string child = real + "/" + std::string(name);
-        is_dir = HEADROOM_SYSCALL(lstat)(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+        is_dir = HEADROOM_SYSCALL(lstat)(child.c_str(), &st) == 0 &&
+                 S_ISDIR(st.st_mode);
       }
       if (is_dir) out.emplace_back(name);
     }
@@ -177,7 +181,8 @@ class file_system {
   // True when a directory between `mount_point` (excluded) and `dir`
   // (included), both logical, is a symlink: the path would leave the
   // mount. Never so on a cgroup file system; possible in a captured tree.
-  bool symlink_below(const std::string& mount_point, const std::string& dir) const {
+  bool symlink_below(const std::string& mount_point,
+                     const std::string& dir) const {
 #if HEADROOM_HAVE_LINUX
     if (dir.size() <= mount_point.size()) return false;
     std::size_t at = mount_point.size();
@@ -186,7 +191,9 @@ class file_system {
       if (at == std::string::npos) at = dir.size();
       struct stat st {};
       const std::string real = real_path(dir.substr(0, at));
-      if (HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) return true;
+      if (HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
+          S_ISLNK(st.st_mode))
+        return true;
     }
 #else
     (void)mount_point;
@@ -200,7 +207,8 @@ class file_system {
 #if HEADROOM_HAVE_LINUX
     struct stat st {};
     const std::string real = real_path(dir);
-    return HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    return HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
+           S_ISDIR(st.st_mode);
 #else
     (void)dir;
     return false;
@@ -228,7 +236,8 @@ class file_system {
   std::string root_;
   std::string proc_;
   std::string ns_prefix_;
-  std::string target_prefix_;  // /proc/<pid>/root, when in another mount namespace
+  std::string
+      target_prefix_;  // /proc/<pid>/root, when in another mount namespace
   cgroup_view view_ = cgroup_view::reader;
   int pid_ = 0;
   read_hook hook_;

@@ -30,8 +30,10 @@ inline constexpr std::string_view stat_file = "total_cache";
 inline constexpr std::string_view stat_inactive_file = "total_inactive_file";
 // The kernel's own minimum of the limits from this cgroup up to the root of
 // the hierarchy, including ancestors above a container's mount point.
-inline constexpr std::string_view stat_hierarchical_limit = "hierarchical_memory_limit";
-inline constexpr std::string_view stat_hierarchical_memsw_limit = "hierarchical_memsw_limit";
+inline constexpr std::string_view stat_hierarchical_limit =
+    "hierarchical_memory_limit";
+inline constexpr std::string_view stat_hierarchical_memsw_limit =
+    "hierarchical_memsw_limit";
 
 // memory.oom_control keys.
 inline constexpr std::string_view oom_kill = "oom_kill";
@@ -58,18 +60,25 @@ inline constexpr std::array<cgroup_event, 3> events{{
 inline constexpr cgroup_layout layout{
     "cgroup v1",
     memory_layout{
-        limit, &parse_v1_limit, usage, stat,
-        stat_anon, stat_file, stat_inactive_file,
-        stat_hierarchical_limit,      // a witness above the mount point
-        use_hierarchy,                // a parent with 0 ends the chain
-        std::nullopt,                 // no memory.high
+        limit,
+        &parse_v1_limit,
+        usage,
+        stat,
+        stat_anon,
+        stat_file,
+        stat_inactive_file,
+        stat_hierarchical_limit,  // a witness above the mount point
+        use_hierarchy,            // a parent with 0 ends the chain
+        std::nullopt,             // no memory.high
         soft_limit,
-        swap_rule::memsw_minus_limit, memsw_limit,
+        swap_rule::memsw_minus_limit,
+        memsw_limit,
         max_usage,
         failcnt,
-        oom_control, oom_kill,
-        false,                        // oom_control does not poll
-        true,                         // usage thresholds by eventfd
+        oom_control,
+        oom_kill,
+        false,  // oom_control does not poll
+        true,   // usage thresholds by eventfd
         rows_of(events),
     },
     cpu_layout{cfs_quota, cfs_period, {cpuset_effective, cpuset_cpus}, false},

@@ -38,19 +38,26 @@ inline constexpr std::string_view cpuset_effective = "cpuset.cpus.effective";
 inline constexpr cgroup_layout layout{
     "cgroup v2",
     memory_layout{
-        limit, &parse_number_or_max, usage, stat,
-        stat_anon, stat_file, stat_inactive_file,
-        std::nullopt,                 // no hierarchical witness
-        std::nullopt,                 // every parent's limit applies
+        limit,
+        &parse_number_or_max,
+        usage,
+        stat,
+        stat_anon,
+        stat_file,
+        stat_inactive_file,
+        std::nullopt,  // no hierarchical witness
+        std::nullopt,  // every parent's limit applies
         high,
         low,
-        swap_rule::chain_min, swap_max,
+        swap_rule::chain_min,
+        swap_max,
         peak,
-        std::nullopt,                 // no failcnt
-        events, oom_kill,
-        true,                         // memory.events wakes POLLPRI
-        false,                        // no usage thresholds
-        {},                           // no cgroup.event_control
+        std::nullopt,  // no failcnt
+        events,
+        oom_kill,
+        true,   // memory.events wakes POLLPRI
+        false,  // no usage thresholds
+        {},     // no cgroup.event_control
     },
     cpu_layout{cpu_max, std::nullopt, {cpuset_effective, {}}, true},
     false,  // files_in_every_dir

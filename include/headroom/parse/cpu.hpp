@@ -8,8 +8,8 @@
 #include <string_view>  // the text parsed
 
 #include "../error.hpp"  // result<T>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_line, next_field, trim_trailing_newline
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_line, next_field, trim_trailing_newline
 
 namespace headroom {
 

@@ -9,8 +9,8 @@
 #include <string_view>  // keys are views into the text
 
 #include "../error.hpp"  // result<void>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_line
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_line
 
 namespace headroom {
 

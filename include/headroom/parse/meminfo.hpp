@@ -7,8 +7,8 @@
 #include <string_view>  // the text parsed
 
 #include "../error.hpp"  // result<T>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_line
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_line
 
 namespace headroom {
 
@@ -19,8 +19,8 @@ namespace headroom {
 // MemTotal is required; MemAvailable exists since Linux 3.14.
 
 struct meminfo {
-  std::uint64_t total = 0;  // bytes
-  std::uint64_t free = 0;   // bytes
+  std::uint64_t total = 0;                 // bytes
+  std::uint64_t free = 0;                  // bytes
   std::optional<std::uint64_t> available;  // bytes
 };
 

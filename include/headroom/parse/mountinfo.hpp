@@ -7,8 +7,8 @@
 #include <string_view>  // fields are views into the text
 
 #include "../error.hpp"  // result<T>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_field, trim_trailing_newline
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_field, trim_trailing_newline
 
 namespace headroom {
 
@@ -16,8 +16,9 @@ namespace headroom {
 //
 // Format (man 5 proc, "/proc/[pid]/mountinfo";
 // Documentation/filesystems/proc.rst, "3.5 /proc/<pid>/mountinfo"):
-//   36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//   (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9)    (10)         (11)
+//   36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root
+//   rw,errors=continue (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9) (10)
+//   (11)
 //  (1) mount ID  (2) parent ID  (3) major:minor  (4) root: the directory of
 //  the filesystem mounted here  (5) mount point  (6) mount options
 //  (7) zero or more optional fields "tag[:value]"  (8) the separator "-"

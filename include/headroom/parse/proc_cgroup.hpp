@@ -6,8 +6,8 @@
 #include <string_view>  // fields are views into the text
 
 #include "../error.hpp"  // result<T>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_field, trim_trailing_newline
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_field, trim_trailing_newline
 
 namespace headroom {
 

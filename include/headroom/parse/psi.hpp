@@ -7,8 +7,8 @@
 #include <string_view>  // the text parsed
 
 #include "../error.hpp"  // result<T>
-#include "numbers.hpp"    // parse_u64
-#include "text.hpp"       // next_line, next_field, is_digit
+#include "numbers.hpp"   // parse_u64
+#include "text.hpp"      // next_line, next_field, is_digit
 
 namespace headroom {
 
@@ -74,7 +74,8 @@ inline result<psi_line> parse_psi_fields(std::string_view fields) noexcept {
       seen[3] = true;
       continue;
     }
-    if (key != "avg10" && key != "avg60" && key != "avg300") continue;  // a key from a newer kernel
+    if (key != "avg10" && key != "avg60" && key != "avg300")
+      continue;  // a key from a newer kernel
     auto avg = parse_psi_average(value);
     if (!avg) return errc::malformed;
     if (key == "avg10") {

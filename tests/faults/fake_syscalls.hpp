@@ -24,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ enum class call {
   connect,
   stat,
   lstat,
+  fstatfs,
   count_  // number of kinds
 };
 
@@ -509,6 +511,19 @@ inline int getrlimit(Resource resource, struct rlimit* out) {
 inline long sysconf(int name) { return ::sysconf(name); }
 inline void* dlsym(void* handle, const char* name) { return ::dlsym(handle, name); }
 inline int dladdr(const void* address, Dl_info* info) { return ::dladdr(address, info); }
+
+// Which file system a descriptor is on (the systemd watch's PSI check).
+inline int fstatfs(int fd, struct statfs* out) {
+  detail::count(call::fstatfs);
+  const fd_info i = detail::info_of(fd);
+  if (auto f = detail::take(call::fstatfs, i.path, i.writable(), fd)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  return ::fstatfs(fd, out);
+}
 
 }  // namespace fake_sys
 

@@ -521,3 +521,46 @@ TEST_CASE("monitor: the sampler reads usage at least every sample_bound far from
   MESSAGE("jump seen after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                              << " ms (bound 50 ms; not a timing assertion beyond 2 s)");
 }
+
+TEST_CASE("monitor: after stop() from a callback, dispatch() and start() work again") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  std::atomic<int> calls{0};
+  std::atomic<bool> stop_in_callback{true};
+  auto sub = m.subscribe([&](const memory_event&) {
+    ++calls;
+    if (stop_in_callback) m.stop();
+  });
+  REQUIRE(m.start());
+  set_usage(t, 990 * MiB);
+  for (int i = 0; i < 500 && calls == 0; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(calls == 1);
+  stop_in_callback = false;
+  // The thread ends after that callback; then this thread may dispatch.
+  set_usage(t, 100 * MiB);
+  REQUIRE(pump_until(m, [&] { return calls > 1; }));
+  auto again = m.start();
+  CHECK_MESSAGE(again, (again ? std::string() : again.error().message()));
+  m.stop();
+}
+
+TEST_CASE("monitor: stop() from several threads at once returns in each") {
+  fixture_tree t;
+  layout(t);
+  for (int round = 0; round < 20; ++round) {
+    auto m = make(fast_options(t));
+    REQUIRE(m.start());
+    std::vector<std::thread> stoppers;
+    std::atomic<int> returned{0};
+    for (int i = 0; i < 4; ++i) {
+      stoppers.emplace_back([&] {
+        m.stop();
+        ++returned;
+      });
+    }
+    for (auto& th : stoppers) th.join();  // a hang fails the run
+    CHECK(returned == 4);
+    CHECK(m.start());  // and it starts again
+  }
+}

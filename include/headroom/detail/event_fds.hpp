@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -20,7 +21,9 @@
 #include "fd.hpp"
 
 #if HEADROOM_HAVE_LINUX
+#include <linux/magic.h>
 #include <sys/eventfd.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -163,6 +166,21 @@ struct systemd_watch {
   bool wants_pollpri() const noexcept { return type == kind::psi_file; }
 };
 
+// PSI files live in procfs (/proc/pressure/*) and cgroupfs (memory.pressure).
+inline bool is_psi_file_system(decltype(statfs::f_type) type) noexcept {
+  return type == PROC_SUPER_MAGIC || type == CGROUP2_SUPER_MAGIC || type == CGROUP_SUPER_MAGIC;
+}
+
+// An environment variable, ignored in a setuid or setgid program (its
+// caller must not steer where it writes), as systemd's sd-event reads them.
+inline const char* secure_env(const char* name) noexcept {
+#if defined(__GLIBC__) || defined(__linux__)
+  return ::secure_getenv(name);
+#else
+  return std::getenv(name);
+#endif
+}
+
 // errc::disabled for "/dev/null"; otherwise the open descriptor or why not.
 inline result<systemd_watch> open_systemd_watch(const std::string& path,
                                                 const char* write_b64) {
@@ -178,8 +196,15 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
   systemd_watch w;
   w.path = path;
   if (S_ISREG(st.st_mode)) {
+    // Only a kernel PSI file takes the payload: a regular file elsewhere
+    // (say /etc/passwd) is refused before anything is written. Checked on
+    // the opened descriptor, by its file system, not by its name.
     w.type = systemd_watch::kind::psi_file;
-    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+    struct statfs fs {};
+    if (w.fd && (HEADROOM_SYSCALL(fstatfs)(w.fd.get(), &fs) != 0 || !is_psi_file_system(fs.f_type))) {
+      return result<systemd_watch>(errc::not_supported, path + ": a regular file that is not a PSI file");
+    }
   } else if (S_ISFIFO(st.st_mode)) {
     // O_RDWR: the open neither blocks for a writer nor sees EOF without one.
     w.type = systemd_watch::kind::fifo;

@@ -53,7 +53,13 @@ class monitor_loop {
   // allowed (the thread would outlive it).
   ~monitor_loop() {
     stop();
-    if (thread_.joinable()) thread_.detach();
+    if (thread_.joinable()) {
+      if (thread_.get_id() == std::this_thread::get_id()) {
+        thread_.detach();
+      } else {
+        thread_.join();  // it has ended or is ending (it stopped itself)
+      }
+    }
     unwatch_all();
   }
 
@@ -103,6 +109,12 @@ class monitor_loop {
       return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
                                      "start() from inside dispatch()"));
     }
+    // From a callback on the monitor's own thread: it runs already (and a
+    // stop() joining it may hold the lock).
+    if (thread_id_.load() == std::this_thread::get_id() && running_.load()) {
+      return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
+                                     "monitor already started"));
+    }
     // A dispatch() on another thread finishes first (it does not block).
     std::lock_guard<std::mutex> loop(loop_mu_);
     bool expected = false;
@@ -116,21 +128,28 @@ class monitor_loop {
       // Named for ps, top and debuggers (15 characters at most).
       pthread_setname_np(pthread_self(), "headroom");
       while (!stopping_.load()) run_once(-1);
+      // Stopped from a callback: nobody joins it now, but the monitor may
+      // dispatch or start again (start() joins what is left).
+      running_.store(false);
     });
+    thread_id_.store(thread_.get_id());
     return {};
   }
 
   // Returns once the thread has ended; from inside a callback it only asks
-  // the loop to end after that callback.
+  // the loop to end after that callback. Several threads may stop at once:
+  // one joins, the others wait for it.
   void stop() {
     if (!running_.load()) return;
     stopping_.store(true);
     std::uint64_t one = 1;
     (void)!HEADROOM_SYSCALL(write)(wake_.get(), &one, sizeof one);
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
-      thread_.join();
-      running_.store(false);
-    }
+    if (thread_id_.load() == std::this_thread::get_id()) return;
+    // The thread never takes loop_mu_; start() does, so thread_ is not
+    // replaced meanwhile.
+    std::lock_guard<std::mutex> loop(loop_mu_);
+    if (thread_.joinable()) thread_.join();
+    running_.store(false);
   }
 
   // In a forked child: close this process's copies of the descriptors and
@@ -628,6 +647,7 @@ class monitor_loop {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
   std::mutex loop_mu_;
   std::atomic<std::thread::id> dispatching_{};
 };

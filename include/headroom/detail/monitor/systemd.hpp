@@ -1,7 +1,8 @@
 // headroom: systemd's memory pressure protocol ($MEMORY_PRESSURE_WATCH and
 // $MEMORY_PRESSURE_WRITE, see open_systemd_watch in event_fds.hpp). A
 // wakeup is a moderate signal. Only with a kernel behind the files and
-// when the environment is honoured.
+// when the environment is honoured; read with secure_getenv, so a setuid
+// program is not steered by its caller.
 #pragma once
 
 #include <cstdlib>
@@ -15,9 +16,9 @@ namespace headroom::detail {
 inline std::optional<monitor_source> open_systemd_source(const source_env& env) {
   constexpr source_kind k = source_kind::systemd;
   if (!env.opt.use_systemd || !env.opt.reader.use_environment || !env.live) return std::nullopt;
-  const char* path = std::getenv("MEMORY_PRESSURE_WATCH");
+  const char* path = secure_env("MEMORY_PRESSURE_WATCH");
   if (!path) return std::nullopt;
-  auto w = open_systemd_watch(path, std::getenv("MEMORY_PRESSURE_WRITE"));
+  auto w = open_systemd_watch(path, secure_env("MEMORY_PRESSURE_WRITE"));
   if (!w) return status_only(source_failed(k, w.error()));
   const bool psi = w->wants_pollpri();
   if (!psi) drain_stream(w->fd.get());  // what we wrote into a FIFO

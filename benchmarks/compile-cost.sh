@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # What including headroom costs a translation unit: the compile time of a
 # file that includes a header, as a ratio to a file that includes only
 # <string> and <vector>, measured side by side (alternated runs, so a busy

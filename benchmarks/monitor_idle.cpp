@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Monitor idle cost: how often a monitor far from its limit wakes up, and
 // the CPU time it spends, over a stretch of time. The monitor runs on this
 // thread through fd() + dispatch(), so every wakeup is counted and the CPU

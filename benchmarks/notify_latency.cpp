@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Notification delay: from the moment a process's working set crosses a
 // band edge to the callback that says so. headroom's monitor (v1: eventfd
 // thresholds; v2: the adaptive sampler) against fixed-interval pollers at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Read cost, side by side in one run:
 //  - headroom usage() against the floor, one bare pread of the usage file
 //    on an open fd;

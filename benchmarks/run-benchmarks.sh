@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every benchmark, side by side where they compare, and writes:
 #   benchmarks/results/results.md   the figures against their targets
 #   benchmarks/results/survival.svg usage over time of the naive and the

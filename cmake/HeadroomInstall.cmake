@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install the headers, the exported INTERFACE target, a package config with
 # its version file (find_package(headroom CONFIG)), and a pkg-config file.
 include(CMakePackageConfigHelpers)

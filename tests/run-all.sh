@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every test headroom has, in every configuration we support, and
 # prints one summary line per configuration:
 #
@@ -33,7 +34,7 @@ while (($#)); do
       if (($# < 2)) || [[ -z $2 ]]; then echo "run-all.sh: $1 needs a value" >&2; exit 2; fi
       if [[ $1 == --only ]]; then only=$2; else jobs=$2; fi
       shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

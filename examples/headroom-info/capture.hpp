@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --capture DIR: copies every file headroom read into DIR at its logical path
 // (/proc/self/cgroup -> DIR/proc/self/cgroup), so that --root DIR replays
 // the same report. Files that could not be read are left out: a replay then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom-info: what memory this process (or --pid N) may really use, and
 // where each number comes from. The library's counterpart of
 // `java -XshowSettings:system`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom-info --watch: runs a pressure monitor and prints every event as a
 // line (or a JSON object per line with --json) until SIGINT or SIGTERM.
 // The first line lists the sources and says which are active.

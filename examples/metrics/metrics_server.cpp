@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A service that serves its own /metrics: headroom's Prometheus text over a
 // plain TCP socket on 127.0.0.1, no HTTP library. Point a Prometheus scrape
 // job (or `curl 127.0.0.1:9464/metrics`) at it.

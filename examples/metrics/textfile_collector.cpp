@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Writes headroom's metrics for node-exporter's textfile collector
 // (--collector.textfile.directory): DIR/NAME, replaced atomically so the
 // collector never reads half a file. The new content goes to a temporary

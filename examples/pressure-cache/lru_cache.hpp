@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An LRU cache with byte accounting that gives memory back on pressure:
 // subscribe it to a headroom::monitor and it
 //  - sheds a fraction of its bytes at moderate (default 25%),

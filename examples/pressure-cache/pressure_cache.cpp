@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A cache that shrinks on pressure events, with the monitor on its own
 // thread (monitor::start). The callbacks run there, so the cache is used
 // under a mutex. The program fills the cache until the process's cgroup

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An arena sized from the budget: a bump allocator for per-request scratch
 // memory whose capacity is a fixed share of what the process may really
 // use (here 10% of the effective limit, with a reserve for the rest of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Heap tuning: what the JVM, the .NET GC and Go's automemlimit would size
 // for this process's real limit, and how many CPUs it really has. A
 // starting point for runtime flags (-Xmx, GCHeapHardLimit, GOMEMLIMIT,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A memory cgroup made for one run of the demo: created under this
 // process's own memory cgroup (v1 or v2), given a limit, a process moved in,
 // removed afterwards. Needs root (or a delegated cgroup).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The survival demo: one cache workload in a real 128 MiB memory cgroup,
 // run twice. A naive cache grows until the kernel's OOM killer ends it
 // (SIGKILL: exit 137). The same cache following a headroom monitor sheds on

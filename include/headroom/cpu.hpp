@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: how many CPUs the process may really use.
 //
 // The effective CPU count is the minimum of three witnesses:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: where is the process's memory cgroup?
 //
 // From /proc/<pid>/cgroup and /proc/<pid>/mountinfo (parsed by parse.hpp)

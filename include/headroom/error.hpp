@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: error codes and result<T>.
 //
 // Fallible calls return result<T>: a value, or an error that names what went

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the report as JSON, as Prometheus text, and for people.
 //
 //   auto ex = headroom::exporter::open();           // memory and cpu readers

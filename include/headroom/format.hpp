@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: sizes for people, and files read whole: what tools and examples
 // print and read, without reaching into headroom::detail.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the whole library. Include this, or only the headers you use.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: what each cgroup version reads, as data.
 //
 // A hierarchy version is a table (detail/v1.hpp, detail/v2.hpp): its file

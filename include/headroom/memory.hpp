@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the memory reader.
 //
 // memory_reader::open() discovers the process's memory cgroup, opens the

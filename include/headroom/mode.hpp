@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the hierarchy mode, decided once by discovery (discover.hpp).
 // What each mode reads is in layout.hpp, picked by layout_for(mode).
 #pragma once

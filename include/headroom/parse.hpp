@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: pure parsers for the kernel files the library reads.
 //
 // Each parser is a function from text to a value: no I/O, no allocation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: sizing policies. Turns a memory_snapshot into a byte budget for
 // a heap, an arena or a cache: a percentage of the effective limit, minus a
 // reserve, between a floor and a ceiling, bounded by the process's

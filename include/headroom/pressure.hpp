@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the pressure monitor. It tells a process, within milliseconds,
 // that its memory is getting tight, and costs next to nothing otherwise.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: give free heap memory back to the kernel.
 //
 // release_free_memory() asks the allocator that serves this process's malloc

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: what a memory snapshot holds, without the reader that takes it.
 // policy.hpp and other consumers of a snapshot include only this.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the one source of the version number. CMake reads these three lines.
 #pragma once
 

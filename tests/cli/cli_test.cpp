@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom-info as a user runs it: the JSON contract, the human report,
 // --capture then --root replay, --pid, and exit codes on bad input.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Many threads on one reader and one monitor at once, the way a service
 // uses them: 8 threads call snapshot() and usage() in a loop on ONE shared
 // memory_reader (memory.hpp documents usage() and snapshot() as "safe to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small static program for the Docker tests: the main process of a test
 // container, or a load started in one with `docker exec`.
 //

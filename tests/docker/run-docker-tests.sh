@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The user's scenarios in real Docker containers, each judged by what Docker
 # set (docker inspect) and what the kernel enforces (the container's cgroup
 # read from the host: /proc/<pid>/cgroup, then /sys/fs/cgroup/...).
@@ -30,7 +31,7 @@ while (($#)); do
     --runs) runs=${2-}; shift 2 ;;
     --only) only=${2-}; shift 2 ;;
     --list) only=list; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-docker-tests.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fakes for the system calls headroom makes, to inject faults. Including
 // this header routes every HEADROOM_SYSCALL(name) of the library to
 // fake_sys::name, which forwards to the real call unless an armed fault

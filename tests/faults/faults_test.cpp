@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Faults injected under the library through its system call seam
 // (HEADROOM_SYSCALL, see fake_syscalls.hpp): opens that fail, interrupted
 // and short reads, full buffers, descriptors running out, files of a

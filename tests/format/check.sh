@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The C++ files listed in tests/format/files.txt (one path a line, from the
 # top of the repository) must be formatted as .clang-format says.
 # Exit 77 (skip) without clang-format.

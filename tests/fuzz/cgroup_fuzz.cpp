@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: /proc/<pid>/cgroup lines and the controller lists in them
 // (parse_cgroup_line, has_controller, has_word), and the input as the cgroup
 // text of locate() against fixed mountinfo texts of every layout, so the

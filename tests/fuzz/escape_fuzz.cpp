@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the escaping behind every output (json_escape, label_escape,
 // terminal_escape, and a JSON writer string), over any bytes a cgroup name
 // or a file may hold. Properties, checked apart from the library's own

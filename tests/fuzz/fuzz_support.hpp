@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the fuzz targets: a check that stops the run when a property
 // fails, small independent helpers (written apart from the library's own, so
 // they can disagree with it), and the property check of locate() that the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the flat keyed files (for_each_key_value, parse_keyed) with
 // the keys headroom looks up in memory.stat (v1 and v2), memory.events and
 // memory.oom_control.

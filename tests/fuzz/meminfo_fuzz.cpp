@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: /proc/meminfo (parse_meminfo).
 #include <cstddef>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: /proc/<pid>/mountinfo lines, the unescaping of their paths,
 // and locate() (mode decision, path mapping, chain).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the single-value files (parse_u64, parse_counter,
 // parse_number_or_max for memory.max and friends, parse_v1_limit for
 // memory.limit_in_bytes and friends).

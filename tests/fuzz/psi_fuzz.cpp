@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: pressure stall information (parse_psi), the format of
 // memory.pressure and /proc/pressure/memory.
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs a fuzz target's entry function over saved inputs, with any compiler
 // and no fuzzing engine: the seeds and every crash ever found stay tests.
 //

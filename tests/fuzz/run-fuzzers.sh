@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang++ in BUILD_DIR and fuzzes each for
 # SECONDS (the fuzz_<target> tests), as many at a time as there are CPUs.
 # Prints one line per target:

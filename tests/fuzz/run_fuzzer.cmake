@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs one libFuzzer target for a bounded time (the fuzz_<target> tests):
 #
 #   cmake -DFUZZER=... -DTARGET=... -DSOURCE_DIR=... -DWORK=... -DSECONDS=...

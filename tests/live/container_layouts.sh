@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Container layouts built live on this kernel (cgroup v1 or hybrid), the way
 # runtimes, orchestrators and node agents make them, each compared with the
 # limit the kernel enforces:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Real cgroups for live tests: created under the test process's own memory
 // cgroup, limits written, a forked child moved in, everything removed after.
 // Works on v1 (this host: memory on v1, hybrid) and v2 (the test VM).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live CPU tests on a real kernel: child cgroups under this process's own
 // cpu (and cpuset) cgroup, real CFS quotas and cpusets, a forked child moved
 // in that reads them with cpu_reader. Runs on this host's cgroup v1 and in

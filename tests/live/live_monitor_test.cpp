@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The pressure monitor on a real kernel: a forked child allocates step by
 // step in a limited cgroup while a monitor watches it (options::pid). On v1
 // the bands are eventfd thresholds; on v2 (in the VM) the sampler.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the live test files: the host's layout, a fresh top cgroup per
 // test, and removal of what a test made.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live tests on a real kernel: child memory cgroups under this process's own
 // memory cgroup, real limits, a forked child moved in that reads what the
 // kernel enforces. Runs on this host's cgroup v1 (hybrid) and inside the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Builds and runs the consumer project one way (HOW), from ctest:
 #   cmake -DHOW=... -DSOURCE=<headroom source> -DBUILD=<headroom build dir>
 #         -DWORK=<scratch dir> -DCXX=<compiler> -P run.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cpu.hpp, policy.hpp and release.hpp built with HEADROOM_HAVE_LINUX=0: they
 // compile, report nothing found, and never invent a number.
 #include <headroom/headroom.hpp>

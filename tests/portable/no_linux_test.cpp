@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Built with HEADROOM_HAVE_LINUX=0, as on a system without /proc and
 // cgroups: the headers compile, the reader opens in mode none, and every
 // value says "not supported" instead of inventing a number.

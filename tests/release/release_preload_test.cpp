@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // release_free_memory() under an allocator preloaded with LD_PRELOAD, as a
 // service started with jemalloc or tcmalloc runs it:
 //

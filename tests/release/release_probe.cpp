@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Allocates and frees 64 MiB in small and large blocks, calls
 // release_free_memory() and prints what it reported as key=value lines.
 // release_preload_test runs it with an allocator in LD_PRELOAD.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom-soak [--seconds N] [--limit-mib M] [--restart-every-ms MS] [--seed S] [--verbose]
 //
 // A long run of the pressure monitor against a real kernel, as root. It

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What a user's build sees: every public header, included normally (-I, not
 # -isystem), alone and all together with a use of the main calls, compiled
 # under the warnings users turn on, as errors; g++ and clang++ (whichever

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A consumer that calls what users call, so that templates are instantiated
 // under the strict warnings too (tests/strict/run.cmake).
 #include <cstdio>

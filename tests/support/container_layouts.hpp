@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Container layouts as named table rows: the mountinfo shapes that runtimes,
 // orchestrators and node agents produce (stacked mounts, covered mounts,
 // namespace-relative roots, moved processes), each with the files of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CPU files for fixture trees: cpu.max, cpu.cfs_quota_us/period_us, cpuset
 // lists and the affinity line of /proc/self/status, on top of the memory
 // layouts of layouts.hpp.

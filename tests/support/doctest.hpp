@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // doctest, plus readable failure messages for the library's types.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A checker of the Prometheus text exposition format 0.0.4, strict enough to
 // catch what Prometheus (or node-exporter's textfile collector) would
 // refuse: UTF-8 throughout; metric and label names; label syntax and its

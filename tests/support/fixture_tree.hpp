@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A temporary root holding proc/ and sys/ files, for reading a layout
 // through headroom's root prefix exactly as a captured tree is replayed.
 #pragma once

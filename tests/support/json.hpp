@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small strict JSON reader for tests: it checks that headroom-info's
 // output is well formed and lets tests look values up by dotted path.
 #pragma once

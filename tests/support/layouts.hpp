@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Building blocks for fixture trees: cgroup directories as the kernel shows
 // them on v1 and v2, and the proc files around them.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HEADROOM_TEST_SANITIZED: 1 in builds whose sanitizer runtime replaces
 // malloc (ASan, TSan, MSan), where the allocator under test is the
 // sanitizer's own.

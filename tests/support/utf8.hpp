@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UTF-8 validity for tests of output that must be UTF-8 (JSON, the
 // exposition format, a terminal).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The container layouts of container_layouts.hpp read through the real
 // memory_reader: the enforced limit, or an error and no number.
 #include "../support/doctest.hpp"

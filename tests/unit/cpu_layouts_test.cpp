@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cpu_reader on fixture trees, read through the root prefix as a captured
 // tree is replayed: quotas on a parent slice (v2), cpu,cpuacct co-mounted
 // (v1), nested quotas with different periods, cpusets narrower than the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Table tests of the CPU parsers (cpu.max, cpu.cfs_quota_us,
 // cpu.cfs_period_us, CPU lists, /proc/<pid>/status), the effective count
 // from its witnesses, and locate().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // locate(): the pure decision from the texts of /proc/<pid>/cgroup and
 // mountinfo: hierarchy mode, mapping of the path, chain.
 #include <headroom/discover.hpp>

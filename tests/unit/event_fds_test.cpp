@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The event-source helpers on real file descriptors: base64, systemd's
 // watch protocol over a FIFO, a socket, a regular file and /dev/null, and
 // v1 registration failing cleanly where there is no cgroup.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fixture trees for every layout users run on, read through the root prefix
 // by the real memory_reader: discovery, the chain walk, limit, usage,
 // working set, effective limit, headroom, and the report's extras.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The monitor's level logic with a fake clock: bands with hysteresis,
 // signals held and expiring, escalation at once, repeats rate-limited, and
 // the adaptive sampling interval.

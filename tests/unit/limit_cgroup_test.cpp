@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memory_reader::limit_cgroup(): the one answer to "which cgroup holds the
 // limit", for every source of the limit, and the tables layout_for() picks.
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The monitor on fixture trees: the sampler sees usage move, bands give
 // levels with hysteresis, limits change, the process moves, its cgroup goes
 // away, OOM kills are counted. Subscriptions, dispatch(), start()/stop(),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Table tests of the pure parsers: named fixture strings in, values out,
 // malformed input included.
 #include <cerrno>

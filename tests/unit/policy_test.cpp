@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Budgets and presets, with numbers worked out by hand from the runtimes'
 // rules (see the comments on the presets in policy.hpp).
 #include "../support/doctest.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The monitor's pure rules with a fake clock: band edges, the PSI stall
 // rule over totals, counter deltas and the growth rate.
 #include <headroom/detail/pressure_rules.hpp>

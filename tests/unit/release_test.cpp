@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // release_free_memory() in this process: the allocator that serves malloc is
 // found at run time and its release call really runs. In a normal build that
 // is glibc's malloc_trim(0); a sanitizer build has the sanitizer's allocator.

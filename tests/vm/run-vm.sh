@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run a statically linked test binary as the only program inside a real Linux
 # kernel under qemu, with the cgroup filesystems laid out like a v2 host or like
 # a hybrid (v1 + v2) host, and turn its exit code into ours.
@@ -31,7 +32,7 @@ prog=${0##*/}
 marker=HEADROOM_VM_EXIT
 
 usage() {
-    sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,9p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 die()  { echo "$prog: error: $*" >&2; exit 2; }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Container layouts on a real cgroup v2 kernel (run in the qemu guest of
 // tests/vm: busybox has no `unshare -C`, so the namespaces are made here with
 // unshare(2)). Each layout is built in a forked child: it joins its cgroup,

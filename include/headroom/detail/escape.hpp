@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: text that is safe to print whatever bytes it was made of.
 //
 // Cgroup names, paths and file contents are bytes chosen by whoever set up

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the file descriptors the pressure monitor waits on, one helper
 // per kernel interface (see KERNEL-NOTES "Event sources"):
 //  - v1 cgroup.event_control: an eventfd tied to a watched file of the same

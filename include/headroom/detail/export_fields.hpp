@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the fields of export.hpp, and how each is got from a report.
 // A new field is one row in a table below (and its line in README.md).
 // Included by export.hpp after the public types.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the three writers of export.hpp. Each walks report_fields()
 // once and knows only field types, never which field it is writing.
 // Included by export.hpp after the public types.

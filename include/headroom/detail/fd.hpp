@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: file descriptors and the reads every other part builds on.
 //
 // Hot files are opened once (O_RDONLY | O_CLOEXEC) and re-read with pread at

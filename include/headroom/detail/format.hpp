@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the byte formatting used in event reasons and by the exporters
 // (the public spelling is headroom::format_bytes, format.hpp).
 #pragma once

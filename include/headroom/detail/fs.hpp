@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the view of the file system every read goes through.
 //
 // A "logical" path is what the process being inspected would see:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: a small JSON writer: objects, arrays, strings, integers,
 // decimals, booleans and null, written straight to a std::string. Strings
 // are escaped by json_escape (any bytes give valid UTF-8 JSON).

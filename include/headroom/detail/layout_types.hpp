@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the shape of a per-version table (see layout.hpp).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the pressure level logic of the monitor, with no I/O and no
 // clock of its own (time is passed in), so it is tested with a fake clock.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the monitor's pure rules, beside the level logic of level.hpp:
 // no I/O and no clock of their own (time is passed in), so each is tested
 // with a fake clock (tests/unit/pressure_rules_test.cpp).

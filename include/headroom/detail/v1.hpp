@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: cgroup v1 (also the memory side of a hybrid host), as data.
 // Format and meaning: Documentation/admin-guide/cgroup-v1/memory.rst,
 // Documentation/scheduler/sched-bwc.rst (bandwidth control) and

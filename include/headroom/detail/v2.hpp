@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: cgroup v2, as data. Format and meaning:
 // Documentation/admin-guide/cgroup-v2.rst ("Memory Interface Files", "CPU
 // Interface Files", "Cpuset Interface Files").

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the cpu and cpuset controller files (cpu.max, cpu.cfs_quota_us,
 // cpu.cfs_period_us, CPU lists) and Cpus_allowed_list of /proc/<pid>/status.
 #pragma once

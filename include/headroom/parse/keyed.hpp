@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: flat keyed files ("key value" lines): memory.stat,
 // memory.events, memory.oom_control.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: /proc/meminfo.
 #pragma once
 

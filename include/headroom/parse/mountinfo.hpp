@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: /proc/<pid>/mountinfo lines and their escaped paths.
 #pragma once
 

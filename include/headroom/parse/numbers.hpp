@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: numbers as the kernel prints them (byte counts, counters, "max",
 // v1's page-rounded LONG_MAX) and sizes as people write them ("512Mi").
 #pragma once

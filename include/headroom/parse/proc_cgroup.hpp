@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: /proc/<pid>/cgroup lines and controller lists.
 #pragma once
 

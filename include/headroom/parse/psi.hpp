@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: pressure stall information (memory.pressure, /proc/pressure/*).
 #pragma once
 

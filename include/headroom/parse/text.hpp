@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: lines and fields of kernel text files, for the parsers.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Uses the public API end to end; exits 0 when a report could be made.
 #include <headroom/headroom.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the kill and event counters of the limit cgroup, and the v2
 // memory.events source built on them.
 //  - event_counters reads memory.events (v2: high, max, oom, oom_kill) or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the monitor's loop. Included by pressure.hpp after the public
 // types; not meant to be included on its own.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: PSI on the process's own cgroup2 directory (memory.pressure;
 // the unified mount on hybrid hosts), /proc/pressure/memory without one.
 // Two triggers (moderate, critical), each "some|full <stall> <window>".

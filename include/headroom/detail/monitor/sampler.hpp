@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the usage sampler, where nothing tells the monitor when usage
 // changes (cgroup v2, no cgroup, v1 without thresholds). It reads
 // memory.current (or /proc/meminfo) at an interval that follows the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: what an event source of the monitor is. Included by
 // pressure.hpp after the public types (source_kind, source_status,
 // monitor_options); not meant to be included on its own.

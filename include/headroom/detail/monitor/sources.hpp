@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the monitor's event sources, in the order they are opened. A
 // new source is its own header with an open_* function, and a line here.
 // Each opener adds nothing when the source does not exist in this mode (it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the monitor's subscribers, and the RAII subscription a user
 // holds. Callbacks are called with no lock held.
 #pragma once

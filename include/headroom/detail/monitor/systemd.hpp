@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: systemd's memory pressure protocol ($MEMORY_PRESSURE_WATCH and
 // $MEMORY_PRESSURE_WRITE, see open_systemd_watch in event_fds.hpp). A
 // wakeup is a moderate signal. Only with a kernel behind the files and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: v1 usage thresholds. An eventfd per band edge (rising and
 // falling), registered on memory.usage_in_bytes of the usage cgroup through
 // cgroup.event_control: the kernel wakes the monitor when usage crosses

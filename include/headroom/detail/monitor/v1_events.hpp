@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headroom: the events the version's table registers through
 // cgroup.event_control (v1: memory.pressure_level in local mode, medium ->
 // moderate and critical -> critical; memory.oom_control -> critical and a

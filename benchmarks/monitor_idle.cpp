@@ -27,11 +27,13 @@ double thread_cpu_seconds() {
 
 int main(int argc, char** argv) {
 #ifndef __OPTIMIZE__
-  std::printf("warning: built without optimization; figures are not representative\n");
+  std::printf(
+      "warning: built without optimization; figures are not representative\n");
 #endif
   int seconds = 60;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = std::atoi(argv[++i]);
   }
   auto m = headroom::monitor::create();
   if (!m) {
@@ -40,8 +42,10 @@ int main(int argc, char** argv) {
   }
   std::printf("monitor sources:\n");
   for (const auto& s : m->sources()) {
-    std::printf("  %-18s %s %s\n", headroom::to_string(s.kind),
-                s.active ? "active" : ("failed: " + s.failure.message()).c_str(), s.detail.c_str());
+    std::printf(
+        "  %-18s %s %s\n", headroom::to_string(s.kind),
+        s.active ? "active" : ("failed: " + s.failure.message()).c_str(),
+        s.detail.c_str());
   }
   const auto s = m->last_snapshot();
   if (s.working_set && s.effective_limit) {
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto end = t0 + std::chrono::seconds(seconds);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{m->fd(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) == 1) {
@@ -63,11 +68,17 @@ int main(int argc, char** argv) {
       callbacks += static_cast<long>(m->dispatch());
     }
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   const double cpu = thread_cpu_seconds() - cpu0;
-  std::printf("over %.1f s: %ld wakeups (%.2f per second), %.3f ms CPU (%.4f%% of one core), %ld callbacks\n",
-              wall, wakeups, static_cast<double>(wakeups) / wall, cpu * 1e3, 100.0 * cpu / wall, callbacks);
-  std::printf("result idle wakeups_per_s %.3f\n", static_cast<double>(wakeups) / wall);
+  std::printf(
+      "over %.1f s: %ld wakeups (%.2f per second), %.3f ms CPU (%.4f%% of one "
+      "core), %ld callbacks\n",
+      wall, wakeups, static_cast<double>(wakeups) / wall, cpu * 1e3,
+      100.0 * cpu / wall, callbacks);
+  std::printf("result idle wakeups_per_s %.3f\n",
+              static_cast<double>(wakeups) / wall);
   std::printf("result idle cpu_ms_per_min %.3f\n", cpu * 1e3 * 60.0 / wall);
   std::printf("result idle seconds %.1f\n", wall);
   return 0;

@@ -68,18 +68,21 @@ std::uint64_t naive_read(const std::string& path) {
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
 #ifndef __OPTIMIZE__
-  std::printf("warning: built without optimization; figures are not representative\n");
+  std::printf(
+      "warning: built without optimization; figures are not representative\n");
 #endif
   int rounds = 15;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--quick") == 0) rounds = 3;
   }
   auto opened = headroom::memory_reader::open();
@@ -90,7 +93,8 @@ int main(int argc, char** argv) {
   const headroom::memory_reader& reader = *opened;
   const auto s0 = reader.snapshot();
   if (!s0.usage_at) {
-    std::printf("SKIP: no cgroup usage file to read here (mode %s)\n", headroom::to_string(reader.mode()));
+    std::printf("SKIP: no cgroup usage file to read here (mode %s)\n",
+                headroom::to_string(reader.mode()));
     return 77;
   }
   const auto& fs = reader.files();
@@ -99,18 +103,29 @@ int main(int argc, char** argv) {
   // chain, then usage and memory.stat of the usage cgroup.
   std::vector<int> snapshot_fds;
   for (std::size_t i = 0; i < reader.chain_size(); ++i) {
-    const int fd = ::open(fs.real_path(reader.path_at(headroom::chain_position{i}, reader.layout()->memory.limit)).c_str(),
-                          O_RDONLY | O_CLOEXEC);
+    const int fd =
+        ::open(fs.real_path(reader.path_at(headroom::chain_position{i},
+                                           reader.layout()->memory.limit))
+                   .c_str(),
+               O_RDONLY | O_CLOEXEC);
     if (fd >= 0) snapshot_fds.push_back(fd);
   }
   const int usage_fd = ::open(usage_path.c_str(), O_RDONLY | O_CLOEXEC);
   snapshot_fds.push_back(usage_fd);
-  snapshot_fds.push_back(
-      ::open(fs.real_path(reader.path_at(*s0.usage_at, reader.layout()->memory.stat)).c_str(), O_RDONLY | O_CLOEXEC));
+  snapshot_fds.push_back(::open(
+      fs.real_path(reader.path_at(*s0.usage_at, reader.layout()->memory.stat))
+          .c_str(),
+      O_RDONLY | O_CLOEXEC));
 
   std::vector<candidate> c;
-  c.push_back({"bare pread (usage file)", [&] { sink = bare_pread(usage_fd); }, 20000, {}});
-  c.push_back({"headroom usage()", [&] { sink = reader.usage().value_or(0); }, 20000, {}});
+  c.push_back({"bare pread (usage file)",
+               [&] { sink = bare_pread(usage_fd); },
+               20000,
+               {}});
+  c.push_back({"headroom usage()",
+               [&] { sink = reader.usage().value_or(0); },
+               20000,
+               {}});
   c.push_back({"bare preads snapshot() needs",
                [&] {
                  std::uint64_t x = 0;
@@ -119,16 +134,36 @@ int main(int argc, char** argv) {
                },
                5000,
                {}});
-  c.push_back({"headroom snapshot()", [&] { sink = reader.snapshot().headroom.value_or(0); }, 5000, {}});
-  c.push_back({"naive ifstream per call", [&] { sink = naive_read(usage_path); }, 5000, {}});
+  c.push_back({"headroom snapshot()",
+               [&] { sink = reader.snapshot().headroom.value_or(0); },
+               5000,
+               {}});
+  c.push_back({"naive ifstream per call",
+               [&] { sink = naive_read(usage_path); },
+               5000,
+               {}});
 #if HEADROOM_BENCH_LIBUV
-  c.push_back({"libuv uv_get_constrained_memory", [&] { sink = uv_get_constrained_memory(); }, 5000, {}});
+  c.push_back({"libuv uv_get_constrained_memory",
+               [&] { sink = uv_get_constrained_memory(); },
+               5000,
+               {}});
 #endif
-  c.push_back({"plain read of mountinfo", [&] { sink = read_all("/proc/self/mountinfo").size(); }, 300, {}});
-  c.push_back({"plain read of /proc/self/cgroup", [&] { sink = read_all("/proc/self/cgroup").size(); }, 300, {}});
-  c.push_back({"headroom discover() (cold)", [&] { sink = headroom::discover()->chain.size(); }, 300, {}});
+  c.push_back({"plain read of mountinfo",
+               [&] { sink = read_all("/proc/self/mountinfo").size(); },
+               300,
+               {}});
+  c.push_back({"plain read of /proc/self/cgroup",
+               [&] { sink = read_all("/proc/self/cgroup").size(); },
+               300,
+               {}});
+  c.push_back({"headroom discover() (cold)",
+               [&] { sink = headroom::discover()->chain.size(); },
+               300,
+               {}});
   c.push_back({"headroom memory_reader::open()",
-               [&] { sink = headroom::memory_reader::open()->chain_size(); }, 300, {}});
+               [&] { sink = headroom::memory_reader::open()->chain_size(); },
+               300,
+               {}});
 
   for (auto& x : c) {
     for (int i = 0; i < x.iterations / 10; ++i) x.op();  // warm up
@@ -137,48 +172,67 @@ int main(int argc, char** argv) {
     for (auto& x : c) {
       const auto t0 = clock_type::now();
       for (int i = 0; i < x.iterations; ++i) x.op();
-      const double ns = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
+      const double ns =
+          std::chrono::duration<double, std::nano>(clock_type::now() - t0)
+              .count();
       x.ns_per_op.push_back(ns / x.iterations);
     }
   }
 
-  std::printf("mode %s, usage file %s, chain of %zu, %d rounds\n", headroom::to_string(reader.mode()),
-              usage_path.c_str(), reader.chain_size(), rounds);
-  for (const auto& x : c) std::printf("  %-34s %10.0f ns/op\n", x.name.c_str(), median(x.ns_per_op));
+  std::printf("mode %s, usage file %s, chain of %zu, %d rounds\n",
+              headroom::to_string(reader.mode()), usage_path.c_str(),
+              reader.chain_size(), rounds);
+  for (const auto& x : c)
+    std::printf("  %-34s %10.0f ns/op\n", x.name.c_str(), median(x.ns_per_op));
   const auto m = [&](const char* name) {
     for (const auto& x : c) {
       if (x.name == name) return median(x.ns_per_op);
     }
     return 0.0;
   };
-  const double usage_ratio = m("headroom usage()") / m("bare pread (usage file)");
-  const double snapshot_ratio = m("headroom snapshot()") / m("bare preads snapshot() needs");
+  const double usage_ratio =
+      m("headroom usage()") / m("bare pread (usage file)");
+  const double snapshot_ratio =
+      m("headroom snapshot()") / m("bare preads snapshot() needs");
   std::printf("usage()    / bare pread          = %.2fx\n", usage_ratio);
   std::printf("snapshot() / its bare preads     = %.2fx\n", snapshot_ratio);
-  std::printf("naive ifstream / usage()         = %.2fx\n", m("naive ifstream per call") / m("headroom usage()"));
-  std::printf("result read usage_ns %.0f\nresult read pread_ns %.0f\nresult read usage_ratio %.2f\n",
-              m("headroom usage()"), m("bare pread (usage file)"), usage_ratio);
-  std::printf("result read snapshot_ns %.0f\nresult read snapshot_preads_ns %.0f\nresult read snapshot_ratio %.2f\n",
-              m("headroom snapshot()"), m("bare preads snapshot() needs"), snapshot_ratio);
+  std::printf("naive ifstream / usage()         = %.2fx\n",
+              m("naive ifstream per call") / m("headroom usage()"));
+  std::printf(
+      "result read usage_ns %.0f\nresult read pread_ns %.0f\nresult read "
+      "usage_ratio %.2f\n",
+      m("headroom usage()"), m("bare pread (usage file)"), usage_ratio);
+  std::printf(
+      "result read snapshot_ns %.0f\nresult read snapshot_preads_ns "
+      "%.0f\nresult read snapshot_ratio %.2f\n",
+      m("headroom snapshot()"), m("bare preads snapshot() needs"),
+      snapshot_ratio);
   std::printf("result read naive_ns %.0f\n", m("naive ifstream per call"));
-  std::printf("result read discover_ns %.0f\nresult read open_ns %.0f\nresult read mountinfo_ns %.0f\n",
-              m("headroom discover() (cold)"), m("headroom memory_reader::open()"),
-              m("plain read of mountinfo"));
-  std::printf("result read cgroupfile_ns %.0f\n", m("plain read of /proc/self/cgroup"));
+  std::printf(
+      "result read discover_ns %.0f\nresult read open_ns %.0f\nresult read "
+      "mountinfo_ns %.0f\n",
+      m("headroom discover() (cold)"), m("headroom memory_reader::open()"),
+      m("plain read of mountinfo"));
+  std::printf("result read cgroupfile_ns %.0f\n",
+              m("plain read of /proc/self/cgroup"));
   const auto limit = s0.limit && s0.limit->has_value() ? **s0.limit : 0;
 #if HEADROOM_BENCH_LIBUV
   const std::uint64_t uv = uv_get_constrained_memory();
   std::printf("libuv / usage()                  = %.2fx\n",
               m("libuv uv_get_constrained_memory") / m("headroom usage()"));
-  std::printf("libuv says the limit is %llu (%s); headroom says %s\n", static_cast<unsigned long long>(uv),
-              uv == 0 ? "0: no limit known" : headroom::format_bytes(uv).c_str(),
-              limit ? headroom::format_bytes(limit).c_str() : "no limit");
-  std::printf("result read libuv_ns %.0f\nresult read libuv_limit %llu\n", m("libuv uv_get_constrained_memory"),
+  std::printf(
+      "libuv says the limit is %llu (%s); headroom says %s\n",
+      static_cast<unsigned long long>(uv),
+      uv == 0 ? "0: no limit known" : headroom::format_bytes(uv).c_str(),
+      limit ? headroom::format_bytes(limit).c_str() : "no limit");
+  std::printf("result read libuv_ns %.0f\nresult read libuv_limit %llu\n",
+              m("libuv uv_get_constrained_memory"),
               static_cast<unsigned long long>(uv));
 #else
   std::printf("libuv: not built in (libuv1-dev not found at configure time)\n");
 #endif
-  std::printf("result read headroom_limit %llu\n", static_cast<unsigned long long>(limit));
+  std::printf("result read headroom_limit %llu\n",
+              static_cast<unsigned long long>(limit));
   for (int fd : snapshot_fds) ::close(fd);
   return 0;
 }

@@ -53,7 +53,8 @@ inline std::string capture_reason(const headroom::error& e) {
     case ELOOP:
       return e.path + ": is a symbolic link";
     case ENOTEMPTY:
-      return e.path + ": is not empty (a capture goes into a new or empty directory)";
+      return e.path +
+             ": is not empty (a capture goes into a new or empty directory)";
     case ENOTDIR:
       return e.path + ": is not a directory";
     case EEXIST:
@@ -74,10 +75,12 @@ class capture_dir {
       return headroom::errno_error(errno, path);
     }
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return headroom::errno_error(errno, path);
+    if (::lstat(path.c_str(), &st) != 0)
+      return headroom::errno_error(errno, path);
     if (S_ISLNK(st.st_mode)) return headroom::errno_error(ELOOP, path);
     if (!S_ISDIR(st.st_mode)) return headroom::errno_error(ENOTDIR, path);
-    fd_owner fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    fd_owner fd(
+        ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return headroom::errno_error(errno, path);
     auto empty = is_empty(fd.get());
     if (!empty) return headroom::errno_error(empty.error().code.value(), path);
@@ -90,14 +93,17 @@ class capture_dir {
   // Writes `content` at DIR + logical ("/proc/self/cgroup"), creating the
   // directories on the way; a link, an existing file or a "." / ".." on the
   // way is an error, never followed or overwritten.
-  headroom::result<void> write(std::string_view logical, std::string_view content) const {
+  headroom::result<void> write(std::string_view logical,
+                               std::string_view content) const {
     const std::string where = path_ + std::string(logical);
-    if (logical.size() < 2 || logical[0] != '/') return headroom::errno_error(EINVAL, where);
+    if (logical.size() < 2 || logical[0] != '/')
+      return headroom::errno_error(EINVAL, where);
     std::vector<std::string> parts;
     for (std::string_view rest = logical.substr(1);;) {
       const std::size_t slash = rest.find('/');
       const std::string_view p = rest.substr(0, slash);
-      if (p.empty() || p == "." || p == "..") return headroom::errno_error(EINVAL, where);
+      if (p.empty() || p == "." || p == "..")
+        return headroom::errno_error(EINVAL, where);
       parts.emplace_back(p);
       if (slash == std::string_view::npos) break;
       rest.remove_prefix(slash + 1);
@@ -107,16 +113,19 @@ class capture_dir {
     std::string done = path_;
     for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
       done += "/" + parts[i];
-      if (::mkdirat(cur.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) {
+      if (::mkdirat(cur.get(), parts[i].c_str(), 0755) != 0 &&
+          errno != EEXIST) {
         return headroom::errno_error(errno, done);
       }
       fd_owner next(::openat(cur.get(), parts[i].c_str(),
                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!next) return headroom::errno_error(errno == ENOTDIR ? ELOOP : errno, done);
+      if (!next)
+        return headroom::errno_error(errno == ENOTDIR ? ELOOP : errno, done);
       cur = std::move(next);
     }
     fd_owner out(::openat(cur.get(), parts.back().c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0644));
     if (!out) return headroom::errno_error(errno, where);
     while (!content.empty()) {
       const ssize_t n = ::write(out.get(), content.data(), content.size());
@@ -128,7 +137,8 @@ class capture_dir {
   }
 
  private:
-  capture_dir(std::string path, fd_owner fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  capture_dir(std::string path, fd_owner fd)
+      : path_(std::move(path)), fd_(std::move(fd)) {}
 
   static headroom::result<bool> is_empty(int dir_fd) {
     const int copy = ::dup(dir_fd);
@@ -141,7 +151,8 @@ class capture_dir {
     }
     bool empty = true;
     while (const dirent* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      if (std::strcmp(e->d_name, ".") != 0 &&
+          std::strcmp(e->d_name, "..") != 0) {
         empty = false;
         break;
       }
@@ -185,9 +196,11 @@ class capture_list {
   static constexpr std::size_t max_file = 4 << 20;
 
   static bool read_regular(const std::string& path, std::string& out) {
-    fd_owner fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+    fd_owner fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+                                         O_NOCTTY | O_CLOEXEC));
     struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return false;
     char buf[16384];
     for (;;) {
       const ssize_t n = ::read(fd.get(), buf, sizeof buf);

@@ -40,10 +40,13 @@ struct args {
 };
 
 const char* const usage_text =
-    "usage: headroom-info [--json | --format FORMAT] [--root DIR] [--pid N] [--capture DIR]\n"
-    "       headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid N]\n"
+    "usage: headroom-info [--json | --format FORMAT] [--root DIR] [--pid N] "
+    "[--capture DIR]\n"
+    "       headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid "
+    "N]\n"
     "  --json         one JSON object (the contract is in README.md)\n"
-    "  --format F     human (default), json, or prometheus (text exposition 0.0.4)\n"
+    "  --format F     human (default), json, or prometheus (text exposition "
+    "0.0.4)\n"
     "  --root DIR     read proc/ and sys/ under DIR instead of /\n"
     "  --pid N        report on process N instead of this one\n"
     "  --capture DIR  copy every file read into DIR; --root DIR replays it\n"
@@ -54,7 +57,8 @@ const char* const usage_text =
     "  --version      print the version\n";
 
 [[noreturn]] void bad_usage(const std::string& why) {
-  std::fprintf(stderr, "headroom-info: %s\n%s", headroom::printable(why).c_str(), usage_text);
+  std::fprintf(stderr, "headroom-info: %s\n%s",
+               headroom::printable(why).c_str(), usage_text);
   std::exit(2);
 }
 
@@ -70,7 +74,8 @@ args parse_args(int argc, char** argv) {
       a.json = true;
     } else if (arg == "--format") {
       const std::string f = value();
-      if (f != "human" && f != "json" && f != "prometheus") bad_usage("bad format: " + f);
+      if (f != "human" && f != "json" && f != "prometheus")
+        bad_usage("bad format: " + f);
       a.json = f == "json";
       a.prometheus = f == "prometheus";
     } else if (arg == "--watch") {
@@ -109,7 +114,8 @@ std::string why_not(const headroom::error& e, const args& a) {
   if (a.pid && headroom::is_gone(e)) {
     const std::string dir = (a.root == "/" ? "" : a.root) + proc;
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT) return proc + ": no such process";
+    if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
+      return proc + ": no such process";
   }
   return e.message();
 }
@@ -125,8 +131,10 @@ int main(int argc, char** argv) {
   headroom_info::capture_list captured;
   if (!a.capture.empty()) opt.on_read = captured.hook();
   if (a.watch) {
-    if (a.prometheus || !a.capture.empty()) bad_usage("--watch takes --json, not --format prometheus or --capture");
-    return headroom_info::watch(opt, a.json, std::chrono::milliseconds(a.interval_ms));
+    if (a.prometheus || !a.capture.empty())
+      bad_usage("--watch takes --json, not --format prometheus or --capture");
+    return headroom_info::watch(opt, a.json,
+                                std::chrono::milliseconds(a.interval_ms));
   }
 
   // The capture directory is checked before anything is read: a refused
@@ -135,8 +143,10 @@ int main(int argc, char** argv) {
   if (!a.capture.empty()) {
     auto dir = headroom_info::capture_dir::open(a.capture);
     if (!dir) {
-      std::fprintf(stderr, "headroom-info: cannot capture: %s\n",
-                   headroom::printable(headroom_info::capture_reason(dir.error())).c_str());
+      std::fprintf(
+          stderr, "headroom-info: cannot capture: %s\n",
+          headroom::printable(headroom_info::capture_reason(dir.error()))
+              .c_str());
       return 1;
     }
     capture_into.emplace(std::move(*dir));
@@ -156,12 +166,14 @@ int main(int argc, char** argv) {
   if (capture_into) {
     auto saved = captured.save(*capture_into);
     if (!saved) {
-      std::fprintf(stderr, "headroom-info: capture failed: %s\n",
-                   headroom::printable(headroom_info::capture_reason(saved.error())).c_str());
+      std::fprintf(
+          stderr, "headroom-info: capture failed: %s\n",
+          headroom::printable(headroom_info::capture_reason(saved.error()))
+              .c_str());
       return 1;
     }
-    std::fprintf(stderr, "headroom-info: captured %zu files into %s\n", captured.size(),
-                 headroom::printable(a.capture).c_str());
+    std::fprintf(stderr, "headroom-info: captured %zu files into %s\n",
+                 captured.size(), headroom::printable(a.capture).c_str());
   }
   return 0;
 }

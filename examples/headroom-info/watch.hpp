@@ -18,8 +18,6 @@
 #include <cstdio>
 #include <string>
 
-
-
 namespace headroom_info {
 
 inline std::string optional_bytes(const std::optional<std::uint64_t>& v) {
@@ -34,12 +32,15 @@ inline std::string event_line(const headroom::memory_event& e, double ms) {
   line += " ";
   line += headroom::to_string(e.level);
   if (e.repeat) line += " (again)";
-  line += " [" + std::string(headroom::to_string(e.source)) + "] " + headroom::printable(e.reason);
-  line += " | usage " + optional_bytes(e.usage) + ", working set " + optional_bytes(e.working_set) +
-          " of " + optional_bytes(e.effective_limit);
+  line += " [" + std::string(headroom::to_string(e.source)) + "] " +
+          headroom::printable(e.reason);
+  line += " | usage " + optional_bytes(e.usage) + ", working set " +
+          optional_bytes(e.working_set) + " of " +
+          optional_bytes(e.effective_limit);
   if (e.psi_some_avg10) {
     char psi[32];
-    std::snprintf(psi, sizeof psi, ", psi some avg10 %.2f%%", *e.psi_some_avg10);
+    std::snprintf(psi, sizeof psi, ", psi some avg10 %.2f%%",
+                  *e.psi_some_avg10);
     line += psi;
   }
   return line + "\n";
@@ -67,8 +68,11 @@ inline std::string event_json(const headroom::memory_event& e, double ms) {
     w.number("oom_kills", e.oom_kills).number("new_oom_kills", e.new_oom_kills);
   }
   if (e.kind == headroom::event_kind::limit_changed) {
-    w.optional_number("old_limit_bytes", e.old_limit).optional_number("new_limit_bytes", e.new_limit);
-    w.string("old_cgroup", e.old_cgroup).string("new_cgroup", e.new_cgroup).boolean("moved", e.moved);
+    w.optional_number("old_limit_bytes", e.old_limit)
+        .optional_number("new_limit_bytes", e.new_limit);
+    w.string("old_cgroup", e.old_cgroup)
+        .string("new_cgroup", e.new_cgroup)
+        .boolean("moved", e.moved);
   }
   w.end_object();
   return std::move(w.out()) + "\n";
@@ -79,7 +83,9 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
     headroom::json_writer w;
     w.begin_object().string("kind", "sources").begin_array("sources");
     for (const auto& s : m.sources()) {
-      w.begin_object().string("source", headroom::to_string(s.kind)).boolean("active", s.active);
+      w.begin_object()
+          .string("source", headroom::to_string(s.kind))
+          .boolean("active", s.active);
       if (s.active) {
         w.null("error");
       } else {
@@ -90,18 +96,21 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
     w.end_array().string("level", headroom::to_string(m.level())).end_object();
     return std::move(w.out()) + "\n";
   }
-  std::string out = "watching (Ctrl-C to stop); level " + std::string(headroom::to_string(m.level())) + "\n";
+  std::string out = "watching (Ctrl-C to stop); level " +
+                    std::string(headroom::to_string(m.level())) + "\n";
   for (const auto& s : m.sources()) {
     out += "  " + std::string(headroom::to_string(s.kind)) + ": " +
-           headroom::printable((s.active ? "active" : "off: " + s.failure.message()) +
-                               (s.detail.empty() ? "" : " (" + s.detail + ")")) +
+           headroom::printable(
+               (s.active ? "active" : "off: " + s.failure.message()) +
+               (s.detail.empty() ? "" : " (" + s.detail + ")")) +
            "\n";
   }
   return out;
 }
 
 // Runs until SIGINT/SIGTERM. Returns the exit code.
-inline int watch(const headroom::options& opt, bool json, std::chrono::milliseconds interval) {
+inline int watch(const headroom::options& opt, bool json,
+                 std::chrono::milliseconds interval) {
   // The signals arrive as readable data on a signalfd, next to the monitor.
   sigset_t stop;
   sigemptyset(&stop);
@@ -121,13 +130,14 @@ inline int watch(const headroom::options& opt, bool json, std::chrono::milliseco
   mo.slow_interval = interval;
   auto m = headroom::monitor::create(mo);
   if (!m) {
-    std::fprintf(stderr, "headroom-info: cannot watch: %s\n", m.error().message().c_str());
+    std::fprintf(stderr, "headroom-info: cannot watch: %s\n",
+                 m.error().message().c_str());
     ::close(sfd);
     return 1;
   }
   auto sub = m->subscribe([&](const headroom::memory_event& e) {
-    const double ms =
-        std::max(0.0, std::chrono::duration<double, std::milli>(e.time - t0).count());
+    const double ms = std::max(
+        0.0, std::chrono::duration<double, std::milli>(e.time - t0).count());
     std::fputs((json ? event_json(e, ms) : event_line(e, ms)).c_str(), stdout);
     std::fflush(stdout);
   });

@@ -37,10 +37,11 @@ struct args {
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "headroom-metrics-server: %s\n"
-               "usage: headroom-metrics-server [--port N] [--requests N] [--root DIR]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "headroom-metrics-server: %s\n"
+      "usage: headroom-metrics-server [--port N] [--requests N] [--root DIR]\n",
+      why);
   std::exit(2);
 }
 
@@ -107,9 +108,10 @@ void answer(int fd, const headroom::exporter& ex) {
     status = "404 Not Found";
     body = "try /metrics\n";
   }
-  const std::string head = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
-                           "\r\nContent-Length: " + std::to_string(body.size()) +
-                           "\r\nConnection: close\r\n\r\n";
+  const std::string head =
+      "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+      "\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
   if (send_all(fd, head)) send_all(fd, body);
 }
 
@@ -121,7 +123,8 @@ int main(int argc, char** argv) {
   opt.root = a.root;
   auto ex = headroom::exporter::open(opt);
   if (!ex) {
-    std::fprintf(stderr, "headroom-metrics-server: %s\n", ex.error().message().c_str());
+    std::fprintf(stderr, "headroom-metrics-server: %s\n",
+                 ex.error().message().c_str());
     return 1;
   }
 
@@ -148,12 +151,14 @@ int main(int argc, char** argv) {
     std::perror("headroom-metrics-server: bind");
     return 1;
   }
-  std::printf("listening on 127.0.0.1:%u\n", static_cast<unsigned>(ntohs(addr.sin_port)));
+  std::printf("listening on 127.0.0.1:%u\n",
+              static_cast<unsigned>(ntohs(addr.sin_port)));
   std::fflush(stdout);
 
-  for (unsigned long long served = 0; !stopping && (a.requests == 0 || served < a.requests);) {
+  for (unsigned long long served = 0;
+       !stopping && (a.requests == 0 || served < a.requests);) {
     const int fd = ::accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // EINTR (a signal), or a client that went away
+    if (fd < 0) continue;   // EINTR (a signal), or a client that went away
     timeval timeout{5, 0};  // a client that sends nothing does not hold us
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     answer(fd, *ex);

@@ -31,17 +31,21 @@ void on_signal(int) { stopping = 1; }
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "headroom-textfile: %s\n"
-               "usage: headroom-textfile --dir DIR [--name headroom.prom] [--interval SECONDS]\n",
+               "usage: headroom-textfile --dir DIR [--name headroom.prom] "
+               "[--interval SECONDS]\n",
                why);
   std::exit(2);
 }
 
 // Writes `text` to dir/name through a temporary file and rename(2): a reader
 // sees the old file or the new one, never a part. Returns 0 or an errno.
-int write_atomically(int dir, const std::string& name, const std::string& text) {
-  const std::string tmp = "." + name + "." + std::to_string(::getpid()) + ".tmp";
-  const int fd = ::openat(dir, tmp.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+int write_atomically(int dir, const std::string& name,
+                     const std::string& text) {
+  const std::string tmp =
+      "." + name + "." + std::to_string(::getpid()) + ".tmp";
+  const int fd =
+      ::openat(dir, tmp.c_str(),
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   int err = 0;
   for (std::size_t done = 0; done < text.size() && !err;) {
@@ -69,7 +73,8 @@ int main(int argc, char** argv) {
     if (arg == "--dir") {
       dir_path = v;
     } else if (arg == "--name") {
-      if (v.empty() || v.find('/') != std::string::npos || v[0] == '.') usage("bad name");
+      if (v.empty() || v.find('/') != std::string::npos || v[0] == '.')
+        usage("bad name");
       name = v;
     } else if (arg == "--interval") {
       const auto n = headroom::parse_u64(v);
@@ -83,12 +88,14 @@ int main(int argc, char** argv) {
 
   const int dir = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) {
-    std::fprintf(stderr, "headroom-textfile: %s: %s\n", dir_path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "headroom-textfile: %s: %s\n", dir_path.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   auto ex = headroom::exporter::open();
   if (!ex) {
-    std::fprintf(stderr, "headroom-textfile: %s\n", ex.error().message().c_str());
+    std::fprintf(stderr, "headroom-textfile: %s\n",
+                 ex.error().message().c_str());
     return 1;
   }
   struct sigaction sa {};
@@ -97,13 +104,15 @@ int main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
 
   do {
-    const int err = write_atomically(dir, name, headroom::to_prometheus(ex->read()));
+    const int err =
+        write_atomically(dir, name, headroom::to_prometheus(ex->read()));
     if (err) {
-      std::fprintf(stderr, "headroom-textfile: %s/%s: %s\n", dir_path.c_str(), name.c_str(),
-                   std::strerror(err));
+      std::fprintf(stderr, "headroom-textfile: %s/%s: %s\n", dir_path.c_str(),
+                   name.c_str(), std::strerror(err));
       return 1;
     }
-    for (unsigned long long s = 0; interval && s < interval && !stopping; ++s) ::sleep(1);
+    for (unsigned long long s = 0; interval && s < interval && !stopping; ++s)
+      ::sleep(1);
   } while (interval && !stopping);
   ::close(dir);
   return 0;

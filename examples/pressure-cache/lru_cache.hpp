@@ -23,7 +23,6 @@
 #include <unordered_map>
 #include <utility>
 
-
 namespace pressure_cache {
 
 template <class Key, class Value>
@@ -37,13 +36,15 @@ class lru_cache {
   // Bytes an entry costs: key, value and bookkeeping.
   using sizer = std::size_t (*)(const Key&, const Value&);
 
-  explicit lru_cache(sizer size_of, shedding s = {}) : size_of_(size_of), shed_(s) {}
+  explicit lru_cache(sizer size_of, shedding s = {})
+      : size_of_(size_of), shed_(s) {}
 
   // Follows the monitor's pressure events, calling on_event() from the
   // thread that dispatches them. With monitor::start() that is another
   // thread: then subscribe yourself and call on_event() under your lock.
   void follow(headroom::monitor& m) {
-    subscription_ = m.subscribe([this](const headroom::memory_event& e) { on_event(e); });
+    subscription_ =
+        m.subscribe([this](const headroom::memory_event& e) { on_event(e); });
   }
 
   // Sheds or freezes on a pressure event; ignores the other kinds.
@@ -77,7 +78,9 @@ class lru_cache {
   // Drops the least recently used entries until `fraction` of the bytes
   // are gone; returns the bytes dropped.
   std::size_t shed(double fraction) {
-    const std::size_t target = bytes_ - static_cast<std::size_t>(static_cast<double>(bytes_) * fraction);
+    const std::size_t target =
+        bytes_ -
+        static_cast<std::size_t>(static_cast<double>(bytes_) * fraction);
     const std::size_t before = bytes_;
     while (bytes_ > target && !order_.empty()) evict_oldest();
     (void)headroom::release_free_memory();  // hand the freed pages back

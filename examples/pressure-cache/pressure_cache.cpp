@@ -24,14 +24,19 @@ int main(int argc, char** argv) {
   std::uint64_t limit = 96 * 1024 * 1024;
   int seconds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--limit") == 0) limit = headroom::parse_size(argv[i + 1]).value_or(limit);
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--limit") == 0)
+      limit = headroom::parse_size(argv[i + 1]).value_or(limit);
+    if (std::strcmp(argv[i], "--seconds") == 0)
+      seconds = std::atoi(argv[i + 1]);
   }
   if (::geteuid() != 0) {
-    std::printf("SKIP: the example moves itself into a new memory cgroup: run it as root\n");
+    std::printf(
+        "SKIP: the example moves itself into a new memory cgroup: run it as "
+        "root\n");
     return 77;
   }
-  survival::cgroup_sandbox cg("headroom-pressure-cache-" + std::to_string(::getpid()), limit);
+  survival::cgroup_sandbox cg(
+      "headroom-pressure-cache-" + std::to_string(::getpid()), limit);
   if (!cg.ok() || !cg.move_in(::getpid())) {
     std::printf("SKIP: cannot make a memory cgroup: %s\n", cg.error().c_str());
     return 77;
@@ -44,22 +49,27 @@ int main(int argc, char** argv) {
   }
   std::mutex mu;
   pressure_cache::lru_cache<std::uint64_t, std::string> cache(
-      [](const std::uint64_t&, const std::string& v) { return v.capacity() + 64; });
+      [](const std::uint64_t&, const std::string& v) {
+        return v.capacity() + 64;
+      });
   // Events arrive on the monitor's thread: the cache sheds, and we print,
   // under the lock the worker below also takes.
   auto sub = mon->subscribe([&](const headroom::memory_event& e) {
     std::lock_guard<std::mutex> lock(mu);
     const std::size_t before = cache.bytes();
     cache.on_event(e);
-    std::printf("  %-13s %-8s cache %9s -> %9s  (%s)\n", headroom::to_string(e.kind),
-                headroom::to_string(e.level), headroom::format_bytes(before).c_str(),
-                headroom::format_bytes(cache.bytes()).c_str(), e.reason.c_str());
+    std::printf(
+        "  %-13s %-8s cache %9s -> %9s  (%s)\n", headroom::to_string(e.kind),
+        headroom::to_string(e.level), headroom::format_bytes(before).c_str(),
+        headroom::format_bytes(cache.bytes()).c_str(), e.reason.c_str());
   });
   if (!mon->start()) return 1;
-  std::printf("cgroup %s, limit %s: filling a cache with 256 KiB entries for %d s\n",
-              cg.dir().c_str(), headroom::format_bytes(limit).c_str(), seconds);
+  std::printf(
+      "cgroup %s, limit %s: filling a cache with 256 KiB entries for %d s\n",
+      cg.dir().c_str(), headroom::format_bytes(limit).c_str(), seconds);
 
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::uint64_t key = 0;
   while (std::chrono::steady_clock::now() < end) {
     {
@@ -69,8 +79,11 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   mon->stop();
-  std::printf("done: %llu entries put, cache holds %s in %zu entries after %llu sheds; still alive\n",
-              static_cast<unsigned long long>(key), headroom::format_bytes(cache.bytes()).c_str(),
-              cache.entries(), static_cast<unsigned long long>(cache.sheds()));
+  std::printf(
+      "done: %llu entries put, cache holds %s in %zu entries after %llu sheds; "
+      "still alive\n",
+      static_cast<unsigned long long>(key),
+      headroom::format_bytes(cache.bytes()).c_str(), cache.entries(),
+      static_cast<unsigned long long>(cache.sheds()));
   return cache.sheds() > 0 ? 0 : 1;
 }

@@ -23,8 +23,8 @@ namespace {
 class arena {
  public:
   explicit arena(std::size_t capacity) : capacity_(capacity) {
-    void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+    void* p = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     base_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
   }
   arena(const arena&) = delete;
@@ -63,12 +63,13 @@ class arena {
 int main() {
   auto reader = headroom::memory_reader::open();
   if (!reader) {
-    std::fprintf(stderr, "headroom-arena: %s\n", reader.error().message().c_str());
+    std::fprintf(stderr, "headroom-arena: %s\n",
+                 reader.error().message().c_str());
     return 1;
   }
   headroom::budget_policy policy;
   policy.percent = 10;
-  policy.reserve = 16 << 20;   // leave room for the rest of the process
+  policy.reserve = 16 << 20;  // leave room for the rest of the process
   policy.floor = 1 << 20;
   policy.ceiling = 256u << 20;
   policy.alignment = 1 << 16;
@@ -81,12 +82,15 @@ int main() {
   }
   arena a((*b)->max);
   if (!a.ok()) {
-    std::fprintf(stderr, "headroom-arena: mmap of %zu bytes failed\n", static_cast<std::size_t>((*b)->max));
+    std::fprintf(stderr, "headroom-arena: mmap of %zu bytes failed\n",
+                 static_cast<std::size_t>((*b)->max));
     return 1;
   }
-  std::printf("effective limit %s: arena of %s (10%% - 16 MiB reserve, bound: %s)\n",
-              headroom::format_bytes(*s.effective_limit).c_str(),
-              headroom::format_bytes(a.capacity()).c_str(), headroom::to_string((*b)->max_bound));
+  std::printf(
+      "effective limit %s: arena of %s (10%% - 16 MiB reserve, bound: %s)\n",
+      headroom::format_bytes(*s.effective_limit).c_str(),
+      headroom::format_bytes(a.capacity()).c_str(),
+      headroom::to_string((*b)->max_bound));
   // Serve "requests" of 4 KiB scratch until the budget says no, then reset.
   std::size_t served = 0;
   for (int round = 0; round < 3; ++round) {

@@ -8,8 +8,8 @@
 //   headroom-heap-tuning            a table
 //   headroom-heap-tuning --env      shell lines: HEADROOM_JVM_MAX_HEAP=...
 #include <headroom/cpu.hpp>
-#include <headroom/memory.hpp>
 #include <headroom/format.hpp>
+#include <headroom/memory.hpp>
 #include <headroom/policy.hpp>
 
 #include <cstdio>
@@ -31,21 +31,26 @@ int main(int argc, char** argv) {
   const bool env = argc > 1 && std::strcmp(argv[1], "--env") == 0;
   auto reader = headroom::memory_reader::open();
   if (!reader) {
-    std::fprintf(stderr, "headroom-heap-tuning: %s\n", reader.error().message().c_str());
+    std::fprintf(stderr, "headroom-heap-tuning: %s\n",
+                 reader.error().message().c_str());
     return 1;
   }
   const auto s = reader->snapshot();
   const preset presets[] = {
-      {"JVM (HotSpot defaults)", "HEADROOM_JVM_MAX_HEAP", "-Xmx / -Xms", headroom::presets::jvm()},
+      {"JVM (HotSpot defaults)", "HEADROOM_JVM_MAX_HEAP", "-Xmx / -Xms",
+       headroom::presets::jvm()},
       {".NET GC (hard limit)", "HEADROOM_DOTNET_HEAP_LIMIT", "GCHeapHardLimit",
        headroom::presets::dotnet()},
-      {"Go (automemlimit)", "HEADROOM_GOMEMLIMIT", "GOMEMLIMIT", headroom::presets::go_automemlimit()},
+      {"Go (automemlimit)", "HEADROOM_GOMEMLIMIT", "GOMEMLIMIT",
+       headroom::presets::go_automemlimit()},
   };
   if (!env) {
     std::printf("effective limit %s (%s)\n",
-                s.effective_limit ? headroom::format_bytes(*s.effective_limit).c_str()
-                                  : s.effective_limit.error().message().c_str(),
-                s.limit && s.limit->has_value() ? reader->limit_path(s).c_str() : "no limit: host RAM");
+                s.effective_limit
+                    ? headroom::format_bytes(*s.effective_limit).c_str()
+                    : s.effective_limit.error().message().c_str(),
+                s.limit && s.limit->has_value() ? reader->limit_path(s).c_str()
+                                                : "no limit: host RAM");
   }
   int rc = 0;
   for (const auto& p : presets) {
@@ -57,19 +62,26 @@ int main(int argc, char** argv) {
     }
     if (!*b) {
       // The runtime sets nothing without a limit (.NET, automemlimit).
-      if (!env) std::printf("  %-24s not set: no memory limit (%s left to its default)\n", p.name, p.flag);
+      if (!env)
+        std::printf(
+            "  %-24s not set: no memory limit (%s left to its default)\n",
+            p.name, p.flag);
       continue;
     }
     const auto& budget = **b;
     if (env) {
-      std::printf("%s=%llu\n", p.env, static_cast<unsigned long long>(budget.max));
+      std::printf("%s=%llu\n", p.env,
+                  static_cast<unsigned long long>(budget.max));
       if (budget.initial) {
-        std::printf("%s_INITIAL=%llu\n", p.env, static_cast<unsigned long long>(*budget.initial));
+        std::printf("%s_INITIAL=%llu\n", p.env,
+                    static_cast<unsigned long long>(*budget.initial));
       }
     } else {
       std::printf("  %-24s max %11s  initial %11s  (%s, bound: %s)\n", p.name,
                   headroom::format_bytes(budget.max).c_str(),
-                  budget.initial ? headroom::format_bytes(*budget.initial).c_str() : "-",
+                  budget.initial
+                      ? headroom::format_bytes(*budget.initial).c_str()
+                      : "-",
                   p.flag, headroom::to_string(budget.max_bound));
     }
   }
@@ -82,14 +94,17 @@ int main(int argc, char** argv) {
   const auto up = c.effective(headroom::cpu_rounding::up);
   const auto down = c.effective(headroom::cpu_rounding::down);
   if (!up || !down) {
-    std::fprintf(stderr, "cpus: %s\n", (up ? down : up).error().message().c_str());
+    std::fprintf(stderr, "cpus: %s\n",
+                 (up ? down : up).error().message().c_str());
     return 1;
   }
   if (env) {
     std::printf("HEADROOM_CPUS=%u\nHEADROOM_GOMAXPROCS=%u\n", *up, *down);
   } else {
-    std::printf("  %-24s %u rounded up (JDK, .NET), %u rounded down (GOMAXPROCS, automaxprocs)\n",
-                "CPUs", *up, *down);
+    std::printf(
+        "  %-24s %u rounded up (JDK, .NET), %u rounded down (GOMAXPROCS, "
+        "automaxprocs)\n",
+        "CPUs", *up, *down);
   }
   return rc;
 }

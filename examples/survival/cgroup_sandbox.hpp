@@ -20,7 +20,8 @@ namespace survival {
 inline bool write_file(const std::string& path, const std::string& value) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  const bool ok = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  const bool ok = ::write(fd, value.data(), value.size()) ==
+                  static_cast<ssize_t>(value.size());
   ::close(fd);
   return ok;
 }
@@ -43,12 +44,15 @@ class cgroup_sandbox {
       dir_.clear();
       return;
     }
-    const std::string file = dir_ + (v2_ ? "/memory.max" : "/memory.limit_in_bytes");
-    if (!write_file(file, std::to_string(limit))) error_ = file + ": " + std::strerror(errno);
+    const std::string file =
+        dir_ + (v2_ ? "/memory.max" : "/memory.limit_in_bytes");
+    if (!write_file(file, std::to_string(limit)))
+      error_ = file + ": " + std::strerror(errno);
     // No swap for the demo: a run that outgrows the limit is killed, as in
     // most containers.
-    write_file(dir_ + (v2_ ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes"),
-               v2_ ? "0" : std::to_string(limit));
+    write_file(
+        dir_ + (v2_ ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes"),
+        v2_ ? "0" : std::to_string(limit));
   }
   cgroup_sandbox(const cgroup_sandbox&) = delete;
   cgroup_sandbox& operator=(const cgroup_sandbox&) = delete;
@@ -56,8 +60,11 @@ class cgroup_sandbox {
     if (dir_.empty()) return;
     // A process that moved itself in leaves first (a cgroup with a process
     // in it cannot be removed): back to the parent.
-    write_file(dir_.substr(0, dir_.rfind('/')) + "/cgroup.procs", std::to_string(::getpid()));
-    for (int i = 0; i < 100 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(20000);
+    write_file(dir_.substr(0, dir_.rfind('/')) + "/cgroup.procs",
+               std::to_string(::getpid()));
+    for (int i = 0; i < 100 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY;
+         ++i)
+      ::usleep(20000);
   }
 
   bool ok() const { return error_.empty(); }
@@ -65,12 +72,20 @@ class cgroup_sandbox {
   const std::string& dir() const { return dir_; }
   bool v2() const { return v2_; }
 
-  bool move_in(pid_t pid) const { return write_file(dir_ + "/cgroup.procs", std::to_string(pid)); }
+  bool move_in(pid_t pid) const {
+    return write_file(dir_ + "/cgroup.procs", std::to_string(pid));
+  }
 
-  std::string usage_file() const { return dir_ + (v2_ ? "/memory.current" : "/memory.usage_in_bytes"); }
+  std::string usage_file() const {
+    return dir_ + (v2_ ? "/memory.current" : "/memory.usage_in_bytes");
+  }
   std::string stat_file() const { return dir_ + "/memory.stat"; }
-  std::string peak_file() const { return dir_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"); }
-  const char* inactive_file_key() const { return v2_ ? "inactive_file" : "total_inactive_file"; }
+  std::string peak_file() const {
+    return dir_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes");
+  }
+  const char* inactive_file_key() const {
+    return v2_ ? "inactive_file" : "total_inactive_file";
+  }
 
  private:
   std::string dir_;

@@ -69,7 +69,8 @@ class zipf {
   }
   std::uint32_t operator()(std::mt19937_64& rng) const {
     const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    return static_cast<std::uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+    return static_cast<std::uint32_t>(
+        std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
   }
 
  private:
@@ -96,8 +97,8 @@ std::size_t entry_size(const std::uint32_t&, const std::string& v) {
 // Serves `requests` requests, calling `sample` every 64 of them. False
 // when the monitor could not be created.
 template <class Sample>
-bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed, worker_report& r,
-           Sample sample) {
+bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed,
+           worker_report& r, Sample sample) {
   pressure_cache::lru_cache<std::uint32_t, std::string> cache(entry_size);
   std::optional<headroom::monitor> mon;
   if (follow_pressure) {
@@ -111,7 +112,8 @@ bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed, wor
     opt.sample_bound = std::chrono::milliseconds(20);
     auto m = headroom::monitor::create(opt);
     if (!m) {
-      std::fprintf(stderr, "worker: monitor: %s\n", m.error().message().c_str());
+      std::fprintf(stderr, "worker: monitor: %s\n",
+                   m.error().message().c_str());
       return false;
     }
     mon.emplace(std::move(*m));
@@ -149,7 +151,8 @@ int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
 int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
   auto reader = headroom::memory_reader::open();
   if (!reader) {
-    std::fprintf(stderr, "headroom-survival: %s\n", reader.error().message().c_str());
+    std::fprintf(stderr, "headroom-survival: %s\n",
+                 reader.error().message().c_str());
     return 1;
   }
   const auto limit = reader->snapshot().limit;
@@ -157,24 +160,30 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
   worker_report r;
   const auto t0 = std::chrono::steady_clock::now();
   const bool ok = serve(follow_pressure, requests, seed, r, [&] {
-    if (auto ws = reader->snapshot().working_set) peak_ws = std::max(peak_ws, *ws);
+    if (auto ws = reader->snapshot().working_set)
+      peak_ws = std::max(peak_ws, *ws);
   });
   if (!ok) return 2;
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   const auto report = reader->report();
   const auto kernel_peak = report.peak.value ? *report.peak.value : 0;
   const char* cache = follow_pressure ? "headroom" : "naive";
   std::printf("result in_place cache %s\n", cache);
   std::printf("result in_place limit_bytes %llu\n",
-              static_cast<unsigned long long>(limit && limit->has_value() ? **limit : 0));
+              static_cast<unsigned long long>(
+                  limit && limit->has_value() ? **limit : 0));
   std::printf("result in_place requests %llu\nresult in_place hits %llu\n",
-              static_cast<unsigned long long>(r.requests), static_cast<unsigned long long>(r.hits));
+              static_cast<unsigned long long>(r.requests),
+              static_cast<unsigned long long>(r.hits));
   std::printf("result in_place hit_rate_pct %.1f\n",
               100.0 * static_cast<double>(r.hits) /
                   static_cast<double>(std::max<std::uint64_t>(1, r.requests)));
-  std::printf("result in_place sheds %llu\n", static_cast<unsigned long long>(r.sheds));
-  std::printf("result in_place peak_ws_bytes %llu\n", static_cast<unsigned long long>(peak_ws));
+  std::printf("result in_place sheds %llu\n",
+              static_cast<unsigned long long>(r.sheds));
+  std::printf("result in_place peak_ws_bytes %llu\n",
+              static_cast<unsigned long long>(peak_ws));
   std::printf("result in_place kernel_peak_bytes %llu\n",
               static_cast<unsigned long long>(kernel_peak));
   std::printf("result in_place seconds %.2f\n", seconds);
@@ -207,10 +216,12 @@ struct run_result {
   double killed_at_ms = -1;
 };
 
-run_result run_once(const char* self, bool follow, std::uint64_t limit, std::uint64_t requests,
-                    std::uint64_t seed, int index, FILE* trace) {
+run_result run_once(const char* self, bool follow, std::uint64_t limit,
+                    std::uint64_t requests, std::uint64_t seed, int index,
+                    FILE* trace) {
   run_result res;
-  survival::cgroup_sandbox cg("headroom-survival-" + std::to_string(::getpid()) + "-" +
+  survival::cgroup_sandbox cg("headroom-survival-" +
+                                  std::to_string(::getpid()) + "-" +
                                   std::to_string(index),
                               limit);
   if (!cg.ok()) {
@@ -228,40 +239,45 @@ run_result run_once(const char* self, bool follow, std::uint64_t limit, std::uin
     ::dup2(pipefd[1], 3);
     const std::string req = std::to_string(requests);
     const std::string sd = std::to_string(seed);
-    ::execl(self, self, "--worker", follow ? "headroom" : "naive", req.c_str(), sd.c_str(),
-            static_cast<char*>(nullptr));
+    ::execl(self, self, "--worker", follow ? "headroom" : "naive", req.c_str(),
+            sd.c_str(), static_cast<char*>(nullptr));
     ::_exit(4);
   }
   ::close(pipefd[1]);
   int status = 0;
   for (;;) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms = std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
     if (w == pid) {
       res.seconds = ms / 1000;
       if (WIFSIGNALED(status)) res.killed_at_ms = ms;
       break;
     }
     const std::uint64_t usage = read_number(cg.usage_file());
-    const std::uint64_t inactive = read_key(cg.stat_file(), cg.inactive_file_key());
+    const std::uint64_t inactive =
+        read_key(cg.stat_file(), cg.inactive_file_key());
     const std::uint64_t ws = usage > inactive ? usage - inactive : 0;
     res.peak_working_set = std::max(res.peak_working_set, ws);
     if (trace) {
-      std::fprintf(trace, "%s,%d,%.1f,%llu,%llu\n", follow ? "headroom" : "naive", index, ms,
-                   static_cast<unsigned long long>(usage), static_cast<unsigned long long>(ws));
+      std::fprintf(trace, "%s,%d,%.1f,%llu,%llu\n",
+                   follow ? "headroom" : "naive", index, ms,
+                   static_cast<unsigned long long>(usage),
+                   static_cast<unsigned long long>(ws));
     }
     ::usleep(10000);
   }
   res.kernel_peak = read_number(cg.peak_file());
   res.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  res.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   res.reported = ::read(pipefd[0], &res.report, sizeof res.report) ==
                  static_cast<ssize_t>(sizeof res.report);
   ::close(pipefd[0]);
   if (trace && res.killed) {
-    std::fprintf(trace, "%s,%d,%.1f,kill,kill\n", follow ? "headroom" : "naive", index,
-                 res.killed_at_ms);
+    std::fprintf(trace, "%s,%d,%.1f,kill,kill\n", follow ? "headroom" : "naive",
+                 index, res.killed_at_ms);
   }
   return res;
 }
@@ -279,7 +295,8 @@ std::uint64_t parse_size_arg(const char* s) {
 
 int main(int argc, char** argv) {
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
-    return worker(std::strcmp(argv[2], "headroom") == 0, std::strtoull(argv[3], nullptr, 10),
+    return worker(std::strcmp(argv[2], "headroom") == 0,
+                  std::strtoull(argv[3], nullptr, 10),
                   std::strtoull(argv[4], nullptr, 10));
   }
   int runs = 1;
@@ -293,7 +310,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     const auto value = [&] {
       if (i + 1 >= argc) {
-        std::fprintf(stderr, "headroom-survival: %s needs a value\n", a.c_str());
+        std::fprintf(stderr, "headroom-survival: %s needs a value\n",
+                     a.c_str());
         std::exit(2);
       }
       return argv[++i];
@@ -313,17 +331,19 @@ int main(int argc, char** argv) {
     } else if (a == "--seed") {
       seed = std::strtoull(value(), nullptr, 10);
     } else {
-      std::fprintf(stderr,
-                   "usage: headroom-survival [--runs N] [--limit 128Mi] [--requests N] "
-                   "[--trace DIR] [--only naive|headroom]\n"
-                   "       headroom-survival --in-place naive|headroom [--requests N] "
-                   "[--seed S]\n");
+      std::fprintf(
+          stderr,
+          "usage: headroom-survival [--runs N] [--limit 128Mi] [--requests N] "
+          "[--trace DIR] [--only naive|headroom]\n"
+          "       headroom-survival --in-place naive|headroom [--requests N] "
+          "[--seed S]\n");
       return 2;
     }
   }
   if (!here.empty()) {
     if (here != "naive" && here != "headroom") {
-      std::fprintf(stderr, "headroom-survival: --in-place takes naive or headroom\n");
+      std::fprintf(stderr,
+                   "headroom-survival: --in-place takes naive or headroom\n");
       return 2;
     }
     return in_place(here == "headroom", requests, seed);
@@ -340,13 +360,16 @@ int main(int argc, char** argv) {
   FILE* trace = nullptr;
   if (!trace_dir.empty()) {
     trace = std::fopen((trace_dir + "/survival-trace.csv").c_str(), "w");
-    if (trace) std::fprintf(trace, "cache,run,ms,usage_bytes,working_set_bytes\n");
+    if (trace)
+      std::fprintf(trace, "cache,run,ms,usage_bytes,working_set_bytes\n");
   }
-  std::printf("limit %s, %llu requests over %u keys of 64 KiB (Zipf), %d run(s) each\n",
-              headroom::format_bytes(limit).c_str(),
-              static_cast<unsigned long long>(requests), keys, runs);
-  std::printf("%-9s %4s  %-26s %8s %9s %14s %14s %7s\n", "cache", "run", "outcome", "seconds",
-              "hit rate", "peak ws", "kernel peak", "sheds");
+  std::printf(
+      "limit %s, %llu requests over %u keys of 64 KiB (Zipf), %d run(s) each\n",
+      headroom::format_bytes(limit).c_str(),
+      static_cast<unsigned long long>(requests), keys, runs);
+  std::printf("%-9s %4s  %-26s %8s %9s %14s %14s %7s\n", "cache", "run",
+              "outcome", "seconds", "hit rate", "peak ws", "kernel peak",
+              "sheds");
   int kills[2] = {0, 0};
   int done[2] = {0, 0};
   std::vector<double> hit_rates[2];
@@ -354,7 +377,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < runs; ++r) {
     for (int follow = 0; follow < 2; ++follow) {
       if (!only.empty() && only != (follow ? "headroom" : "naive")) continue;
-      const auto res = run_once(self, follow != 0, limit, requests, 1000 + r, 2 * r + follow, trace);
+      const auto res = run_once(self, follow != 0, limit, requests, 1000 + r,
+                                2 * r + follow, trace);
       ++done[follow];
       if (res.killed) ++kills[follow];
       peak[follow] = std::max(peak[follow], res.peak_working_set);
@@ -364,19 +388,23 @@ int main(int argc, char** argv) {
       } else if (res.reported && res.exit_code == 0) {
         std::snprintf(outcome, sizeof outcome, "survived");
       } else {
-        std::snprintf(outcome, sizeof outcome, "failed (exit %d)", res.exit_code);
+        std::snprintf(outcome, sizeof outcome, "failed (exit %d)",
+                      res.exit_code);
       }
       char rate[16] = "-";
       char sheds[16] = "-";
       if (res.reported) {
         const double hr = 100.0 * static_cast<double>(res.report.hits) /
-                          static_cast<double>(std::max<std::uint64_t>(1, res.report.requests));
+                          static_cast<double>(
+                              std::max<std::uint64_t>(1, res.report.requests));
         hit_rates[follow].push_back(hr);
         std::snprintf(rate, sizeof rate, "%.1f%%", hr);
-        std::snprintf(sheds, sizeof sheds, "%llu", static_cast<unsigned long long>(res.report.sheds));
+        std::snprintf(sheds, sizeof sheds, "%llu",
+                      static_cast<unsigned long long>(res.report.sheds));
       }
-      std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n", follow ? "headroom" : "naive", r + 1,
-                  outcome, res.seconds, rate, headroom::format_bytes(res.peak_working_set).c_str(),
+      std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n",
+                  follow ? "headroom" : "naive", r + 1, outcome, res.seconds,
+                  rate, headroom::format_bytes(res.peak_working_set).c_str(),
                   headroom::format_bytes(res.kernel_peak).c_str(), sheds);
       std::fflush(stdout);
     }
@@ -388,13 +416,21 @@ int main(int argc, char** argv) {
     return v.empty() ? -1.0 : s / static_cast<double>(v.size());
   };
   std::printf("\nnaive:    killed %d of %d\n", kills[0], done[0]);
-  std::printf("headroom: killed %d of %d, survived %d of %d, mean hit rate %.1f%%, peak working set %s\n",
-              kills[1], done[1], done[1] - kills[1], done[1], mean(hit_rates[1]),
-              headroom::format_bytes(peak[1]).c_str());
-  std::printf("result survival naive_killed %d\nresult survival naive_runs %d\n", kills[0], done[0]);
-  std::printf("result survival headroom_survived %d\nresult survival headroom_runs %d\n",
-              done[1] - kills[1], done[1]);
-  std::printf("result survival headroom_hit_rate_pct %.1f\n", mean(hit_rates[1]));
-  std::printf("result survival headroom_peak_ws_bytes %llu\n", static_cast<unsigned long long>(peak[1]));
+  std::printf(
+      "headroom: killed %d of %d, survived %d of %d, mean hit rate %.1f%%, "
+      "peak working set %s\n",
+      kills[1], done[1], done[1] - kills[1], done[1], mean(hit_rates[1]),
+      headroom::format_bytes(peak[1]).c_str());
+  std::printf(
+      "result survival naive_killed %d\nresult survival naive_runs %d\n",
+      kills[0], done[0]);
+  std::printf(
+      "result survival headroom_survived %d\nresult survival headroom_runs "
+      "%d\n",
+      done[1] - kills[1], done[1]);
+  std::printf("result survival headroom_hit_rate_pct %.1f\n",
+              mean(hit_rates[1]));
+  std::printf("result survival headroom_peak_ws_bytes %llu\n",
+              static_cast<unsigned long long>(peak[1]));
   return kills[1] == 0 ? 0 : 1;
 }

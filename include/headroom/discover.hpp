@@ -140,8 +140,8 @@ struct options {
 // process sees them), without the root prefix.
 struct cgroup_location {
   hierarchy_mode mode = hierarchy_mode::none;
-  error why_none;  // for mode none: why (code 0 otherwise)
-  std::string path;  // the memory cgroup path as /proc/<pid>/cgroup prints it
+  error why_none;      // for mode none: why (code 0 otherwise)
+  std::string path;    // the memory cgroup path as /proc/<pid>/cgroup prints it
   cgroup_mount mount;  // the mount it was mapped through
   path_mapping mapping = path_mapping::none;
   // When is_unmapped(mapping): the error every value of the controller
@@ -149,7 +149,7 @@ struct cgroup_location {
   // directory: which path, which mount, what the search read.
   error why_unmapped;
   std::string unmapped_reason;
-  std::string dir;  // the own cgroup's directory
+  std::string dir;                 // the own cgroup's directory
   std::vector<std::string> chain;  // dir, its parent, ..., the mount point
   // Directories the search for the process's cgroup read (0: no search).
   std::size_t dirs_searched = 0;
@@ -177,7 +177,8 @@ inline std::string join_path(std::string_view a, std::string_view b) {
 // a kernel prints: "", "." or a ".." after a normal component ("/a/../b",
 // "/a//b", "/a/"). Leading ".." components are legal: an ancestor outside
 // the reader's cgroup namespace.
-inline std::optional<std::vector<std::string_view>> cgroup_components(std::string_view path) {
+inline std::optional<std::vector<std::string_view>> cgroup_components(
+    std::string_view path) {
   if (path.empty() || path.front() != '/') return std::nullopt;
   std::vector<std::string_view> out;
   if (path == "/") return out;
@@ -217,7 +218,8 @@ struct mapped_dir {
 // Maps a cgroup path (from /proc/<pid>/cgroup) to a directory under mount m,
 // by the kernel's rule: the path is under the mount's root when the root's
 // components are a prefix of the path's and the rest climbs nowhere.
-inline mapped_dir map_cgroup_path(const cgroup_mount& m, std::string_view path) {
+inline mapped_dir map_cgroup_path(const cgroup_mount& m,
+                                  std::string_view path) {
   const auto p = cgroup_components(path);
   if (!p) return {{}, path_mapping::malformed_path};
   const auto r = cgroup_components(m.root);
@@ -310,7 +312,8 @@ inline bool is_covered(const std::vector<mount_node>& nodes, std::size_t m) {
       if (nodes[i].id == cur.parent && i != line.back()) parent = i;
     }
     if (parent == nodes.size()) break;
-    if (std::find(line.begin(), line.end(), parent) != line.end()) break;  // a cycle
+    if (std::find(line.begin(), line.end(), parent) != line.end())
+      break;  // a cycle
     line.push_back(parent);
   }
   const std::string& target = nodes[m].mount_point;
@@ -376,11 +379,15 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     if (!e) {
       return result<cgroup_location>(errc::malformed, "/proc/self/mountinfo");
     }
-    nodes.push_back({e->mount_id, e->parent_id, unescape_mount_path(e->mount_point)});
+    nodes.push_back(
+        {e->mount_id, e->parent_id, unescape_mount_path(e->mount_point)});
     if (e->fs_type != "cgroup" && e->fs_type != "cgroup2") continue;
-    cgroup_mount m{nodes.back().mount_point, unescape_mount_path(e->root),
-                   std::string(e->fs_type), std::string(e->super_options),
-                   e->mount_id, e->parent_id};
+    cgroup_mount m{nodes.back().mount_point,
+                   unescape_mount_path(e->root),
+                   std::string(e->fs_type),
+                   std::string(e->super_options),
+                   e->mount_id,
+                   e->parent_id};
     // The kernel prints absolute, clean mount points; anything else would
     // put the chain outside the mount (and, under a root prefix, outside
     // the tree).
@@ -413,32 +420,33 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
   const cgroup_mount* chosen = nullptr;
   std::string_view path;
   if (v1_entry && !v1_mounts.empty()) {
-    loc.mode =
-        v2_mounts.empty() ? hierarchy_mode::v1 : hierarchy_mode::hybrid;
+    loc.mode = v2_mounts.empty() ? hierarchy_mode::v1 : hierarchy_mode::hybrid;
     path = v1_entry->path;
     chosen = detail::choose_mount(v1_mounts, path);
   } else if (!v1_entry && v2_entry && !v2_mounts.empty()) {
     loc.mode = hierarchy_mode::v2;
     path = v2_entry->path;
     chosen = detail::choose_mount(v2_mounts, path);
-  } else if ((v1_entry && v1_covered) || (!v1_entry && v2_entry && v2_covered)) {
+  } else if ((v1_entry && v1_covered) ||
+             (!v1_entry && v2_entry && v2_covered)) {
     // Mounted, but every mount of it is covered: the controller limits the
     // process and nothing here can read it.
-    loc.mode = v1_entry ? (v2_mounts.empty() ? hierarchy_mode::v1 : hierarchy_mode::hybrid)
+    loc.mode = v1_entry ? (v2_mounts.empty() ? hierarchy_mode::v1
+                                             : hierarchy_mode::hybrid)
                         : hierarchy_mode::v2;
     loc.path = std::string(v1_entry ? v1_entry->path : v2_entry->path);
     loc.mapping = path_mapping::hidden_mount;
-    loc.why_unmapped = make_error(make_error_code(errc::not_visible), "/proc/self/mountinfo");
-    loc.unmapped_reason =
-        "every " + std::string(controller) + " mount is covered by a later mount";
+    loc.why_unmapped =
+        make_error(make_error_code(errc::not_visible), "/proc/self/mountinfo");
+    loc.unmapped_reason = "every " + std::string(controller) +
+                          " mount is covered by a later mount";
     return loc;
   } else {
     // The controller is bound to a v1 hierarchy that is not mounted, or
     // there is no cgroup at all.
-    loc.why_none =
-        make_error(make_error_code(v1_entry ? errc::controller_absent
-                                            : errc::no_cgroup),
-                   "/proc/self/mountinfo");
+    loc.why_none = make_error(
+        make_error_code(v1_entry ? errc::controller_absent : errc::no_cgroup),
+        "/proc/self/mountinfo");
     return loc;
   }
 
@@ -448,7 +456,8 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
   loc.dir = std::move(mapped.dir);
   loc.mapping = mapped.how;
   if (is_unmapped(loc.mapping)) {
-    loc.why_unmapped = make_error(make_error_code(errc::not_visible), "/proc/self/cgroup");
+    loc.why_unmapped =
+        make_error(make_error_code(errc::not_visible), "/proc/self/cgroup");
     loc.unmapped_reason = loc.path + " is not under the root " + chosen->root +
                           " of the mount at " + chosen->mount_point;
   } else {
@@ -504,8 +513,9 @@ struct found_dir {
 // cgroup.procs lists `pid` (as the reader's pid namespace numbers it).
 // Reads at most b.max_dirs directories, b.max_depth levels deep, and never
 // follows a symlink (directories are opened with O_NOFOLLOW).
-inline found_dir find_by_pid(const file_system& fs, const std::string& mount_point,
-                             long pid, const search_bounds& b) {
+inline found_dir find_by_pid(const file_system& fs,
+                             const std::string& mount_point, long pid,
+                             const search_bounds& b) {
   found_dir out;
   if (pid <= 0) return out;
   const std::string wanted = std::to_string(pid);
@@ -537,7 +547,8 @@ inline found_dir find_by_pid(const file_system& fs, const std::string& mount_poi
 // process, searched under the chosen mount.
 inline void search_unmapped(const file_system& fs, cgroup_location& loc,
                             const search_bounds& b) {
-  if (!is_unmapped(loc.mapping) || loc.mapping == path_mapping::hidden_mount) return;
+  if (!is_unmapped(loc.mapping) || loc.mapping == path_mapping::hidden_mount)
+    return;
   auto found = find_by_pid(fs, loc.mount.mount_point, fs.reader_pid(), b);
   loc.dirs_searched = found.dirs_read;
   if (found.dir) {
@@ -548,10 +559,11 @@ inline void search_unmapped(const file_system& fs, cgroup_location& loc,
     loc.chain = chain_to_mount(loc.dir, loc.mount.mount_point);
     return;
   }
-  loc.unmapped_reason += "; no cgroup.procs of the " + std::to_string(found.dirs_read) +
-                           " directories searched under it lists pid " +
-                           std::to_string(fs.reader_pid()) +
-                           (found.bounded ? " (search bounded)" : "");
+  loc.unmapped_reason += "; no cgroup.procs of the " +
+                         std::to_string(found.dirs_read) +
+                         " directories searched under it lists pid " +
+                         std::to_string(fs.reader_pid()) +
+                         (found.bounded ? " (search bounded)" : "");
 }
 
 // locate() for `controller`, then what only the files can say: the cgroup
@@ -560,7 +572,8 @@ inline void search_unmapped(const file_system& fs, cgroup_location& loc,
 // says so), and on cgroup2 whether some directory on the chain lists the
 // controller in cgroup.controllers (a leaf may not have it enabled; it is
 // then charged to the nearest ancestor that has it).
-inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_texts& texts,
+inline result<cgroup_location> discover_in(const file_system& fs,
+                                           const cgroup_texts& texts,
                                            std::string_view controller,
                                            const search_bounds& bounds = {}) {
   auto loc = locate(texts.cgroup, texts.mountinfo, controller);
@@ -573,7 +586,8 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
     if (loc->mode == hierarchy_mode::v2) {
       loc->unified_dir = loc->dir;
     } else {
-      auto found = find_by_pid(fs, loc->unified_mount_point, fs.reader_pid(), bounds);
+      auto found =
+          find_by_pid(fs, loc->unified_mount_point, fs.reader_pid(), bounds);
       if (found.dir) loc->unified_dir = std::move(*found.dir);
     }
   }
@@ -583,7 +597,8 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
     loc->mapping = path_mapping::unsafe_path;
     loc->chain = {loc->dir};
   }
-  if (!loc->unified_dir.empty() && fs.symlink_below(loc->unified_mount_point, loc->unified_dir)) {
+  if (!loc->unified_dir.empty() &&
+      fs.symlink_below(loc->unified_mount_point, loc->unified_dir)) {
     loc->unified_dir = loc->unified_mount_point;
   }
   if (loc->mode != hierarchy_mode::v2 || is_unmapped(loc->mapping)) return loc;
@@ -601,9 +616,9 @@ inline result<cgroup_location> discover_in(const file_system& fs, const cgroup_t
   }
   if (unreadable.code) return unreadable;
   loc->mode = hierarchy_mode::none;
-  loc->why_none =
-      make_error(make_error_code(errc::controller_absent),
-                 fs.real_path(detail::join_path(loc->dir, "/cgroup.controllers")));
+  loc->why_none = make_error(
+      make_error_code(errc::controller_absent),
+      fs.real_path(detail::join_path(loc->dir, "/cgroup.controllers")));
   return loc;
 }
 
@@ -619,14 +634,17 @@ inline cgroup_location nowhere(error why) {
 // mapped through the reader's own mountinfo when that maps it or finds it,
 // else through the target's view (/proc/<pid>/root). Sets fs's view to the
 // one used and returns the texts read through it.
-inline result<cgroup_texts> choose_view(file_system& fs, std::string_view controller,
+inline result<cgroup_texts> choose_view(file_system& fs,
+                                        std::string_view controller,
                                         const search_bounds& bounds) {
   if (fs.can_use_reader_view()) {
     fs.set_view(cgroup_view::reader);
     auto texts = read_cgroup_texts(fs);
     if (texts) {
       auto loc = discover_in(fs, *texts, controller, bounds);
-      if (loc && loc->mode != hierarchy_mode::none && !is_unmapped(loc->mapping)) return texts;
+      if (loc && loc->mode != hierarchy_mode::none &&
+          !is_unmapped(loc->mapping))
+        return texts;
     }
     fs.set_view(cgroup_view::target);
   }
@@ -645,7 +663,8 @@ inline std::optional<error> detection_disabled(const options& opt) {
   const char* detect = opt.use_environment ? std::getenv(env_detect) : nullptr;
   const std::string_view d = detect ? detect : "";
   if (d != "off" && d != "0" && d != "false") return std::nullopt;
-  return make_error(make_error_code(errc::disabled), std::string(env_detect) + "=" + detect);
+  return make_error(make_error_code(errc::disabled),
+                    std::string(env_detect) + "=" + detect);
 }
 
 // Reads /proc/<pid>/cgroup and /proc/<pid>/mountinfo and locates the cgroup
@@ -653,9 +672,9 @@ inline std::optional<error> detection_disabled(const options& opt) {
 // is malformed; "no cgroup" (a kernel without cgroups, or not Linux) is a
 // location with mode none. For another process, fs's view becomes the one
 // the path was mapped through (see cgroup_location::view).
-inline result<cgroup_location> discover(detail::file_system& fs,
-                                        std::string_view controller = "memory",
-                                        const detail::search_bounds& bounds = {}) {
+inline result<cgroup_location> discover(
+    detail::file_system& fs, std::string_view controller = "memory",
+    const detail::search_bounds& bounds = {}) {
   auto texts = detail::choose_view(fs, controller, bounds);
   if (!texts) {
     const auto& code = texts.error().code;
@@ -671,8 +690,8 @@ inline detail::search_bounds search_bounds_of(const options& opt) {
   return {opt.search_max_dirs, opt.search_max_depth};
 }
 
-inline result<cgroup_location> discover(const options& opt = {},
-                                        std::string_view controller = "memory") {
+inline result<cgroup_location> discover(
+    const options& opt = {}, std::string_view controller = "memory") {
   detail::file_system fs(opt.root, opt.pid, opt.on_read);
   return discover(fs, controller, search_bounds_of(opt));
 }

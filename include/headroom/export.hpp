@@ -27,11 +27,11 @@
 #include <utility>
 #include <vector>
 
-#include "cpu.hpp"         // cpu_reader, cpu_snapshot
+#include "cpu.hpp"                 // cpu_reader, cpu_snapshot
 #include "detail/escape.hpp"       // terminal_escape, for printable()
 #include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
-#include "error.hpp"       // result, error
-#include "memory.hpp"      // memory_reader, memory_report
+#include "error.hpp"               // result, error
+#include "memory.hpp"              // memory_reader, memory_report
 
 namespace headroom {
 
@@ -82,11 +82,11 @@ struct field_value {
   std::vector<field_value> items;  // group, list
   std::string key;                 // an item's JSON key (and its label)
   std::string source;              // for people: the file or rule it comes from
-  std::string why;                 // absent, unsupported: why (a metric's comment);
-                                   // error: what to do about it, if known
-  std::string human;               // for people: replaces the written value
-  bool quiet = false;              // not shown to people
-  error failure;                   // error
+  std::string why;     // absent, unsupported: why (a metric's comment);
+                       // error: what to do about it, if known
+  std::string human;   // for people: replaces the written value
+  bool quiet = false;  // not shown to people
+  error failure;       // error
   std::vector<std::pair<std::string, std::string>> labels;  // Prometheus
 
   bool has_value() const noexcept { return st == state::value; }
@@ -99,7 +99,7 @@ struct field {
                             // "some.avg10" nests under the group "some")
   std::string_view metric;  // Prometheus metric name
   field_type type;
-  std::string_view help;    // Prometheus HELP
+  std::string_view help;  // Prometheus HELP
   field_value (*get)(const export_report&);
 };
 
@@ -158,7 +158,9 @@ class exporter {
 
 // `s` for a terminal or a log: control bytes (ESC, C1 controls), invalid
 // UTF-8 and backslashes as \xNN and \\, the rest as it is. Lossless.
-inline std::string printable(std::string_view s) { return detail::terminal_escape(s); }
+inline std::string printable(std::string_view s) {
+  return detail::terminal_escape(s);
+}
 
 // The report as one JSON object and a newline.
 inline std::string to_json(const export_report& r);

@@ -37,19 +37,19 @@
 // unsubscribe themselves or others, and call any const member.
 #pragma once
 
-#include <chrono>       // event times, intervals
-#include <cstdint>      // byte counts
-#include <functional>   // callbacks
-#include <memory>       // the loop behind the facade
-#include <optional>     // absent values
-#include <string>       // reasons, paths
-#include <utility>      // std::move, std::exchange
-#include <vector>       // sources()
+#include <chrono>      // event times, intervals
+#include <cstdint>     // byte counts
+#include <functional>  // callbacks
+#include <memory>      // the loop behind the facade
+#include <optional>    // absent values
+#include <string>      // reasons, paths
+#include <utility>     // std::move, std::exchange
+#include <vector>      // sources()
 
-#include "detail/level.hpp"                 // pressure_level
+#include "detail/level.hpp"                // pressure_level
 #include "detail/monitor/subscribers.hpp"  // subscriber_registry
-#include "error.hpp"                        // result, error
-#include "memory.hpp"                       // options, memory_snapshot
+#include "error.hpp"                       // result, error
+#include "memory.hpp"                      // options, memory_snapshot
 
 namespace headroom {
 
@@ -153,7 +153,9 @@ struct source_status {
 // so many bytes of headroom remain.
 struct band_edge {
   static constexpr band_edge percent(double p) { return {p, 0, false}; }
-  static constexpr band_edge headroom_left(std::uint64_t bytes) { return {0, bytes, true}; }
+  static constexpr band_edge headroom_left(std::uint64_t bytes) {
+    return {0, bytes, true};
+  }
 
   constexpr std::uint64_t at(std::uint64_t limit) const {
     if (by_bytes) return limit > bytes ? limit - bytes : 0;
@@ -332,18 +334,24 @@ class monitor {
     if (core_) core_->forget_after_fork();
   }
 
-  pressure_level level() const noexcept { return core_ ? core_->level() : pressure_level::none; }
+  pressure_level level() const noexcept {
+    return core_ ? core_->level() : pressure_level::none;
+  }
   std::vector<source_status> sources() const {
     return core_ ? core_->sources() : std::vector<source_status>();
   }
   // The latest snapshot the monitor read (usage may be newer than the rest).
-  memory_snapshot last_snapshot() const { return core_ ? core_->last_snapshot() : memory_snapshot(); }
+  memory_snapshot last_snapshot() const {
+    return core_ ? core_->last_snapshot() : memory_snapshot();
+  }
 
  private:
-  explicit monitor(std::unique_ptr<detail::monitor_core> core) : core_(std::move(core)) {}
+  explicit monitor(std::unique_ptr<detail::monitor_core> core)
+      : core_(std::move(core)) {}
   static result<void> moved_from() {
-    return result<void>(make_error(std::make_error_code(std::errc::invalid_argument),
-                                   "monitor: moved from"));
+    return result<void>(
+        make_error(std::make_error_code(std::errc::invalid_argument),
+                   "monitor: moved from"));
   }
   std::unique_ptr<detail::monitor_core> core_;
 };

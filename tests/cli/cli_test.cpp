@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "../support/container_layouts.hpp"
 #include "../support/doctest.hpp"
 #include "../support/json.hpp"
-#include "../support/container_layouts.hpp"
 #include "../support/layouts.hpp"
 #include "../support/run.hpp"
 
@@ -27,7 +27,8 @@ run_result info(std::vector<std::string> args) {
 }
 
 // headroom-info with environment variables set ("NAME=value").
-run_result info_env(const std::vector<std::string>& env, std::vector<std::string> args) {
+run_result info_env(const std::vector<std::string>& env,
+                    std::vector<std::string> args) {
   args.insert(args.begin(), HEADROOM_INFO);
   args.insert(args.begin(), env.begin(), env.end());
   args.insert(args.begin(), "/usr/bin/env");
@@ -64,25 +65,44 @@ std::string str(const json& j, const char* dotted) {
 
 // The fields README.md documents as the contract.
 const char* const contract[] = {
-    "headroom_version",        "cgroup.version",
-    "cgroup.memory_path",      "cgroup.memory_dir",
-    "cgroup.path_mapping",     "cgroup.path_fallback",
-    "cgroup.chain",            "memory.limit_bytes",
-    "memory.limit_path",       "memory.limit_cgroup",
-    "memory.limit_source",     "memory.high_bytes",
-    "memory.low_bytes",        "memory.swap_limit_bytes",
-    "memory.usage_bytes",      "memory.usage_path",
-    "memory.working_set_bytes","memory.anon_bytes",
-    "memory.file_bytes",       "memory.inactive_file_bytes",
-    "memory.peak_bytes",       "memory.failcnt",
-    "memory.oom_kill_count",   "memory.events",
-    "memory.host_total_bytes", "memory.effective_limit_bytes",
-    "memory.headroom_bytes",   "pressure.scope",
-    "pressure.path",           "pressure.some",
-    "pressure.full",           "errors",
-    "cgroup.view",             "cgroup.dirs_searched",
-    "memory.usage_cgroup",     "memory.usage_scope",
-    "memory.headroom_is_bound","cpu.path_mapping",
+    "headroom_version",
+    "cgroup.version",
+    "cgroup.memory_path",
+    "cgroup.memory_dir",
+    "cgroup.path_mapping",
+    "cgroup.path_fallback",
+    "cgroup.chain",
+    "memory.limit_bytes",
+    "memory.limit_path",
+    "memory.limit_cgroup",
+    "memory.limit_source",
+    "memory.high_bytes",
+    "memory.low_bytes",
+    "memory.swap_limit_bytes",
+    "memory.usage_bytes",
+    "memory.usage_path",
+    "memory.working_set_bytes",
+    "memory.anon_bytes",
+    "memory.file_bytes",
+    "memory.inactive_file_bytes",
+    "memory.peak_bytes",
+    "memory.failcnt",
+    "memory.oom_kill_count",
+    "memory.events",
+    "memory.host_total_bytes",
+    "memory.effective_limit_bytes",
+    "memory.headroom_bytes",
+    "pressure.scope",
+    "pressure.path",
+    "pressure.some",
+    "pressure.full",
+    "errors",
+    "cgroup.view",
+    "cgroup.dirs_searched",
+    "memory.usage_cgroup",
+    "memory.usage_scope",
+    "memory.headroom_is_bound",
+    "cpu.path_mapping",
     "cpu.path_fallback",
 };
 
@@ -123,7 +143,8 @@ TEST_CASE("--json: null where unlimited, and the error list where unreadable") {
   fixture_tree t;
   layout_docker_v1(t);
   SUBCASE("unlimited") {
-    t.file("sys/fs/cgroup/memory/memory.limit_in_bytes", std::string(v1_unlimited_4k) + "\n");
+    t.file("sys/fs/cgroup/memory/memory.limit_in_bytes",
+           std::string(v1_unlimited_4k) + "\n");
     t.file("sys/fs/cgroup/memory/memory.stat",
            v1_stat(v1_unlimited_4k, 60 * MiB, 40 * MiB, 20 * MiB));
     const json j = info_json({"--root", t.root()});
@@ -144,7 +165,8 @@ TEST_CASE("--json: null where unlimited, and the error list where unreadable") {
     const auto& errs = field(j, "errors").items;
     REQUIRE_FALSE(errs.empty());
     CHECK(str(errs[0], "field") == "memory.limit_bytes");
-    CHECK(str(errs[0], "path") == t.root() + "/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    CHECK(str(errs[0], "path") ==
+          t.root() + "/sys/fs/cgroup/memory/memory.limit_in_bytes");
     CHECK(str(errs[0], "message") == "malformed content");
   }
 }
@@ -156,7 +178,8 @@ TEST_CASE("the human report: sizes and where they came from") {
   REQUIRE(r.exited);
   REQUIRE(r.code == 0);
   CHECK(r.out.find("256.0 MiB (268435456)") != std::string::npos);
-  CHECK(r.out.find("<- /sys/fs/cgroup/memory/memory.limit_in_bytes") != std::string::npos);
+  CHECK(r.out.find("<- /sys/fs/cgroup/memory/memory.limit_in_bytes") !=
+        std::string::npos);
   CHECK(r.out.find("v1: memory controller on cgroup v1") != std::string::npos);
   CHECK(r.out.find("below_mount_root") != std::string::npos);
   CHECK(r.out.find("176.0 MiB") != std::string::npos);  // headroom
@@ -167,14 +190,16 @@ TEST_CASE("--capture then --root replays the same report") {
     fixture_tree t;
     layout_kubernetes_v2(t);
     fixture_tree cap;
-    const auto first = info({"--json", "--root", t.root(), "--capture", cap.root()});
+    const auto first =
+        info({"--json", "--root", t.root(), "--capture", cap.root()});
     REQUIRE(first.code == 0);
     CHECK(first.err.find("captured") != std::string::npos);
     const auto again = info({"--json", "--root", cap.root()});
     REQUIRE(again.code == 0);
     // Identical but for the root prefix and error paths, which name it.
     auto strip = [](std::string s, const std::string& root) {
-      for (std::size_t at; (at = s.find(root)) != std::string::npos;) s.erase(at, root.size());
+      for (std::size_t at; (at = s.find(root)) != std::string::npos;)
+        s.erase(at, root.size());
       return s;
     };
     CHECK(strip(first.out, t.root()) == strip(again.out, cap.root()));
@@ -183,16 +208,19 @@ TEST_CASE("--capture then --root replays the same report") {
     fixture_tree cap;
     const json live = info_json({"--capture", cap.root()});
     const json replay = info_json({"--root", cap.root()});
-    for (const char* f : {"cgroup.version", "cgroup.memory_path", "cgroup.memory_dir",
-                          "cgroup.path_mapping", "memory.limit_source", "pressure.scope",
-                          "pressure.path"}) {
+    for (const char* f :
+         {"cgroup.version", "cgroup.memory_path", "cgroup.memory_dir",
+          "cgroup.path_mapping", "memory.limit_source", "pressure.scope",
+          "pressure.path"}) {
       CAPTURE(f);
       CHECK(field(live, f).text == field(replay, f).text);
     }
-    CHECK(field(live, "memory.limit_bytes").text == field(replay, "memory.limit_bytes").text);
+    CHECK(field(live, "memory.limit_bytes").text ==
+          field(replay, "memory.limit_bytes").text);
     CHECK(field(live, "memory.host_total_bytes").text ==
           field(replay, "memory.host_total_bytes").text);
-    CHECK(field(live, "cgroup.chain").items.size() == field(replay, "cgroup.chain").items.size());
+    CHECK(field(live, "cgroup.chain").items.size() ==
+          field(replay, "cgroup.chain").items.size());
     CHECK(field(replay, "memory.usage_bytes").u64().has_value());
   }
 }
@@ -209,10 +237,13 @@ TEST_CASE("--pid reports on another process") {
   ::waitpid(child, nullptr, 0);
   CHECK(field(other, "pid").u64() == static_cast<std::uint64_t>(child));
   CHECK(str(other, "cgroup.version") == str(self, "cgroup.version"));
-  CHECK(field(other, "cgroup.memory_path").text == field(self, "cgroup.memory_path").text);
+  CHECK(field(other, "cgroup.memory_path").text ==
+        field(self, "cgroup.memory_path").text);
 }
 
-TEST_CASE("exit codes: 0 when it could report, 1 with one line when not, 2 for bad usage") {
+TEST_CASE(
+    "exit codes: 0 when it could report, 1 with one line when not, 2 for bad "
+    "usage") {
   SUBCASE("no limit is still a report") {
     fixture_tree t;
     write_host(t);
@@ -220,7 +251,8 @@ TEST_CASE("exit codes: 0 when it could report, 1 with one line when not, 2 for b
     const auto r = info({"--root", t.root()});
     CHECK(r.exited);
     CHECK(r.code == 0);
-    CHECK(r.out.find("none: no memory controller visible") != std::string::npos);
+    CHECK(r.out.find("none: no memory controller visible") !=
+          std::string::npos);
   }
   SUBCASE("a process that does not exist") {
     pid_t gone = 4194000;
@@ -229,7 +261,8 @@ TEST_CASE("exit codes: 0 when it could report, 1 with one line when not, 2 for b
     CHECK(r.exited);
     CHECK(r.code == 1);
     CHECK(r.out.empty());
-    CHECK(r.err.find("headroom-info: cannot report: /proc/" + std::to_string(gone)) == 0);
+    CHECK(r.err.find("headroom-info: cannot report: /proc/" +
+                     std::to_string(gone)) == 0);
     CHECK(r.err.find('\n') == r.err.size() - 1);  // one line
   }
   SUBCASE("an empty root") {
@@ -266,7 +299,8 @@ TEST_CASE("hostile trees never crash it") {
     layout_kubernetes_v2(t);
     t.file(path, content);
     for (const bool json_out : {false, true}) {
-      auto r = json_out ? info({"--json", "--root", t.root()}) : info({"--root", t.root()});
+      auto r = json_out ? info({"--json", "--root", t.root()})
+                        : info({"--root", t.root()});
       CHECK_MESSAGE(r.exited, "killed by signal " << r.code);
       CHECK((r.code == 0 || r.code == 1));
       if (json_out && r.code == 0) CHECK(json_reader::parse(r.out).has_value());
@@ -293,7 +327,9 @@ prom_text info_prometheus(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("--json cpu: quota on the pod slice, cpuset of the container, affinity of the tree") {
+TEST_CASE(
+    "--json cpu: quota on the pod slice, cpuset of the container, affinity of "
+    "the tree") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
   const json j = info_json({"--root", t.root()});
@@ -311,7 +347,8 @@ TEST_CASE("--json cpu: quota on the pod slice, cpuset of the container, affinity
   CHECK(str(j, "cpu.quota_cgroup") == pod);
   CHECK(str(j, "cpu.cpuset_controller") == "v2");
   CHECK(bytes(j, "cpu.cpuset_count") == 4);
-  CHECK(str(j, "cpu.cpuset_path") == pod + k8s_container + "/cpuset.cpus.effective");
+  CHECK(str(j, "cpu.cpuset_path") ==
+        pod + k8s_container + "/cpuset.cpus.effective");
   CHECK(bytes(j, "cpu.effective_count_up") == 2);
   CHECK(bytes(j, "cpu.effective_count_down") == 1);
   CHECK(field(j, "cpu.errors").items.empty());
@@ -339,7 +376,8 @@ TEST_CASE("--json cpu: null where unlimited or unreadable, with the reason") {
   SUBCASE("garbage cpu.max") {
     fixture_tree t;
     layout_kubernetes_v2_cpu(t);
-    const std::string file = std::string("sys/fs/cgroup") + k8s_pod + "/cpu.max";
+    const std::string file =
+        std::string("sys/fs/cgroup") + k8s_pod + "/cpu.max";
     t.file(file, "lots\n");
     const json j = info_json({"--root", t.root()});
     CHECK(field(j, "cpu.quota_cpus").is_null());
@@ -379,55 +417,75 @@ TEST_CASE("--format prometheus: cAdvisor's names, values from the tree") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
   const prom_text p = info_prometheus({"--root", t.root()});
-  CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(1 * GiB));
-  CHECK(sample_value(p, "container_memory_usage_bytes") == std::to_string(700 * MiB));
-  CHECK(sample_value(p, "container_memory_working_set_bytes") == std::to_string(600 * MiB));
+  CHECK(sample_value(p, "container_spec_memory_limit_bytes") ==
+        std::to_string(1 * GiB));
+  CHECK(sample_value(p, "container_memory_usage_bytes") ==
+        std::to_string(700 * MiB));
+  CHECK(sample_value(p, "container_memory_working_set_bytes") ==
+        std::to_string(600 * MiB));
   CHECK(sample_value(p, "container_memory_rss") == std::to_string(60 * MiB));
   CHECK(sample_value(p, "container_memory_cache") == std::to_string(40 * MiB));
-  CHECK(sample_value(p, "container_memory_max_usage_bytes") == std::to_string(710 * MiB));
+  CHECK(sample_value(p, "container_memory_max_usage_bytes") ==
+        std::to_string(710 * MiB));
   CHECK(sample_value(p, "container_oom_events_total") == "1");
   CHECK(p.types.at("container_oom_events_total") == "counter");
   CHECK(sample_value(p, "machine_memory_bytes") == std::to_string(16 * GiB));
-  CHECK(sample_value(p, "headroom_effective_limit_bytes") == std::to_string(1 * GiB));
-  CHECK(sample_value(p, "headroom_headroom_bytes") == std::to_string(1 * GiB - 600 * MiB));
-  CHECK(sample_value(p, "headroom_memory_high_bytes") == std::to_string(900 * MiB));
-  CHECK(sample_value(p, "headroom_psi_memory_some_avg10", {{"scope", "cgroup"}}) == "0.00");
-  CHECK(sample_value(p, "container_pressure_memory_waiting_seconds_total") == "0.000000");
+  CHECK(sample_value(p, "headroom_effective_limit_bytes") ==
+        std::to_string(1 * GiB));
+  CHECK(sample_value(p, "headroom_headroom_bytes") ==
+        std::to_string(1 * GiB - 600 * MiB));
+  CHECK(sample_value(p, "headroom_memory_high_bytes") ==
+        std::to_string(900 * MiB));
+  CHECK(sample_value(p, "headroom_psi_memory_some_avg10",
+                     {{"scope", "cgroup"}}) == "0.00");
+  CHECK(sample_value(p, "container_pressure_memory_waiting_seconds_total") ==
+        "0.000000");
   CHECK(sample_value(p, "container_spec_cpu_quota") == "150000");
   CHECK(sample_value(p, "container_spec_cpu_period") == "100000");
   CHECK(sample_value(p, "headroom_cpu_quota_cpus") == "1.5");
   CHECK(sample_value(p, "headroom_cpu_affinity_count") == "8");
   CHECK(sample_value(p, "headroom_cpuset_cpus") == "4");
-  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) == "2");
-  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "down"}}) == "1");
+  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) ==
+        "2");
+  CHECK(sample_value(p, "headroom_cpu_effective_count",
+                     {{"rounding", "down"}}) == "1");
   const std::string pod = std::string("/sys/fs/cgroup") + k8s_pod;
-  CHECK(sample_value(p, "headroom_info", {{"cgroup_version", "v2"}, {"cpu_quota_cgroup", pod}}) ==
+  CHECK(sample_value(p, "headroom_info",
+                     {{"cgroup_version", "v2"}, {"cpu_quota_cgroup", pod}}) ==
         "1");
   CHECK(sample_value(p, "headroom_read_errors") == "0");
   // v2 has no failcnt: no sample, and a comment that says why.
   CHECK(find_sample(p, "container_memory_failcnt") == nullptr);
-  CHECK(has_comment(p, "# container_memory_failcnt omitted: not provided in cgroup mode v2"));
+  CHECK(has_comment(
+      p, "# container_memory_failcnt omitted: not provided in cgroup mode v2"));
 }
 
-TEST_CASE("--format prometheus: absent and unreadable values have no sample, only a comment") {
+TEST_CASE(
+    "--format prometheus: absent and unreadable values have no sample, only a "
+    "comment") {
   SUBCASE("unlimited memory and CPU (Docker v1)") {
     fixture_tree t;
     layout_docker_v1_cpu(t);
     write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
-    t.file("sys/fs/cgroup/memory/memory.limit_in_bytes", std::string(v1_unlimited_4k) + "\n");
+    t.file("sys/fs/cgroup/memory/memory.limit_in_bytes",
+           std::string(v1_unlimited_4k) + "\n");
     t.file("sys/fs/cgroup/memory/memory.stat",
            v1_stat(v1_unlimited_4k, 60 * MiB, 40 * MiB, 20 * MiB));
     const prom_text p = info_prometheus({"--root", t.root()});
     CHECK(find_sample(p, "container_spec_memory_limit_bytes") == nullptr);
-    CHECK(has_comment(p, "# container_spec_memory_limit_bytes omitted: no limit"));
+    CHECK(has_comment(p,
+                      "# container_spec_memory_limit_bytes omitted: no limit"));
     CHECK(find_sample(p, "container_spec_cpu_quota") == nullptr);
     CHECK(has_comment(p, "# container_spec_cpu_quota omitted: no quota"));
     CHECK(find_sample(p, "headroom_cpu_quota_cpus") == nullptr);
     CHECK(sample_value(p, "container_memory_failcnt") == "0");
-    CHECK(sample_value(p, "headroom_effective_limit_bytes") == std::to_string(16 * GiB));
+    CHECK(sample_value(p, "headroom_effective_limit_bytes") ==
+          std::to_string(16 * GiB));
     // Host-wide PSI is not the container's.
-    CHECK(find_sample(p, "container_pressure_memory_waiting_seconds_total") == nullptr);
-    CHECK(sample_value(p, "headroom_psi_memory_some_avg10", {{"scope", "host"}}) == "0.10");
+    CHECK(find_sample(p, "container_pressure_memory_waiting_seconds_total") ==
+          nullptr);
+    CHECK(sample_value(p, "headroom_psi_memory_some_avg10",
+                       {{"scope", "host"}}) == "0.10");
     CHECK(sample_value(p, "headroom_read_errors") == "0");
   }
   SUBCASE("garbage limit and cpu.max") {
@@ -438,25 +496,31 @@ TEST_CASE("--format prometheus: absent and unreadable values have no sample, onl
     t.file(pod + "/cpu.max", "lots\n");
     const prom_text p = info_prometheus({"--root", t.root()});
     CHECK(find_sample(p, "container_spec_memory_limit_bytes") == nullptr);
-    CHECK(has_comment(p, "# container_spec_memory_limit_bytes omitted: unreadable: " +
-                             t.root() + "/" + pod + "/memory.max: malformed content"));
+    CHECK(has_comment(
+        p, "# container_spec_memory_limit_bytes omitted: unreadable: " +
+               t.root() + "/" + pod + "/memory.max: malformed content"));
     CHECK(find_sample(p, "headroom_effective_limit_bytes") == nullptr);
     CHECK(find_sample(p, "container_spec_cpu_quota") == nullptr);
     CHECK(find_sample(p, "headroom_cpu_effective_count") == nullptr);
-    CHECK(has_comment(p, "# headroom_cpu_effective_count omitted: unknown: " + t.root() + "/" +
-                             pod + "/cpu.max: malformed content"));
+    CHECK(has_comment(
+        p, "# headroom_cpu_effective_count omitted: unknown: " + t.root() +
+               "/" + pod + "/cpu.max: malformed content"));
     CHECK(std::stoi(sample_value(p, "headroom_read_errors")) >= 3);
   }
   SUBCASE("label values are escaped") {
     fixture_tree t;
     layout_docker_v1_cpu(t);
-    // A cgroup path with a quote and a backslash (escaped as \134 in mountinfo).
-    t.file("proc/self/cgroup", "12:memory:/a\"b\\c\n11:cpu,cpuacct:/docker/0123abcd\n");
-    t.file("proc/self/mountinfo",
-           std::string(mi_base) +
-               "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-               "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup "
-               "rw,cpu,cpuacct\n");
+    // A cgroup path with a quote and a backslash (escaped as \134 in
+    // mountinfo).
+    t.file("proc/self/cgroup",
+           "12:memory:/a\"b\\c\n11:cpu,cpuacct:/docker/0123abcd\n");
+    t.file(
+        "proc/self/mountinfo",
+        std::string(mi_base) +
+            "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+            "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro - "
+            "cgroup cgroup "
+            "rw,cpu,cpuacct\n");
     write_v1(t, "sys/fs/cgroup/memory", v1_dir{});
     write_v1(t, "sys/fs/cgroup/memory/a\"b\\c", v1_dir{});
     const prom_text p = info_prometheus({"--root", t.root()});
@@ -474,7 +538,8 @@ TEST_CASE("--format prometheus on this machine parses") {
   const prom_text p = info_prometheus({});
   CHECK(find_sample(p, "container_memory_usage_bytes") != nullptr);
   CHECK(find_sample(p, "headroom_cpu_affinity_count") != nullptr);
-  CHECK(find_sample(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) != nullptr);
+  CHECK(find_sample(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) !=
+        nullptr);
   CHECK(sample_value(p, "headroom_read_errors") == "0");
 }
 
@@ -482,9 +547,11 @@ TEST_CASE("--capture then --root replays the cpu section of this machine") {
   fixture_tree cap;
   const json live = info_json({"--capture", cap.root()});
   const json replay = info_json({"--root", cap.root()});
-  for (const char* f : {"cpu.controller", "cpu.cgroup_dir", "cpu.affinity_count", "cpu.quota_cpus",
-                        "cpu.quota_us", "cpu.quota_cgroup", "cpu.cpuset_controller",
-                        "cpu.cpuset_count", "cpu.effective_count_up", "cpu.effective_count_down"}) {
+  for (const char* f :
+       {"cpu.controller", "cpu.cgroup_dir", "cpu.affinity_count",
+        "cpu.quota_cpus", "cpu.quota_us", "cpu.quota_cgroup",
+        "cpu.cpuset_controller", "cpu.cpuset_count", "cpu.effective_count_up",
+        "cpu.effective_count_down"}) {
     CAPTURE(f);
     CHECK(field(live, f).text == field(replay, f).text);
   }
@@ -498,7 +565,8 @@ TEST_CASE("--watch --json: events as JSON lines until SIGINT") {
   fixture_tree t;
   layout_kubernetes_v2(t);  // the pod slice holds 1 GiB; 700 MiB used
   const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
-  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root", t.root()});
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root",
+             t.root()});
 
   auto first = w.line(5000);
   REQUIRE(first);
@@ -556,11 +624,13 @@ TEST_CASE("--watch: bad combinations are usage errors") {
   CHECK(info({"--watch", "--interval", "x"}).code == 2);
 }
 
-TEST_CASE("HEADROOM_DETECT=off with HEADROOM_MEMORY_LIMIT: a report, not a crash") {
+TEST_CASE(
+    "HEADROOM_DETECT=off with HEADROOM_MEMORY_LIMIT: a report, not a crash") {
   for (const char* format : {"json", "human", "prometheus"}) {
     CAPTURE(format);
-    const auto r = info_env({"HEADROOM_DETECT=off", "HEADROOM_MEMORY_LIMIT=512Mi"},
-                            {"--format", format});
+    const auto r =
+        info_env({"HEADROOM_DETECT=off", "HEADROOM_MEMORY_LIMIT=512Mi"},
+                 {"--format", format});
     REQUIRE_MESSAGE(r.exited, "killed by signal " << r.code);
     CHECK(r.code == 0);
     if (std::string(format) != "json") continue;
@@ -589,7 +659,9 @@ TEST_CASE("HEADROOM_DETECT=off with HEADROOM_MEMORY_LIMIT: a report, not a crash
 #include <fstream>
 #include <sstream>
 
-TEST_CASE("every field of the table is in each output it names, and the CLI prints the same") {
+TEST_CASE(
+    "every field of the table is in each output it names, and the CLI prints "
+    "the same") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
   headroom::options opt;
@@ -607,24 +679,29 @@ TEST_CASE("every field of the table is in each output it names, and the CLI prin
     for (const headroom::field* f = sec.begin; f != sec.end; ++f) {
       ++rows;
       const std::string key =
-          (sec.json.empty() ? "" : std::string(sec.json) + ".") + std::string(f->json);
+          (sec.json.empty() ? "" : std::string(sec.json) + ".") +
+          std::string(f->json);
       CAPTURE(key);
       CAPTURE(f->metric);
       const headroom::field_value v = f->get(r);
       if (!f->json.empty()) CHECK(j->at(key) != nullptr);
       if (!f->metric.empty()) {
         const std::string m(f->metric);
-        CHECK((find_sample(p, m) != nullptr || has_comment(p, "# " + m + " omitted: ")));
+        CHECK((find_sample(p, m) != nullptr ||
+               has_comment(p, "# " + m + " omitted: ")));
         if (v.has_value()) CHECK(find_sample(p, m) != nullptr);
       }
-      if (!f->label.empty() && v.has_value() && !v.quiet && f->json.find('.') == std::string::npos) {
-        CHECK(human.find("  " + std::string(f->label) + " ") != std::string::npos);
+      if (!f->label.empty() && v.has_value() && !v.quiet &&
+          f->json.find('.') == std::string::npos) {
+        CHECK(human.find("  " + std::string(f->label) + " ") !=
+              std::string::npos);
       }
     }
   }
   CHECK(rows > 60);
   CHECK(info({"--json", "--root", t.root()}).out == json_text);
-  CHECK(info({"--format", "prometheus", "--root", t.root()}).out == headroom::to_prometheus(r));
+  CHECK(info({"--format", "prometheus", "--root", t.root()}).out ==
+        headroom::to_prometheus(r));
 }
 
 namespace {
@@ -641,8 +718,10 @@ std::string http_get(int port, const std::string& path) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string response;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(req.size())) {
       char buf[4096];
       for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
         response.append(buf, static_cast<std::size_t>(n));
@@ -663,10 +742,13 @@ int listening_port(spawned& server) {
 
 }  // namespace
 
-TEST_CASE("example: the metrics server answers GET /metrics with the exposition text") {
+TEST_CASE(
+    "example: the metrics server answers GET /metrics with the exposition "
+    "text") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
-  spawned server({HEADROOM_METRICS_SERVER, "--port", "0", "--requests", "2", "--root", t.root()});
+  spawned server({HEADROOM_METRICS_SERVER, "--port", "0", "--requests", "2",
+                  "--root", t.root()});
   const int port = listening_port(server);
 
   const std::string missing = http_get(port, "/");
@@ -674,7 +756,8 @@ TEST_CASE("example: the metrics server answers GET /metrics with the exposition 
 
   const std::string response = http_get(port, "/metrics");
   REQUIRE(response.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(response.find("\r\nContent-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(response.find("\r\nContent-Type: text/plain; version=0.0.4") !=
+        std::string::npos);
   const std::size_t body_at = response.find("\r\n\r\n");
   REQUIRE(body_at != std::string::npos);
   const std::string body = response.substr(body_at + 4);
@@ -682,9 +765,12 @@ TEST_CASE("example: the metrics server answers GET /metrics with the exposition 
   REQUIRE(length_at < body_at);
   CHECK(std::stoul(response.substr(length_at + 16)) == body.size());
   const prom_text p = parse_prometheus(body);
-  CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(1 * GiB));
-  CHECK(sample_value(p, "container_memory_working_set_bytes") == std::to_string(600 * MiB));
-  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) == "2");
+  CHECK(sample_value(p, "container_spec_memory_limit_bytes") ==
+        std::to_string(1 * GiB));
+  CHECK(sample_value(p, "container_memory_working_set_bytes") ==
+        std::to_string(600 * MiB));
+  CHECK(sample_value(p, "headroom_cpu_effective_count", {{"rounding", "up"}}) ==
+        "2");
   CHECK(sample_value(p, "headroom_read_errors") == "0");
 
   const auto r = server.wait();  // it exits after the two requests
@@ -692,7 +778,9 @@ TEST_CASE("example: the metrics server answers GET /metrics with the exposition 
   CHECK(r.code == 0);
 }
 
-TEST_CASE("example: the textfile collector file is replaced by a rename, never written in place") {
+TEST_CASE(
+    "example: the textfile collector file is replaced by a rename, never "
+    "written in place") {
   fixture_tree dir;
   const std::string file = dir.path("headroom.prom");
   dir.file("headroom.prom", "old\n");
@@ -731,20 +819,27 @@ namespace {
 
 // A cgroup name with ESC (a colour escape), a C1 CSI (U+009B), bytes that
 // are not UTF-8 (0xff, 0xc3 0x28), a quote and a backslash.
-const std::string evil_name = "/evil\x1b[31m\xc2\x9b" "2J\xff\xc3(\"q\\b";
+const std::string evil_name =
+    "/evil\x1b[31m\xc2\x9b"
+    "2J\xff\xc3(\"q\\b";
 // The same name as valid UTF-8: each invalid byte became U+FFFD.
-const std::string evil_name_utf8 = "/evil\x1b[31m\xc2\x9b" "2J\xef\xbf\xbd\xef\xbf\xbd(\"q\\b";
+const std::string evil_name_utf8 =
+    "/evil\x1b[31m\xc2\x9b"
+    "2J\xef\xbf\xbd\xef\xbf\xbd(\"q\\b";
 
 // Docker v1, the memory cgroup named evil_name.
 void layout_evil_name(fixture_tree& t) {
   layout_docker_v1(t);
-  t.file("proc/self/cgroup", "12:memory:" + evil_name + "\n11:cpu,cpuacct:" + evil_name + "\n");
+  t.file("proc/self/cgroup",
+         "12:memory:" + evil_name + "\n11:cpu,cpuacct:" + evil_name + "\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
              "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-             "36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n");
+             "36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup "
+             "rw,cpu,cpuacct\n");
   v1_dir d;
-  d.limit = std::to_string(128 * MiB);  // tighter than the mount point's 256 MiB
+  d.limit =
+      std::to_string(128 * MiB);  // tighter than the mount point's 256 MiB
   write_v1(t, "sys/fs/cgroup/memory" + evil_name, d);
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct" + evil_name, "50000");
 }
@@ -761,7 +856,8 @@ bool terminal_safe(const std::string& text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto b = static_cast<unsigned char>(text[i]);
     if ((b < 0x20 && b != '\n') || b == 0x7f) return false;
-    if (b == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+    if (b == 0xc2 && i + 1 < text.size() &&
+        static_cast<unsigned char>(text[i + 1]) < 0xa0) {
       return false;
     }
   }
@@ -785,7 +881,9 @@ const named_layout all_layouts[] = {
 
 }  // namespace
 
-TEST_CASE("every fixture tree: JSON that parses, exposition text that checks, a safe human report") {
+TEST_CASE(
+    "every fixture tree: JSON that parses, exposition text that checks, a safe "
+    "human report") {
   for (const named_layout& l : all_layouts) {
     CAPTURE(l.name);
     fixture_tree t;
@@ -805,7 +903,9 @@ TEST_CASE("every fixture tree: JSON that parses, exposition text that checks, a 
   }
 }
 
-TEST_CASE("every container layout row: valid outputs, and the limit the kernel enforces") {
+TEST_CASE(
+    "every container layout row: valid outputs, and the limit the kernel "
+    "enforces") {
   for (const container_row& row : container_rows()) {
     CAPTURE(row.name);
     fixture_tree t;
@@ -815,7 +915,8 @@ TEST_CASE("every container layout row: valid outputs, and the limit the kernel e
     const auto parsed = json_reader::parse(j.out);
     REQUIRE_MESSAGE(parsed.has_value(), j.out);
     if (row.limit) CHECK(bytes(*parsed, "memory.limit_bytes") == *row.limit);
-    if (row.unlimited || row.error) CHECK(field(*parsed, "memory.limit_bytes").is_null());
+    if (row.unlimited || row.error)
+      CHECK(field(*parsed, "memory.limit_bytes").is_null());
     const auto p = info({"--format", "prometheus", "--root", t.root()});
     REQUIRE(p.code == 0);
     const prom_text metrics = parse_prometheus(p.out);
@@ -843,40 +944,51 @@ TEST_CASE("a cgroup name with ESC, a C1 control and invalid UTF-8") {
     const auto j = json_reader::parse(r.out);
     REQUIRE(j);
     CHECK(str(*j, "cgroup.memory_path") == evil_name_utf8);
-    CHECK(str(*j, "cgroup.memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(str(*j, "cgroup.memory_dir") ==
+          "/sys/fs/cgroup/memory" + evil_name_utf8);
     CHECK(bytes(*j, "memory.limit_bytes") == 128 * MiB);
-    CHECK(str(*j, "memory.limit_cgroup") == "/sys/fs/cgroup/memory" + evil_name_utf8);
-    CHECK(str(*j, "cpu.cgroup_dir") == "/sys/fs/cgroup/cpu,cpuacct" + evil_name_utf8);
+    CHECK(str(*j, "memory.limit_cgroup") ==
+          "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(str(*j, "cpu.cgroup_dir") ==
+          "/sys/fs/cgroup/cpu,cpuacct" + evil_name_utf8);
   }
   SUBCASE("Prometheus: label values escaped, UTF-8") {
     const prom_text p = info_prometheus({"--root", t.root()});
     const prom_sample* s = find_sample(p, "headroom_info");
     REQUIRE(s != nullptr);
-    CHECK(s->labels.at("memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
-    CHECK(s->labels.at("limit_cgroup") == "/sys/fs/cgroup/memory" + evil_name_utf8);
-    CHECK(sample_value(p, "container_spec_memory_limit_bytes") == std::to_string(128 * MiB));
+    CHECK(s->labels.at("memory_dir") ==
+          "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(s->labels.at("limit_cgroup") ==
+          "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(sample_value(p, "container_spec_memory_limit_bytes") ==
+          std::to_string(128 * MiB));
   }
   SUBCASE("human: every control and invalid byte as \\xNN, nothing raw") {
     const auto r = info({"--root", t.root()});
     REQUIRE(r.code == 0);
     CHECK(terminal_safe(r.out));
-    CHECK(r.out.find("/evil\\x1b[31m\\xc2\\x9b2J\\xff\\xc3(\"q\\\\b") != std::string::npos);
+    CHECK(r.out.find("/evil\\x1b[31m\\xc2\\x9b2J\\xff\\xc3(\"q\\\\b") !=
+          std::string::npos);
     CHECK(r.out.find("128.0 MiB (134217728)") != std::string::npos);
   }
   SUBCASE("--capture keeps the bytes, and --root replays them") {
     fixture_tree cap;
-    const auto first = info({"--json", "--root", t.root(), "--capture", cap.root()});
+    const auto first =
+        info({"--json", "--root", t.root(), "--capture", cap.root()});
     REQUIRE(first.code == 0);
     const auto again = info({"--json", "--root", cap.root()});
     REQUIRE(again.code == 0);
     const auto j = json_reader::parse(again.out);
     REQUIRE(j);
-    CHECK(str(*j, "cgroup.memory_dir") == "/sys/fs/cgroup/memory" + evil_name_utf8);
+    CHECK(str(*j, "cgroup.memory_dir") ==
+          "/sys/fs/cgroup/memory" + evil_name_utf8);
     CHECK(bytes(*j, "memory.limit_bytes") == 128 * MiB);
   }
 }
 
-TEST_CASE("--capture refuses a directory that is a link, is not empty or is not a directory") {
+TEST_CASE(
+    "--capture refuses a directory that is a link, is not empty or is not a "
+    "directory") {
   fixture_tree t;
   layout_docker_v1(t);
   fixture_tree outside;  // where a planted link points: must stay empty
@@ -890,7 +1002,8 @@ TEST_CASE("--capture refuses a directory that is a link, is not empty or is not 
     const auto r = info({"--root", t.root(), "--capture", link});
     CHECK(r.code == 1);
     CHECK(r.out.empty());
-    CHECK(r.err == "headroom-info: cannot capture: " + link + ": is a symbolic link\n");
+    CHECK(r.err ==
+          "headroom-info: cannot capture: " + link + ": is a symbolic link\n");
     CHECK(nothing_written());
   }
   SUBCASE("a directory that is not empty") {
@@ -929,7 +1042,9 @@ TEST_CASE("--capture refuses a directory that is a link, is not empty or is not 
   }
 }
 
-TEST_CASE("capture_dir never follows a link planted after the check, never leaves DIR") {
+TEST_CASE(
+    "capture_dir never follows a link planted after the check, never leaves "
+    "DIR") {
   fixture_tree cap;
   fixture_tree outside;
   auto dir = headroom_info::capture_dir::open(cap.root());
@@ -937,15 +1052,18 @@ TEST_CASE("capture_dir never follows a link planted after the check, never leave
   // What a racing attacker plants once the directory was found empty.
   REQUIRE(::symlink(outside.root().c_str(), cap.path("proc").c_str()) == 0);
   cap.dir("sys");
-  REQUIRE(::symlink(outside.path("stolen").c_str(), cap.path("sys/file").c_str()) == 0);
+  REQUIRE(::symlink(outside.path("stolen").c_str(),
+                    cap.path("sys/file").c_str()) == 0);
 
   const auto via_dir = dir->write("/proc/self/cgroup", "x\n");
   CHECK_FALSE(via_dir);
   CHECK(via_dir.error().code.value() == ELOOP);
   const auto via_file = dir->write("/sys/file", "x\n");
   CHECK_FALSE(via_file);
-  CHECK(via_file.error().code.value() == EEXIST);  // O_EXCL: links are not followed
-  for (const char* bad : {"/../escape", "/sys/../../escape", "relative", "/", "//x", "/a/./b"}) {
+  CHECK(via_file.error().code.value() ==
+        EEXIST);  // O_EXCL: links are not followed
+  for (const char* bad :
+       {"/../escape", "/sys/../../escape", "relative", "/", "//x", "/a/./b"}) {
     CAPTURE(bad);
     const auto r = dir->write(bad, "x\n");
     CHECK_FALSE(r);
@@ -963,7 +1081,8 @@ TEST_CASE("capture_dir never follows a link planted after the check, never leave
 // place of numbers when the cgroup is not visible.
 
 namespace {
-const container_row& row_named(const std::vector<container_row>& rows, const std::string& prefix) {
+const container_row& row_named(const std::vector<container_row>& rows,
+                               const std::string& prefix) {
   for (const auto& r : rows) {
     if (std::string(r.name).rfind(prefix, 0) == 0) return r;
   }
@@ -977,7 +1096,8 @@ bool boolean(const json& j, const char* dotted) {
 }
 }  // namespace
 
-TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible") {
+TEST_CASE(
+    "--json: a stacked mount, a cgroup found by pid, and one not visible") {
   const auto rows = container_rows();
   SUBCASE("stacked: the visible mount's directory and limit") {
     fixture_tree t;
@@ -1003,7 +1123,8 @@ TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible")
     CHECK_FALSE(boolean(j, "cgroup.path_fallback"));
     CHECK(bytes(j, "cgroup.dirs_searched") >= 4);
     CHECK(bytes(j, "memory.limit_bytes") == 300 * MiB);
-    CHECK(str(j, "memory.limit_path") == "/sys/fs/cgroup/memory/a/b/c/memory.limit_in_bytes");
+    CHECK(str(j, "memory.limit_path") ==
+          "/sys/fs/cgroup/memory/a/b/c/memory.limit_in_bytes");
   }
   SUBCASE("not visible: nulls, the reason, and errors") {
     fixture_tree t;
@@ -1012,7 +1133,8 @@ TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible")
     CHECK(str(j, "cgroup.path_mapping") == "outside_namespace");
     CHECK(boolean(j, "cgroup.path_fallback"));
     CHECK(field(j, "cgroup.memory_dir").is_null());
-    CHECK(str(j, "cgroup.reason").find("/../sib is not under the root /") != std::string::npos);
+    CHECK(str(j, "cgroup.reason").find("/../sib is not under the root /") !=
+          std::string::npos);
     CHECK(field(j, "memory.limit_bytes").is_null());
     CHECK(field(j, "memory.limit_path").is_null());
     CHECK(field(j, "memory.usage_bytes").is_null());
@@ -1026,28 +1148,36 @@ TEST_CASE("--json: a stacked mount, a cgroup found by pid, and one not visible")
     const auto human = info({"--root", t.root()});
     CHECK(human.out.find("not visible here") != std::string::npos);
   }
-  SUBCASE("usage below the limit cgroup: the headroom is a bound, and the report says so") {
+  SUBCASE(
+      "usage below the limit cgroup: the headroom is a bound, and the report "
+      "says so") {
     fixture_tree t;
     layout_v1_pod_above_mount(t);
     const json j = info_json({"--root", t.root()});
     CHECK(str(j, "memory.usage_scope") == "below_limit_cgroup");
     CHECK(boolean(j, "memory.headroom_is_bound"));
     CHECK(str(j, "memory.usage_cgroup") == "/sys/fs/cgroup/memory");
-    CHECK(info({"--root", t.root()}).out.find("the headroom is an upper bound") !=
-          std::string::npos);
+    CHECK(
+        info({"--root", t.root()}).out.find("the headroom is an upper bound") !=
+        std::string::npos);
   }
 }
 
-TEST_CASE("--json cpu: the controller's version, its mapping, and a quota that is not the process's") {
+TEST_CASE(
+    "--json cpu: the controller's version, its mapping, and a quota that is "
+    "not the process's") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/status", status_of(tree_pid));
-  t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
+  t.file("proc/self/cgroup",
+         "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
   // The cpu mount shows another container's cgroup: its quota is not ours.
   t.file("proc/self/mountinfo",
          std::string(mi_base) + mi_unified +
-             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n"
-             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n");
+             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup "
+             "rw,memory\n"
+             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup "
+             "cgroup rw,cpu,cpuacct\n");
   write_v1(t, "sys/fs/cgroup/memory", v1_dir{});
   t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "50000\n");
   t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
@@ -1069,12 +1199,14 @@ TEST_CASE("--json cpu: the controller's version, its mapping, and a quota that i
 // ---------------------------------------------------------------------------
 // What a new user tripped over
 
-TEST_CASE("HEADROOM_MEMORY_LIMIT that does not parse says why and how to write it") {
+TEST_CASE(
+    "HEADROOM_MEMORY_LIMIT that does not parse says why and how to write it") {
   const std::pair<const char*, const char*> cases[] = {
       {"512m", "write 512Mi (binary) or 512M (decimal)"},
       {"512MB", "no B: write 512M (decimal) or 512Mi (binary)"},
       {"512MiB", "no B: write 512Mi"},
-      {"1.5Gi", "fractions are not accepted: use a smaller unit (1.5Gi is 1536Mi)"},
+      {"1.5Gi",
+       "fractions are not accepted: use a smaller unit (1.5Gi is 1536Mi)"},
       {"-1", "a size has no sign"},
       {"512x", "unknown unit x"},
   };
@@ -1082,19 +1214,22 @@ TEST_CASE("HEADROOM_MEMORY_LIMIT that does not parse says why and how to write i
     const std::string value = c.first;
     const std::string hint = c.second;
     CAPTURE(value);
-    const auto h = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {});
+    const auto h =
+        info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {});
     CHECK(h.code == 0);
-    CHECK(h.out.find(std::string("HEADROOM_MEMORY_LIMIT=") + value + ": malformed content (") !=
-          std::string::npos);
+    CHECK(h.out.find(std::string("HEADROOM_MEMORY_LIMIT=") + value +
+                     ": malformed content (") != std::string::npos);
     CHECK(h.out.find(hint) != std::string::npos);
     const auto p = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value},
                             {"--format", "prometheus"});
     CHECK(p.out.find(hint) != std::string::npos);
-    const auto j = info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {"--json"});
+    const auto j =
+        info_env({std::string("HEADROOM_MEMORY_LIMIT=") + value}, {"--json"});
     const auto parsed = json_reader::parse(j.out);
     REQUIRE(parsed);
     CHECK(field(*parsed, "memory.limit_bytes").is_null());
-    CHECK(str(field(*parsed, "errors").items.at(0), "field") == "memory.limit_bytes");
+    CHECK(str(field(*parsed, "errors").items.at(0), "field") ==
+          "memory.limit_bytes");
   }
   const auto ok = info_env({"HEADROOM_MEMORY_LIMIT=512Mi"}, {"--json"});
   const auto j = json_reader::parse(ok.out);
@@ -1106,10 +1241,13 @@ TEST_CASE("--help shows both forms, --watch included") {
   const auto r = info({"--help"});
   CHECK(r.code == 0);
   CHECK(r.out.find("usage: headroom-info [--json") == 0);
-  CHECK(r.out.find("\n       headroom-info --watch [--json] [--interval MS]") != std::string::npos);
+  CHECK(r.out.find("\n       headroom-info --watch [--json] [--interval MS]") !=
+        std::string::npos);
 }
 
-TEST_CASE("--pid: the report names /proc/N/cgroup; a gone process is \"no such process\"") {
+TEST_CASE(
+    "--pid: the report names /proc/N/cgroup; a gone process is \"no such "
+    "process\"") {
   const pid_t child = ::fork();
   if (child == 0) {
     ::pause();
@@ -1130,8 +1268,8 @@ TEST_CASE("--pid: the report names /proc/N/cgroup; a gone process is \"no such p
   for (const char* format : {"human", "json", "prometheus"}) {
     const auto g = info({"--pid", std::to_string(gone), "--format", format});
     CHECK(g.code == 1);
-    CHECK(g.err == "headroom-info: cannot report: /proc/" + std::to_string(gone) +
-                       ": no such process\n");
+    CHECK(g.err == "headroom-info: cannot report: /proc/" +
+                       std::to_string(gone) + ": no such process\n");
   }
 }
 
@@ -1142,7 +1280,8 @@ TEST_CASE("--watch: times count from the start, never negative") {
   // Critical from the start: the first event is the level found at start.
   t.file(pod + "/memory.current", n(1000 * MiB));
   t.file(pod + "/memory.stat", v2_stat(1000 * MiB, 0, 0));
-  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root", t.root()});
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root",
+             t.root()});
   std::size_t events = 0;
   for (int i = 0; i < 10 && events < 2; ++i) {
     auto l = w.line(500);
@@ -1163,7 +1302,9 @@ TEST_CASE("--watch: times count from the start, never negative") {
 // ---------------------------------------------------------------------------
 // Prometheus's own parser agrees
 
-TEST_CASE("promtool: every layout's exposition text parses with Prometheus's own parser") {
+TEST_CASE(
+    "promtool: every layout's exposition text parses with Prometheus's own "
+    "parser") {
   const char* env = std::getenv("PROMTOOL");
   std::string promtool = env && *env ? env : "";
   if (promtool.empty()) {
@@ -1172,7 +1313,8 @@ TEST_CASE("promtool: every layout's exposition text parses with Prometheus's own
     }
   }
   if (promtool.empty()) {
-    std::printf("SKIP: promtool not found (Debian package prometheus, or $PROMTOOL)\n");
+    std::printf(
+        "SKIP: promtool not found (Debian package prometheus, or $PROMTOOL)\n");
     std::fflush(stdout);
     std::_Exit(77);
   }
@@ -1183,7 +1325,9 @@ TEST_CASE("promtool: every layout's exposition text parses with Prometheus's own
     const auto p = info({"--format", "prometheus", "--root", root});
     REQUIRE(p.code == 0);
     out.file("metrics.prom", p.out);
-    const auto r = run({"/bin/sh", "-c", "'" + promtool + "' check metrics < " + out.path("metrics.prom")});
+    const auto r =
+        run({"/bin/sh", "-c",
+             "'" + promtool + "' check metrics < " + out.path("metrics.prom")});
     CAPTURE(r.out);
     CAPTURE(r.err);
     // 0: clean; 3: lint findings only (cAdvisor's container_memory_failcnt

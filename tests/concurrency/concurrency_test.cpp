@@ -24,10 +24,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -73,16 +73,20 @@ std::string consistency(const memory_snapshot& s, const expected& x) {
   if (!s.limit->has_value()) return "no limit";
   if (**s.limit != x.limit) return "limit " + std::to_string(**s.limit);
   if (!s.usage) return "usage unreadable: " + s.usage.error().message();
-  if (!x.usage_ok(*s.usage)) return "usage " + std::to_string(*s.usage) + " not " + x.usage_rule;
+  if (!x.usage_ok(*s.usage))
+    return "usage " + std::to_string(*s.usage) + " not " + x.usage_rule;
   if (!s.stat) return "memory.stat unreadable: " + s.stat.error().message();
-  if (!s.working_set) return "working set unreadable: " + s.working_set.error().message();
+  if (!s.working_set)
+    return "working set unreadable: " + s.working_set.error().message();
   if (*s.working_set > *s.usage) {
     return "working set " + std::to_string(*s.working_set) + " > usage " +
            std::to_string(*s.usage);
   }
-  if (!s.effective_limit || *s.effective_limit != x.effective_limit) return "effective limit";
-  const std::uint64_t room =
-      x.effective_limit > *s.working_set ? x.effective_limit - *s.working_set : 0;
+  if (!s.effective_limit || *s.effective_limit != x.effective_limit)
+    return "effective limit";
+  const std::uint64_t room = x.effective_limit > *s.working_set
+                                 ? x.effective_limit - *s.working_set
+                                 : 0;
   if (!s.headroom || *s.headroom != room) return "headroom";
   return {};
 }
@@ -125,7 +129,8 @@ void note_max(std::atomic<long long>& m, long long v) {
 // The callbacks' view: what the monitor last read must be consistent too
 // (its usage may be newer than the rest, so only the limit and the usage
 // rule are checked), and the level one of the three.
-void check_from_callback(const monitor& m, const memory_event& e, const expected& x, tally& t) {
+void check_from_callback(const monitor& m, const memory_event& e,
+                         const expected& x, tally& t) {
   const memory_snapshot s = m.last_snapshot();
   const int level = static_cast<int>(m.level());
   std::string bad;
@@ -181,7 +186,8 @@ void run_stress(const memory_reader& reader, monitor& m, const expected& x,
         ++t.usages;
         if (!u || !x.usage_ok(*u)) {
           ++t.inconsistent;
-          t.problem("usage(): " + (u ? std::to_string(*u) : u.error().message()));
+          t.problem("usage(): " +
+                    (u ? std::to_string(*u) : u.error().message()));
         }
         ++t.per_thread[static_cast<std::size_t>(i)];
       }
@@ -196,7 +202,8 @@ void run_stress(const memory_reader& reader, monitor& m, const expected& x,
     while (!done.load(std::memory_order_relaxed)) {
       auto gone = std::make_shared<std::atomic<bool>>(false);
       auto running = std::make_shared<std::atomic<int>>(0);
-      auto sub = m.subscribe([&m, &x, &t, gone, running](const memory_event& e) {
+      auto sub = m.subscribe([&m, &x, &t, gone,
+                              running](const memory_event& e) {
         ++*running;
         if (gone->load()) ++t.after_unsubscribe;
         ++t.churn_callbacks;
@@ -226,16 +233,19 @@ void run_stress(const memory_reader& reader, monitor& m, const expected& x,
     for (const auto& n : t.per_thread) {
       if (n.load() == 0) return false;
     }
-    return t.callbacks > 0 && t.churn_callbacks > 0 && t.nested_subscribes > 0 &&
-           t.restarts > 2;
+    return t.callbacks > 0 && t.churn_callbacks > 0 &&
+           t.nested_subscribes > 0 && t.restarts > 2;
   };
   bool started = true;
-  while (clock_type::now() - begin < most && (clock_type::now() - begin < least || !all_seen())) {
+  while (clock_type::now() - begin < most &&
+         (clock_type::now() - begin < least || !all_seen())) {
     std::this_thread::sleep_for(100ms);
     const auto t0 = clock_type::now();
     m.stop();
     note_max(t.max_stop_us,
-             std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0).count());
+             std::chrono::duration_cast<std::chrono::microseconds>(
+                 clock_type::now() - t0)
+                 .count());
     std::this_thread::sleep_for(5ms);
     if (!m.start()) {
       started = false;
@@ -248,23 +258,28 @@ void run_stress(const memory_reader& reader, monitor& m, const expected& x,
   const auto t0 = clock_type::now();
   m.stop();
   const auto last_stop = clock_type::now() - t0;
-  note_max(t.max_stop_us, std::chrono::duration_cast<std::chrono::microseconds>(last_stop).count());
+  note_max(
+      t.max_stop_us,
+      std::chrono::duration_cast<std::chrono::microseconds>(last_stop).count());
   done = true;
   for (auto& th : threads) th.join();
   permanent.reset();
 
-  MESSAGE("snapshots " << t.snapshots.load() << ", usage() " << t.usages.load() << ", callbacks "
-                       << t.callbacks.load() << " + " << t.churn_callbacks.load()
-                       << " churned, subscriptions " << t.subscriptions.load() << ", restarts "
-                       << t.restarts.load() << ", driver steps " << t.driver_steps.load()
-                       << ", longest stop() " << t.max_stop_us.load() << " us");
+  MESSAGE("snapshots " << t.snapshots.load() << ", usage() " << t.usages.load()
+                       << ", callbacks " << t.callbacks.load() << " + "
+                       << t.churn_callbacks.load() << " churned, subscriptions "
+                       << t.subscriptions.load() << ", restarts "
+                       << t.restarts.load() << ", driver steps "
+                       << t.driver_steps.load() << ", longest stop() "
+                       << t.max_stop_us.load() << " us");
   CHECK(started);
   CHECK_MESSAGE(t.inconsistent.load() == 0, t.first_problem);
   CHECK_MESSAGE(t.callback_inconsistent.load() == 0, t.first_problem);
   CHECK(t.after_unsubscribe.load() == 0);
   CHECK(t.running_at_return.load() == 0);
   CHECK(t.max_stop_us.load() <
-        std::chrono::duration_cast<std::chrono::microseconds>(stop_bound).count());
+        std::chrono::duration_cast<std::chrono::microseconds>(stop_bound)
+            .count());
   for (std::size_t i = 0; i < t.per_thread.size(); ++i) {
     CAPTURE(i);
     CHECK(t.per_thread[i].load() > 0);
@@ -308,7 +323,8 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (fixture tree)") {
   d.file = 0;
   d.inactive_file = 0;
   headroom_test::write_v2(tree, "sys/fs/cgroup/app.slice", d);
-  const std::string current = tree.path("sys/fs/cgroup/app.slice/memory.current");
+  const std::string current =
+      tree.path("sys/fs/cgroup/app.slice/memory.current");
 
   options ro;
   ro.root = tree.root();
@@ -355,8 +371,9 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (live kernel)") {
     return;
   }
   std::string err;
-  auto dir = cgroup_dir::make(host, host.own_dir,
-                              "headroom-concurrency-" + std::to_string(::getpid()), &err);
+  auto dir = cgroup_dir::make(
+      host, host.own_dir, "headroom-concurrency-" + std::to_string(::getpid()),
+      &err);
   if (!dir) {
     MESSAGE("not run: cannot create a child memory cgroup: " << err);
     return;
@@ -391,7 +408,8 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (live kernel)") {
   REQUIRE_MESSAGE(m.has_value(), m.error().message());
   for (const auto& s : m->sources()) {
     MESSAGE("source " << std::string(to_string(s.kind)) << ": "
-                      << (s.active ? "active " : "failed: " + s.failure.message() + " ")
+                      << (s.active ? "active "
+                                   : "failed: " + s.failure.message() + " ")
                       << s.detail);
   }
   REQUIRE(m->start());
@@ -420,7 +438,8 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (live kernel)") {
           return;
         }
         full = !full;
-        if (!child.ask(full ? command::allocate : command::free_all, 220 * MiB)) child_died = true;
+        if (!child.ask(full ? command::allocate : command::free_all, 220 * MiB))
+          child_died = true;
         std::this_thread::sleep_for(100ms);
       },
       3s, 30s);
@@ -434,7 +453,9 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (live kernel)") {
 // loop's state; everywhere, callbacks running on two threads at once are
 // counted). dispatch() and start() exclude each other through the loop
 // mutex; this found the race when they did not.
-TEST_CASE("concurrency: dispatch() on one thread while another stops and starts the monitor") {
+TEST_CASE(
+    "concurrency: dispatch() on one thread while another stops and starts the "
+    "monitor") {
   fixture_tree tree;
   headroom_test::write_host(tree);
   tree.file("proc/self/cgroup", "0::/app.slice\n");
@@ -478,13 +499,15 @@ TEST_CASE("concurrency: dispatch() on one thread while another stops and starts 
   m->stop();
   done = true;
   poller.join();
-  MESSAGE("callbacks " << calls.load() << ", overlapping " << overlapped.load());
+  MESSAGE("callbacks " << calls.load() << ", overlapping "
+                       << overlapped.load());
   CHECK(overlapped.load() == 0);
 }
 
 // From inside a dispatch() callback: a nested dispatch() does nothing and
 // start() fails busy (the thread would run beside the dispatching one).
-TEST_CASE("concurrency: dispatch() and start() from inside a dispatch() callback") {
+TEST_CASE(
+    "concurrency: dispatch() and start() from inside a dispatch() callback") {
   fixture_tree tree;
   headroom_test::write_host(tree);
   tree.file("proc/self/cgroup", "0::/app.slice\n");
@@ -510,7 +533,8 @@ TEST_CASE("concurrency: dispatch() and start() from inside a dispatch() callback
     if (calls++) return;
     nested = m->dispatch();
     const auto started = m->start();
-    start_failed = !started && started.error().code == std::errc::device_or_resource_busy;
+    start_failed =
+        !started && started.error().code == std::errc::device_or_resource_busy;
   });
   const auto end = std::chrono::steady_clock::now() + 5s;
   while (calls == 0 && std::chrono::steady_clock::now() < end) {

@@ -5,7 +5,8 @@
 //   headroom-docker-probe hold MIB           touch MIB MiB, print "held MIB",
 //                                            then wait for SIGTERM or SIGINT
 //   headroom-docker-probe grow MIB MS [MAX]  touch MIB more MiB every MS ms,
-//                                            up to MAX MiB (default: until killed)
+//                                            up to MAX MiB (default: until
+//                                            killed)
 //
 // Pages are written, not only allocated, so that the kernel charges them
 // to the container's memory cgroup.
@@ -38,7 +39,9 @@ bool touch(std::size_t n_mib) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: headroom-docker-probe hold MIB | grow MIB MS [MAX_MIB]\n");
+  std::fprintf(
+      stderr,
+      "usage: headroom-docker-probe hold MIB | grow MIB MS [MAX_MIB]\n");
   return 2;
 }
 

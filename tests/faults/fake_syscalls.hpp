@@ -21,8 +21,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -79,15 +79,17 @@ struct fault {
   // When not empty: only these descriptors (e.g. the ones open when the
   // fault was armed; see fds_from()).
   std::set<int> only_fds;
-  int error = 0;               // fail with this errno
-  std::size_t max_bytes = 0;   // read, pread: return at most this many bytes
-  std::uint32_t epoll_events = 0;  // epoll_wait: report these for the matched fds
-  int skip = 0;                // let this many matching calls through first
-  int times = -1;              // then apply to this many (-1: all)
+  int error = 0;              // fail with this errno
+  std::size_t max_bytes = 0;  // read, pread: return at most this many bytes
+  std::uint32_t epoll_events =
+      0;           // epoll_wait: report these for the matched fds
+  int skip = 0;    // let this many matching calls through first
+  int times = -1;  // then apply to this many (-1: all)
 };
 
 struct fd_info {
-  std::string path;  // a path, or what it is: "eventfd", "timerfd", "epoll", "socket"
+  std::string
+      path;  // a path, or what it is: "eventfd", "timerfd", "epoll", "socket"
   int flags = 0;
   bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }
 };
@@ -125,14 +127,18 @@ inline state& st() {
 }
 
 inline bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-inline void count(call c) { st().calls[static_cast<int>(c)].fetch_add(1, std::memory_order_relaxed); }
+inline void count(call c) {
+  st().calls[static_cast<int>(c)].fetch_add(1, std::memory_order_relaxed);
+}
 
 // The fault that applies to this call, if any (a copy: it may be disarmed
 // meanwhile). Counts the skip and the times down.
-inline std::optional<fault> take(call c, const std::string& path, bool writable, int fd) {
+inline std::optional<fault> take(call c, const std::string& path, bool writable,
+                                 int fd) {
   state& s = st();
   if (s.armed.load(std::memory_order_acquire) == 0) return std::nullopt;
   std::unique_lock<std::shared_mutex> lock(s.mu);
@@ -164,7 +170,8 @@ inline void note_fd(int fd, std::string what, int flags) {
   state& s = st();
   std::unique_lock<std::shared_mutex> lock(s.mu);
   s.fds[fd] = fd_info{std::move(what), flags};
-  if (s.recording && (flags & O_ACCMODE) != O_RDONLY && s.fds[fd].path.find('/') != std::string::npos) {
+  if (s.recording && (flags & O_ACCMODE) != O_RDONLY &&
+      s.fds[fd].path.find('/') != std::string::npos) {
     s.writes.push_back("open-for-write " + s.fds[fd].path);
   }
 }
@@ -174,8 +181,10 @@ inline void note_write(int fd) {
   std::unique_lock<std::shared_mutex> lock(s.mu);
   if (!s.recording) return;
   const auto it = s.fds.find(fd);
-  s.writes.push_back("write " + (it == s.fds.end() ? "fd " + std::to_string(fd) + " (not opened by the library)"
-                                                   : it->second.path));
+  s.writes.push_back("write " + (it == s.fds.end()
+                                     ? "fd " + std::to_string(fd) +
+                                           " (not opened by the library)"
+                                     : it->second.path));
 }
 
 inline std::optional<std::string> served_content(const std::string& path) {
@@ -225,7 +234,9 @@ inline int hits(int id) {
 inline void disarm(int id) {
   auto& s = detail::st();
   std::unique_lock<std::shared_mutex> lock(s.mu);
-  const auto it = std::find_if(s.faults.begin(), s.faults.end(), [&](const detail::armed_fault& a) { return a.id == id; });
+  const auto it =
+      std::find_if(s.faults.begin(), s.faults.end(),
+                   [&](const detail::armed_fault& a) { return a.id == id; });
   if (it == s.faults.end()) return;
   s.faults.erase(it);
   s.armed.fetch_sub(1, std::memory_order_release);
@@ -256,7 +267,8 @@ inline void serve(std::string suffix, content_source source) {
 inline void stop_serving() {
   auto& s = detail::st();
   std::unique_lock<std::shared_mutex> lock(s.mu);
-  s.serving.fetch_sub(static_cast<int>(s.served.size()), std::memory_order_release);
+  s.serving.fetch_sub(static_cast<int>(s.served.size()),
+                      std::memory_order_release);
   s.served.clear();
 }
 
@@ -273,7 +285,9 @@ inline std::set<int> fds_from(const std::string& suffix) {
 
 inline fd_info info(int fd) { return detail::info_of(fd); }
 
-inline long calls(call c) { return detail::st().calls[static_cast<int>(c)].load(); }
+inline long calls(call c) {
+  return detail::st().calls[static_cast<int>(c)].load();
+}
 
 // Records every open for writing (by path) and every write (by the path or
 // kind of its descriptor) until stop_recording().
@@ -385,7 +399,8 @@ int make_fd(call c, const char* kind, int flags, Make&& make) {
 }
 
 inline int eventfd(unsigned int initval, int flags) {
-  return make_fd(call::eventfd, "eventfd", O_RDWR, [&] { return ::eventfd(initval, flags); });
+  return make_fd(call::eventfd, "eventfd", O_RDWR,
+                 [&] { return ::eventfd(initval, flags); });
 }
 
 inline int timerfd_create(int clockid, int flags) {
@@ -393,16 +408,19 @@ inline int timerfd_create(int clockid, int flags) {
                  [&] { return ::timerfd_create(clockid, flags); });
 }
 
-inline int timerfd_settime(int fd, int flags, const itimerspec* value, itimerspec* old) {
+inline int timerfd_settime(int fd, int flags, const itimerspec* value,
+                           itimerspec* old) {
   return ::timerfd_settime(fd, flags, value, old);
 }
 
 inline int epoll_create1(int flags) {
-  return make_fd(call::epoll_create1, "epoll", O_RDONLY, [&] { return ::epoll_create1(flags); });
+  return make_fd(call::epoll_create1, "epoll", O_RDONLY,
+                 [&] { return ::epoll_create1(flags); });
 }
 
 inline int socket(int domain, int type, int protocol) {
-  return make_fd(call::socket, "socket", O_RDWR, [&] { return ::socket(domain, type, protocol); });
+  return make_fd(call::socket, "socket", O_RDWR,
+                 [&] { return ::socket(domain, type, protocol); });
 }
 
 inline int connect(int fd, const sockaddr* addr, socklen_t len) {
@@ -447,11 +465,13 @@ inline int epoll_wait(int epfd, epoll_event* evs, int max, int timeout) {
       auto& s = detail::st();
       std::shared_lock<std::shared_mutex> lock(s.mu);
       const auto it = s.epoll_sets.find(epfd);
-      if (it != s.epoll_sets.end()) members.assign(it->second.begin(), it->second.end());
+      if (it != s.epoll_sets.end())
+        members.assign(it->second.begin(), it->second.end());
     }
     for (const auto& m : members) {
       const fd_info i = detail::info_of(m.first);
-      if (auto f = detail::take(call::epoll_wait, i.path, i.writable(), m.first)) {
+      if (auto f =
+              detail::take(call::epoll_wait, i.path, i.writable(), m.first)) {
         if (f->error) {
           errno = f->error;
           return -1;
@@ -510,8 +530,12 @@ inline int getrlimit(Resource resource, struct rlimit* out) {
   return ::getrlimit(resource, out);
 }
 inline long sysconf(int name) { return ::sysconf(name); }
-inline void* dlsym(void* handle, const char* name) { return ::dlsym(handle, name); }
-inline int dladdr(const void* address, Dl_info* info) { return ::dladdr(address, info); }
+inline void* dlsym(void* handle, const char* name) {
+  return ::dlsym(handle, name);
+}
+inline int dladdr(const void* address, Dl_info* info) {
+  return ::dladdr(address, info);
+}
 
 // Which file system a descriptor is on (the systemd watch's PSI check).
 inline int fstatfs(int fd, struct statfs* out) {

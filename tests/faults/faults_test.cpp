@@ -39,18 +39,23 @@ using fake_sys::fault;
 
 namespace {
 
-std::error_code sys(int e) { return std::error_code(e, std::system_category()); }
+std::error_code sys(int e) {
+  return std::error_code(e, std::system_category());
+}
 
 bool ends_with(const std::string& s, const std::string& end) {
-  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+  return s.size() >= end.size() &&
+         s.compare(s.size() - end.size(), end.size(), end) == 0;
 }
 
 template <class T>
-void check_error(const result<T>& r, std::error_code code, const std::string& path_end) {
+void check_error(const result<T>& r, std::error_code code,
+                 const std::string& path_end) {
   CHECK_FALSE(r.has_value());
   if (r) return;
   CHECK(r.error().code == code);
-  CHECK_MESSAGE(ends_with(r.error().path, path_end), "path: " << r.error().path);
+  CHECK_MESSAGE(ends_with(r.error().path, path_end),
+                "path: " << r.error().path);
 }
 
 template <class T>
@@ -59,7 +64,8 @@ void check_value(const result<T>& r, const T& expected) {
   if (r) CHECK(*r == expected);
 }
 
-void check_limit(const result<std::optional<std::uint64_t>>& r, std::uint64_t expected) {
+void check_limit(const result<std::optional<std::uint64_t>>& r,
+                 std::uint64_t expected) {
   CHECK_MESSAGE(r.has_value(), r.error().message());
   if (r) CHECK(*r == std::optional<std::uint64_t>(expected));
 }
@@ -170,7 +176,8 @@ struct recorder {
   // The first event from index `from` on that satisfies pred, waiting up
   // to `limit` (the monitor runs on its own thread).
   template <class Pred>
-  std::optional<memory_event> wait_for(Pred pred, std::chrono::milliseconds limit,
+  std::optional<memory_event> wait_for(Pred pred,
+                                       std::chrono::milliseconds limit,
                                        std::size_t from = 0) {
     std::unique_lock<std::mutex> lock(mu);
     std::optional<memory_event> found;
@@ -194,7 +201,8 @@ struct recorder {
 
 // Dispatches on this thread until pred() holds or `limit` passes.
 template <class Pred>
-bool pump_until(monitor& m, Pred pred, std::chrono::milliseconds limit = 5000ms) {
+bool pump_until(monitor& m, Pred pred,
+                std::chrono::milliseconds limit = 5000ms) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > end) return false;
@@ -224,7 +232,8 @@ std::string describe(const std::vector<source_status>& sources) {
   std::string out;
   for (const auto& s : sources) {
     out += std::string(to_string(s.kind)) + ": " +
-           (s.active ? "active" : "failed (" + s.failure.message() + ")") + "; ";
+           (s.active ? "active" : "failed (" + s.failure.message() + ")") +
+           "; ";
   }
   return out;
 }
@@ -239,10 +248,14 @@ TEST_CASE("faults: EACCES and ENOENT on open of each file the reader keeps") {
     int err;
   };
   const file_case cases[] = {
-      {"memory.limit_in_bytes", EACCES}, {"memory.limit_in_bytes", ENOENT},
-      {"memory.usage_in_bytes", EACCES}, {"memory.usage_in_bytes", ENOENT},
-      {"memory.stat", EACCES},           {"memory.stat", ENOENT},
-      {"meminfo", EACCES},               {"meminfo", ENOENT},
+      {"memory.limit_in_bytes", EACCES},
+      {"memory.limit_in_bytes", ENOENT},
+      {"memory.usage_in_bytes", EACCES},
+      {"memory.usage_in_bytes", ENOENT},
+      {"memory.stat", EACCES},
+      {"memory.stat", ENOENT},
+      {"meminfo", EACCES},
+      {"meminfo", ENOENT},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -250,7 +263,8 @@ TEST_CASE("faults: EACCES and ENOENT on open of each file the reader keeps") {
     fixture_tree t;
     layout_docker_v1(t);
     const bool meminfo = std::string(c.name) == "meminfo";
-    const std::string path = meminfo ? "/proc/meminfo" : docker_dir + "/" + c.name;
+    const std::string path =
+        meminfo ? "/proc/meminfo" : docker_dir + "/" + c.name;
     fake_sys::armed a(fault{call::open, path, false, {}, c.err});
     auto r = open_reader(t);
     CHECK(a.hits() >= 1);
@@ -337,7 +351,8 @@ TEST_CASE("faults: EACCES and ENOENT on open of the v2 limit cgroup's files") {
   }
 }
 
-TEST_CASE("faults: EACCES and ENOENT on /proc/meminfo without a memory cgroup") {
+TEST_CASE(
+    "faults: EACCES and ENOENT on /proc/meminfo without a memory cgroup") {
   for (const int err : {EACCES, ENOENT}) {
     CAPTURE(err);
     fixture_tree t;
@@ -358,7 +373,9 @@ TEST_CASE("faults: EACCES and ENOENT on /proc/meminfo without a memory cgroup") 
 
 // ================================================ interrupted system calls
 
-TEST_CASE("faults: EINTR on open, read and pread is retried and the values are right") {
+TEST_CASE(
+    "faults: EINTR on open, read and pread is retried and the values are "
+    "right") {
   fixture_tree t;
   layout_docker_v1(t);
   {
@@ -377,7 +394,8 @@ TEST_CASE("faults: EINTR on open, read and pread is retried and the values are r
     auto r = open_reader(t);
     const std::string usage = docker_dir + "/memory.usage_in_bytes";
     for (int i = 0; i < 5; ++i) {
-      fake_sys::armed p(fault{call::pread, usage, false, {}, EINTR, 0, 0, 0, 2});
+      fake_sys::armed p(
+          fault{call::pread, usage, false, {}, EINTR, 0, 0, 0, 2});
       check_value(r.usage(), 100 * MiB);
       CHECK(p.hits() == 2);
     }
@@ -422,19 +440,23 @@ TEST_CASE("faults: reads of at most 1 and at most 7 bytes") {
       // memory.stat and meminfo: a read cut right after a line end is
       // taken as the whole file, so lines can be lost. The reader then
       // says malformed for that file; it never gives another number.
-      MESSAGE("reads of at most " << cap << " bytes: memory.stat " << outcome(s.stat)
-                                  << "; meminfo " << outcome(s.host_total));
+      MESSAGE("reads of at most " << cap << " bytes: memory.stat "
+                                  << outcome(s.stat) << "; meminfo "
+                                  << outcome(s.host_total));
       if (s.stat) {
         check_stat(s.stat, docker_stat);
         check_value(s.working_set, 80 * MiB);
       } else {
-        check_error(s.stat, make_error_code(errc::malformed), docker_dir + "/memory.stat");
-        check_error(s.working_set, make_error_code(errc::malformed), docker_dir + "/memory.stat");
+        check_error(s.stat, make_error_code(errc::malformed),
+                    docker_dir + "/memory.stat");
+        check_error(s.working_set, make_error_code(errc::malformed),
+                    docker_dir + "/memory.stat");
       }
       if (s.host_total) {
         check_value(s.host_total, 16 * GiB);
       } else {
-        check_error(s.host_total, make_error_code(errc::malformed), "/proc/meminfo");
+        check_error(s.host_total, make_error_code(errc::malformed),
+                    "/proc/meminfo");
       }
       check_value(s.effective_limit, 256 * MiB);
     }
@@ -452,13 +474,16 @@ TEST_CASE("faults: reads of at most 1 and at most 7 bytes") {
       if (s.stat) {
         check_value(s.working_set, k8s_usage[1] - k8s_inactive[1]);
       } else {
-        check_error(s.stat, make_error_code(errc::malformed), k8s_pod_dir + "/memory.stat");
+        check_error(s.stat, make_error_code(errc::malformed),
+                    k8s_pod_dir + "/memory.stat");
       }
     }
   }
 }
 
-TEST_CASE("faults: a read cut at any byte of memory.stat or meminfo never gives a wrong number") {
+TEST_CASE(
+    "faults: a read cut at any byte of memory.stat or meminfo never gives a "
+    "wrong number") {
   fixture_tree t;
   layout_docker_v1(t);
   auto r = open_reader(t);
@@ -487,9 +512,10 @@ TEST_CASE("faults: a read cut at any byte of memory.stat or meminfo never gives 
       check_error(s.working_set, make_error_code(errc::malformed), stat_path);
     }
   }
-  MESSAGE("memory.stat cut at each of " << stat.size() - 1 << " bytes: " << lost_lines
-                                        << " cuts at a line end lost needed lines (malformed), "
-                                        << whole << " lost only unneeded ones");
+  MESSAGE("memory.stat cut at each of "
+          << stat.size() - 1 << " bytes: " << lost_lines
+          << " cuts at a line end lost needed lines (malformed), " << whole
+          << " lost only unneeded ones");
   CHECK(lost_lines > 0);
 
   // meminfo: with a cgroup, report() re-reads it for MemTotal; host-wide,
@@ -506,14 +532,17 @@ TEST_CASE("faults: a read cut at any byte of memory.stat or meminfo never gives 
     for (std::size_t k = 1; k < meminfo.size(); ++k) {
       CAPTURE(host_wide);
       CAPTURE(k);
-      fake_sys::armed a(fault{call::pread, "/proc/meminfo", false, {}, 0, k, 0, 0, 1});
-      const memory_snapshot s = host_wide ? hr.snapshot() : hr.report().snapshot;
+      fake_sys::armed a(
+          fault{call::pread, "/proc/meminfo", false, {}, 0, k, 0, 0, 1});
+      const memory_snapshot s =
+          host_wide ? hr.snapshot() : hr.report().snapshot;
       REQUIRE(a.hits() == 1);
       const bool at_line_end = meminfo[k - 1] == '\n';
       if (!at_line_end || s.host_total) {
         check_value(s.host_total, 16 * GiB);
       } else {
-        check_error(s.host_total, make_error_code(errc::malformed), "/proc/meminfo");
+        check_error(s.host_total, make_error_code(errc::malformed),
+                    "/proc/meminfo");
       }
       if (!host_wide) continue;
       if (!at_line_end || s.usage) {
@@ -525,9 +554,11 @@ TEST_CASE("faults: a read cut at any byte of memory.stat or meminfo never gives 
         check_value(s.working_set, 4 * GiB);
       } else if (s.usage) {
         // MemTotal and MemFree came, MemAvailable was cut off.
-        check_error(s.working_set, make_error_code(errc::not_supported), "/proc/meminfo");
+        check_error(s.working_set, make_error_code(errc::not_supported),
+                    "/proc/meminfo");
       } else {
-        check_error(s.working_set, make_error_code(errc::malformed), "/proc/meminfo");
+        check_error(s.working_set, make_error_code(errc::malformed),
+                    "/proc/meminfo");
       }
     }
   }
@@ -539,11 +570,14 @@ TEST_CASE("faults: a read cut at any byte of memory.stat or meminfo never gives 
     layout_host_wide(h);
     auto hr = open_reader(h);
     const std::size_t after_free = meminfo.find("MemAvailable");
-    fake_sys::armed a(fault{call::pread, "/proc/meminfo", false, {}, 0, after_free, 0, 0, 1});
+    fake_sys::armed a(
+        fault{call::pread, "/proc/meminfo", false, {}, 0, after_free, 0, 0, 1});
     const memory_snapshot s = hr.snapshot();
     check_value(s.usage, 8 * GiB);
-    check_error(s.working_set, make_error_code(errc::not_supported), "/proc/meminfo");
-    MESSAGE("host-wide, meminfo cut after MemFree: working set " << outcome(s.working_set));
+    check_error(s.working_set, make_error_code(errc::not_supported),
+                "/proc/meminfo");
+    MESSAGE("host-wide, meminfo cut after MemFree: working set "
+            << outcome(s.working_set));
   }
 }
 
@@ -553,9 +587,11 @@ namespace {
 // A valid memory.stat of exactly `size` bytes: docker's, then lines of keys
 // the reader does not look at.
 std::string stat_of_size(std::size_t size) {
-  std::string s = v1_stat(std::to_string(256 * MiB), 60 * MiB, 40 * MiB, 20 * MiB);
+  std::string s =
+      v1_stat(std::to_string(256 * MiB), 60 * MiB, 40 * MiB, 20 * MiB);
   int i = 0;
-  while (size - s.size() > 40) s += "padding_key_" + std::to_string(i++) + " 0\n";
+  while (size - s.size() > 40)
+    s += "padding_key_" + std::to_string(i++) + " 0\n";
   const std::size_t left = size - s.size();  // > 3: "k...k 0\n"
   s += std::string(left - 3, 'k') + " 0\n";
   REQUIRE(s.size() == size);
@@ -578,7 +614,8 @@ TEST_CASE("faults: a file that fills its fixed buffer is malformed") {
   }
   std::size_t chunk = 4096;
   const auto ends_a_line = [&](std::size_t c) {
-    for (const std::string* text : std::initializer_list<const std::string*>{&full, &fits, &big_meminfo}) {
+    for (const std::string* text : std::initializer_list<const std::string*>{
+             &full, &fits, &big_meminfo}) {
       for (std::size_t at = c; at < text->size(); at += c) {
         if ((*text)[at - 1] == '\n') return true;
       }
@@ -589,7 +626,8 @@ TEST_CASE("faults: a file that fills its fixed buffer is malformed") {
   for (const std::size_t cap_read : {std::size_t{0}, chunk}) {
     CAPTURE(cap_read);
     std::optional<fake_sys::armed> short_reads;
-    if (cap_read) short_reads.emplace(fault{call::pread, "", false, {}, 0, cap_read});
+    if (cap_read)
+      short_reads.emplace(fault{call::pread, "", false, {}, 0, cap_read});
     {
       fixture_tree t;
       layout_docker_v1(t);
@@ -619,7 +657,9 @@ TEST_CASE("faults: a file that fills its fixed buffer is malformed") {
       const std::string usage_path = docker_dir + "/memory.usage_in_bytes";
       const std::string digits = std::to_string(100 * MiB);
       t.file("sys/fs/cgroup/memory/memory.usage_in_bytes",
-             std::string(headroom::detail::number_buffer - 1 - digits.size(), '0') + digits + "\n");
+             std::string(headroom::detail::number_buffer - 1 - digits.size(),
+                         '0') +
+                 digits + "\n");
       auto r = open_reader(t);
       check_error(r.usage(), make_error_code(errc::malformed), usage_path);
       const memory_snapshot s = r.snapshot();
@@ -633,7 +673,8 @@ TEST_CASE("faults: a file that fills its fixed buffer is malformed") {
       t.file("proc/meminfo", big_meminfo);
       auto r = open_reader(t);
       const memory_snapshot s = r.snapshot();
-      check_error(s.host_total, make_error_code(errc::malformed), "/proc/meminfo");
+      check_error(s.host_total, make_error_code(errc::malformed),
+                  "/proc/meminfo");
       check_value(s.effective_limit, 256 * MiB);
       check_value(s.headroom, 176 * MiB);
     }
@@ -660,7 +701,8 @@ void check_right_or(const memory_snapshot& s, bool k8s, std::error_code code) {
   ok_or(s.host_total, "host total");
   ok_or(s.effective_limit, "effective limit");
   ok_or(s.headroom, "headroom");
-  if (s.limit) CHECK(*s.limit == std::optional<std::uint64_t>(k8s ? 1 * GiB : 256 * MiB));
+  if (s.limit)
+    CHECK(*s.limit == std::optional<std::uint64_t>(k8s ? 1 * GiB : 256 * MiB));
   if (s.host_total) CHECK(*s.host_total == 16 * GiB);
   REQUIRE(s.usage_at);
   const std::size_t at = s.usage_at->index;
@@ -668,9 +710,11 @@ void check_right_or(const memory_snapshot& s, bool k8s, std::error_code code) {
   if (!k8s) REQUIRE(at == 0);
   if (s.usage) CHECK(*s.usage == (k8s ? k8s_usage[at] : 100 * MiB));
   if (s.working_set) {
-    CHECK(*s.working_set == (k8s ? k8s_usage[at] - k8s_inactive[at] : 80 * MiB));
+    CHECK(*s.working_set ==
+          (k8s ? k8s_usage[at] - k8s_inactive[at] : 80 * MiB));
   }
-  if (s.effective_limit) CHECK(*s.effective_limit == (k8s ? 1 * GiB : 256 * MiB));
+  if (s.effective_limit)
+    CHECK(*s.effective_limit == (k8s ? 1 * GiB : 256 * MiB));
 }
 
 }  // namespace
@@ -692,10 +736,19 @@ TEST_CASE("faults: memory_reader::open under EMFILE, at every open") {
     int failed_open = 0;
     int emfile_values = 0;
     for (long k = 0; k <= opens; ++k) {
-      for (const int times : {1, -1}) {  // that open only, or it and every later one
+      for (const int times :
+           {1, -1}) {  // that open only, or it and every later one
         CAPTURE(k);
         CAPTURE(times);
-        fake_sys::armed a(fault{call::open, "", false, {}, EMFILE, 0, 0, static_cast<int>(k), times});
+        fake_sys::armed a(fault{call::open,
+                                "",
+                                false,
+                                {},
+                                EMFILE,
+                                0,
+                                0,
+                                static_cast<int>(k),
+                                times});
         options o;
         o.root = t.root();
         auto r = memory_reader::open(o);
@@ -713,9 +766,10 @@ TEST_CASE("faults: memory_reader::open under EMFILE, at every open") {
       }
     }
     CHECK(count_fds() == fds);
-    MESSAGE((k8s ? "v2" : "v1") << ": EMFILE at each of " << opens << " opens: open() failed "
-                                << failed_open << " times, gave EMFILE values " << emfile_values
-                                << " times");
+    MESSAGE((k8s ? "v2" : "v1")
+            << ": EMFILE at each of " << opens << " opens: open() failed "
+            << failed_open << " times, gave EMFILE values " << emfile_values
+            << " times");
   }
 }
 
@@ -727,7 +781,8 @@ TEST_CASE("faults: monitor::create under EMFILE") {
   const struct {
     call what;
     const char* path;
-  } own[] = {{call::epoll_create1, "epoll_create1"}, {call::timerfd_create, "timerfd"},
+  } own[] = {{call::epoll_create1, "epoll_create1"},
+             {call::timerfd_create, "timerfd"},
              {call::eventfd, "eventfd"}};
   for (const auto& c : own) {
     CAPTURE(c.path);
@@ -742,7 +797,10 @@ TEST_CASE("faults: monitor::create under EMFILE") {
 
   // Any open: an error, or a monitor whose snapshot says EMFILE; it runs.
   const long before = fake_sys::calls(call::open);
-  { auto clean = monitor::create(fixture_monitor(t)); REQUIRE(clean.has_value()); }
+  {
+    auto clean = monitor::create(fixture_monitor(t));
+    REQUIRE(clean.has_value());
+  }
   const long opens = fake_sys::calls(call::open) - before;
   int created = 0;
   int following = 0;
@@ -752,7 +810,8 @@ TEST_CASE("faults: monitor::create under EMFILE") {
       CAPTURE(k);
       CAPTURE(times);
       std::optional<fake_sys::armed> a;
-      a.emplace(fault{call::open, "", false, {}, EMFILE, 0, 0, static_cast<int>(k), times});
+      a.emplace(fault{
+          call::open, "", false, {}, EMFILE, 0, 0, static_cast<int>(k), times});
       auto m = monitor::create(fixture_monitor(t));
       if (!m) {
         CHECK(m.error().code == sys(EMFILE));
@@ -768,33 +827,41 @@ TEST_CASE("faults: monitor::create under EMFILE") {
       // unopened until the monitor next re-resolves; meanwhile the monitor
       // says so (EMFILE in its snapshot) instead of a level made up.
       set_usage(t, 990 * MiB);
-      if (pump_until(*m, [&] { return m->level() == pressure_level::critical; }, 2000ms)) {
+      if (pump_until(
+              *m, [&] { return m->level() == pressure_level::critical; },
+              2000ms)) {
         ++following;
         set_usage(t, 100 * MiB);
-        CHECK(pump_until(*m, [&] { return m->level() == pressure_level::none; }, 3000ms));
+        CHECK(pump_until(
+            *m, [&] { return m->level() == pressure_level::none; }, 3000ms));
       } else {
         ++blind;
         const memory_snapshot now = m->last_snapshot();
-        const auto emfile = [](const auto& r) { return !r && r.error().code == sys(EMFILE); };
+        const auto emfile = [](const auto& r) {
+          return !r && r.error().code == sys(EMFILE);
+        };
         CHECK_MESSAGE((emfile(now.working_set) || emfile(now.effective_limit)),
                       "working set: " << outcome(now.working_set)
-                                      << "; effective limit: " << outcome(now.effective_limit));
+                                      << "; effective limit: "
+                                      << outcome(now.effective_limit));
         CHECK(m->level() == pressure_level::none);
       }
       set_usage(t, 100 * MiB);
     }
   }
-  MESSAGE("monitor::create with EMFILE at each of " << opens << " opens: " << created
-                                                    << " monitors made; then " << following
-                                                    << " followed the usage, " << blind
-                                                    << " said EMFILE for a file they keep");
+  MESSAGE("monitor::create with EMFILE at each of "
+          << opens << " opens: " << created << " monitors made; then "
+          << following << " followed the usage, " << blind
+          << " said EMFILE for a file they keep");
   CHECK(created > 0);
   CHECK(count_fds() == fds);
 }
 
 // ============================================ a cgroup removed under us
 
-TEST_CASE("faults: ENODEV on the kept files of a removed cgroup; the monitor re-resolves") {
+TEST_CASE(
+    "faults: ENODEV on the kept files of a removed cgroup; the monitor "
+    "re-resolves") {
   // On cgroupfs, the files of a removed cgroup that are still open fail
   // with ENODEV (the live case below checks that on this kernel). Here the
   // descriptors open now fail that way; files opened again work.
@@ -816,11 +883,15 @@ TEST_CASE("faults: ENODEV on the kept files of a removed cgroup; the monitor re-
   check_error(s.usage, sys(ENODEV), dir + "/memory.current");
   check_error(reader.usage(), sys(ENODEV), dir + "/memory.current");
   check_error(s.working_set, sys(ENODEV), dir + "/memory.current");
-  check_stat(s.stat, memory_stat{60 * MiB, 40 * MiB, 0});  // its descriptor still works
+  check_stat(s.stat,
+             memory_stat{60 * MiB, 40 * MiB, 0});  // its descriptor still works
   check_value(s.host_total, 16 * GiB);
 
   const auto moved = rec.wait_for(
-      [](const memory_event& e) { return e.kind == event_kind::limit_changed && e.moved; }, 5000ms);
+      [](const memory_event& e) {
+        return e.kind == event_kind::limit_changed && e.moved;
+      },
+      5000ms);
   REQUIRE(moved.has_value());
   CHECK(gone.hits() > 0);
   CHECK(moved->old_cgroup == dir);
@@ -834,7 +905,8 @@ TEST_CASE("faults: ENODEV on the kept files of a removed cgroup; the monitor re-
   set_usage(t, 850 * MiB);
   CHECK(rec.wait_for(
       [](const memory_event& e) {
-        return e.kind == event_kind::pressure && e.level == pressure_level::moderate;
+        return e.kind == event_kind::pressure &&
+               e.level == pressure_level::moderate;
       },
       5000ms, mark));
   const auto cg = source_of(*m, source_kind::cgroup);
@@ -859,7 +931,8 @@ namespace {
 // Root and a memory cgroup where child cgroups can be made; else why not.
 bool live_ready() {
   static const std::string why = [] {
-    if (::geteuid() != 0) return std::string("live fault cases need root (they create cgroups)");
+    if (::geteuid() != 0)
+      return std::string("live fault cases need root (they create cgroups)");
     headroom_live::g_host = headroom_live::probe_host();
     if (headroom_live::g_host.mode == hierarchy_mode::none) {
       return std::string("no memory cgroup is visible to this process");
@@ -951,7 +1024,9 @@ bool psi_or_skip(const monitor& m, std::string* why) {
 
 }  // namespace
 
-TEST_CASE("faults (live): a removed cgroup's kept files fail with ENODEV on this kernel") {
+TEST_CASE(
+    "faults (live): a removed cgroup's kept files fail with ENODEV on this "
+    "kernel") {
   if (!live_ready()) return;
   cgroup_list dirs;
   cleanup c{dirs};
@@ -973,8 +1048,10 @@ TEST_CASE("faults (live): a removed cgroup's kept files fail with ENODEV on this
   leaf.remove();
   REQUIRE(::access(dir.c_str(), F_OK) != 0);
   const memory_snapshot s = r->snapshot();
-  const std::string v1_or_v2_limit = g_host.v2() ? "/memory.max" : "/memory.limit_in_bytes";
-  const std::string v1_or_v2_usage = g_host.v2() ? "/memory.current" : "/memory.usage_in_bytes";
+  const std::string v1_or_v2_limit =
+      g_host.v2() ? "/memory.max" : "/memory.limit_in_bytes";
+  const std::string v1_or_v2_usage =
+      g_host.v2() ? "/memory.current" : "/memory.usage_in_bytes";
   check_error(s.limit, sys(ENODEV), dir + v1_or_v2_limit);
   check_error(s.usage, sys(ENODEV), dir + v1_or_v2_usage);
   check_error(r->usage(), sys(ENODEV), dir + v1_or_v2_usage);
@@ -982,7 +1059,8 @@ TEST_CASE("faults (live): a removed cgroup's kept files fail with ENODEV on this
   child.wait_exit();
 }
 
-TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gone") {
+TEST_CASE(
+    "faults (live): POLLERR on the PSI triggers, the cgroup2 directory gone") {
   if (!live_ready()) return;
   watched_child w;
   auto& child = w.child;
@@ -995,10 +1073,20 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gon
   {
     // The triggers report POLLERR for ever (what a removed cgroup's do),
     // and memory.pressure can no longer be opened there.
-    fake_sys::armed err(fault{call::epoll_wait, "/memory.pressure", true, {}, 0, 0, EPOLLERR | EPOLLPRI});
-    fake_sys::armed gone(fault{call::open, "/memory.pressure", true, {}, ENOENT});
+    fake_sys::armed err(fault{call::epoll_wait,
+                              "/memory.pressure",
+                              true,
+                              {},
+                              0,
+                              0,
+                              EPOLLERR | EPOLLPRI});
+    fake_sys::armed gone(
+        fault{call::open, "/memory.pressure", true, {}, ENOENT});
     const auto moved = rec.wait_for(
-        [](const memory_event& e) { return e.kind == event_kind::limit_changed && e.moved; }, 5000ms);
+        [](const memory_event& e) {
+          return e.kind == event_kind::limit_changed && e.moved;
+        },
+        5000ms);
     REQUIRE(moved.has_value());
     CHECK(err.hits() > 0);
     CHECK(gone.hits() >= 1);
@@ -1007,7 +1095,8 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gon
     const auto psi = source_of(*m, source_kind::psi);
     REQUIRE(psi.has_value());
     CHECK(psi->failure.code == sys(ENOENT));
-    CHECK_MESSAGE(ends_with(psi->failure.path, "/memory.pressure"), psi->failure.path);
+    CHECK_MESSAGE(ends_with(psi->failure.path, "/memory.pressure"),
+                  psi->failure.path);
     for (const source_kind k : was_active) {
       if (k == source_kind::psi) continue;
       CAPTURE(to_string(k));
@@ -1020,15 +1109,20 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers, the cgroup2 directory gon
     // Events still flow: 54 of 64 MiB is moderate.
     const std::size_t mark = rec.size();
     must(child.ask(command::allocate, 54 * MiB));
-    CHECK(rec.wait_for([](const memory_event& e) { return is_pressure(e, pressure_level::moderate); },
-                       5000ms, mark));
+    CHECK(rec.wait_for(
+        [](const memory_event& e) {
+          return is_pressure(e, pressure_level::moderate);
+        },
+        5000ms, mark));
   }
   m->stop();
   child.ask(command::quit);
   child.wait_exit();
 }
 
-TEST_CASE("faults (live): one POLLERR on a PSI trigger: re-resolved, the triggers set again") {
+TEST_CASE(
+    "faults (live): one POLLERR on a PSI trigger: re-resolved, the triggers "
+    "set again") {
   if (!live_ready()) return;
   watched_child w;
   auto& child = w.child;
@@ -1039,9 +1133,20 @@ TEST_CASE("faults (live): one POLLERR on a PSI trigger: re-resolved, the trigger
   recorder rec(*m);
   REQUIRE(m->start());
   {
-    fake_sys::armed err(fault{call::epoll_wait, "/memory.pressure", true, {}, 0, 0, EPOLLERR | EPOLLPRI, 0, 1});
+    fake_sys::armed err(fault{call::epoll_wait,
+                              "/memory.pressure",
+                              true,
+                              {},
+                              0,
+                              0,
+                              EPOLLERR | EPOLLPRI,
+                              0,
+                              1});
     const auto moved = rec.wait_for(
-        [](const memory_event& e) { return e.kind == event_kind::limit_changed && e.moved; }, 5000ms);
+        [](const memory_event& e) {
+          return e.kind == event_kind::limit_changed && e.moved;
+        },
+        5000ms);
     REQUIRE(moved.has_value());
     CHECK(err.hits() == 1);
   }
@@ -1049,14 +1154,19 @@ TEST_CASE("faults (live): one POLLERR on a PSI trigger: re-resolved, the trigger
   CHECK(epoll_waits_during(500ms) < 100);
   const std::size_t mark = rec.size();
   must(child.ask(command::allocate, 54 * MiB));
-  CHECK(rec.wait_for([](const memory_event& e) { return is_pressure(e, pressure_level::moderate); },
-                     5000ms, mark));
+  CHECK(rec.wait_for(
+      [](const memory_event& e) {
+        return is_pressure(e, pressure_level::moderate);
+      },
+      5000ms, mark));
   m->stop();
   child.ask(command::quit);
   child.wait_exit();
 }
 
-TEST_CASE("faults (live): POLLERR on the PSI triggers of a process that cannot be resolved again") {
+TEST_CASE(
+    "faults (live): POLLERR on the PSI triggers of a process that cannot be "
+    "resolved again") {
   // The watched process has exited and its cgroup2 directory was removed:
   // the triggers report POLLERR for ever and re-resolving fails (its
   // /proc/<pid> files are gone). The monitor must wait, not spin.
@@ -1068,21 +1178,34 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers of a process that cannot b
   if (!psi_or_skip(*m, &why)) return;
   REQUIRE(m->start());
   {
-    fake_sys::armed err(fault{call::epoll_wait, "/memory.pressure", true, {}, 0, 0, EPOLLERR | EPOLLPRI});
+    fake_sys::armed err(fault{call::epoll_wait,
+                              "/memory.pressure",
+                              true,
+                              {},
+                              0,
+                              0,
+                              EPOLLERR | EPOLLPRI});
     fake_sys::armed no_pid(
-        fault{call::open, "/" + std::to_string(child.pid()) + "/mountinfo", false, {}, ENOENT});
+        fault{call::open,
+              "/" + std::to_string(child.pid()) + "/mountinfo",
+              false,
+              {},
+              ENOENT});
     REQUIRE(wait_until([&] { return !psi_active(*m, &why); }, 3000ms));
     CHECK(wait_until([&] { return no_pid.hits() > 0; }, 3000ms));
     const auto psi = source_of(*m, source_kind::psi);
     REQUIRE(psi.has_value());
     CHECK(psi->failure.code == std::errc::no_such_device);
-    CHECK_MESSAGE(ends_with(psi->failure.path, "/memory.pressure"), psi->failure.path);
+    CHECK_MESSAGE(ends_with(psi->failure.path, "/memory.pressure"),
+                  psi->failure.path);
     const auto cg = source_of(*m, source_kind::cgroup);
     REQUIRE(cg.has_value());
     CHECK_FALSE(cg->active);
     CHECK(cg->failure.code == sys(ENOENT));
     const long waits = epoll_waits_during(1000ms);
-    MESSAGE("epoll_wait calls in 1 s, triggers in POLLERR, process not resolvable: " << waits);
+    MESSAGE(
+        "epoll_wait calls in 1 s, triggers in POLLERR, process not resolvable: "
+        << waits);
     CHECK(waits < 100);
   }
   m->stop();
@@ -1090,7 +1213,9 @@ TEST_CASE("faults (live): POLLERR on the PSI triggers of a process that cannot b
   child.wait_exit();
 }
 
-TEST_CASE("faults (live): EMFILE on the v1 eventfds: those sources say so, the sampler takes over") {
+TEST_CASE(
+    "faults (live): EMFILE on the v1 eventfds: those sources say so, the "
+    "sampler takes over") {
   if (!live_ready()) return;
   if (g_host.v2()) {
     std::printf("SKIP: no v1 event sources on cgroup v2\n");
@@ -1115,7 +1240,8 @@ TEST_CASE("faults (live): EMFILE on the v1 eventfds: those sources say so, the s
     CHECK(a.hits() >= 3);
   }
   MESSAGE(describe(m->sources()));
-  for (const source_kind k : {source_kind::v1_pressure_level, source_kind::v1_oom_control}) {
+  for (const source_kind k :
+       {source_kind::v1_pressure_level, source_kind::v1_oom_control}) {
     CAPTURE(to_string(k));
     const auto st = source_of(*m, k);
     REQUIRE(st.has_value());
@@ -1130,8 +1256,11 @@ TEST_CASE("faults (live): EMFILE on the v1 eventfds: those sources say so, the s
   recorder rec(*m);
   REQUIRE(m->start());
   must(child.ask(command::allocate, 54 * MiB));
-  CHECK(rec.wait_for([](const memory_event& e) { return is_pressure(e, pressure_level::moderate); },
-                     5000ms));
+  CHECK(rec.wait_for(
+      [](const memory_event& e) {
+        return is_pressure(e, pressure_level::moderate);
+      },
+      5000ms));
   m->stop();
   child.ask(command::quit);
   child.wait_exit();
@@ -1140,8 +1269,9 @@ TEST_CASE("faults (live): EMFILE on the v1 eventfds: those sources say so, the s
 TEST_CASE("faults (live): the $MEMORY_PRESSURE_WATCH socket's peer goes away") {
   if (!live_ready()) return;
   const char* tmp_env = std::getenv("TMPDIR");
-  const std::string sock_path = std::string(tmp_env && *tmp_env ? tmp_env : "/tmp") +
-                                "/headroom-faults-watch-" + std::to_string(::getpid());
+  const std::string sock_path =
+      std::string(tmp_env && *tmp_env ? tmp_env : "/tmp") +
+      "/headroom-faults-watch-" + std::to_string(::getpid());
   ::unlink(sock_path.c_str());
   const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(listener >= 0);
@@ -1149,7 +1279,8 @@ TEST_CASE("faults (live): the $MEMORY_PRESSURE_WATCH socket's peer goes away") {
   addr.sun_family = AF_UNIX;
   REQUIRE(sock_path.size() < sizeof addr.sun_path);
   std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
-  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&addr),
+                 sizeof addr) == 0);
   REQUIRE(::listen(listener, 1) == 0);
   // libsystemd's default trigger, base64, with its NUL.
   const std::string payload("some 200000 2000000\0", 20);
@@ -1187,7 +1318,9 @@ TEST_CASE("faults (live): the $MEMORY_PRESSURE_WATCH socket's peer goes away") {
     REQUIRE(::write(peer, "x", 1) == 1);
     REQUIRE(pump_until(*m, [&] {
       for (const auto& e : rec.events) {
-        if (e.source == source_kind::systemd && is_pressure(e, pressure_level::moderate)) return true;
+        if (e.source == source_kind::systemd &&
+            is_pressure(e, pressure_level::moderate))
+          return true;
       }
       return false;
     }));
@@ -1242,8 +1375,8 @@ bool allowed_write(const std::string& entry) {
   } else {
     return false;
   }
-  if (ends_with(what, "/cgroup.event_control") || ends_with(what, "/memory.pressure") ||
-      what == "/proc/pressure/memory") {
+  if (ends_with(what, "/cgroup.event_control") ||
+      ends_with(what, "/memory.pressure") || what == "/proc/pressure/memory") {
     return true;
   }
   return !open && (what == "eventfd" || what == "timerfd");
@@ -1268,7 +1401,8 @@ TEST_CASE("faults: headroom writes only where it must") {
       auto m = monitor::create(fixture_monitor(t));
       REQUIRE(m.has_value());
       set_usage(t, 990 * MiB);
-      CHECK(pump_until(*m, [&] { return m->level() == pressure_level::critical; }));
+      CHECK(pump_until(*m,
+                       [&] { return m->level() == pressure_level::critical; }));
       REQUIRE(m->start());
       std::this_thread::sleep_for(50ms);
       m->stop();
@@ -1280,7 +1414,9 @@ TEST_CASE("faults: headroom writes only where it must") {
       CHECK(w == "write eventfd");  // stop() waking the monitor's thread
     }
   }
-  SUBCASE("the live system: the reader writes nothing; the monitor registers and nothing else") {
+  SUBCASE(
+      "the live system: the reader writes nothing; the monitor registers and "
+      "nothing else") {
     if (!live_ready()) return;
     fake_sys::start_recording();
     {
@@ -1289,7 +1425,8 @@ TEST_CASE("faults: headroom writes only where it must") {
       (void)r->report();
     }
     const auto reader_writes = fake_sys::stop_recording();
-    CHECK_MESSAGE(reader_writes.empty(), "memory_reader wrote:" << list(reader_writes));
+    CHECK_MESSAGE(reader_writes.empty(),
+                  "memory_reader wrote:" << list(reader_writes));
 
     fake_sys::start_recording();
     std::vector<source_status> sources;
@@ -1298,18 +1435,20 @@ TEST_CASE("faults: headroom writes only where it must") {
       REQUIRE_MESSAGE(m.has_value(), m.error().message());
       sources = m->sources();
       const auto end = std::chrono::steady_clock::now() + 3s;
-      pump_until(*m, [&] { return std::chrono::steady_clock::now() > end; }, 4000ms);
+      pump_until(
+          *m, [&] { return std::chrono::steady_clock::now() > end; }, 4000ms);
       REQUIRE(m->start());
       std::this_thread::sleep_for(100ms);
       m->stop();
     }
     const auto writes = fake_sys::stop_recording();
-    MESSAGE("monitor::create and 3 s of dispatch, written:" << list(writes) << "\nsources: "
-                                                            << describe(sources));
+    MESSAGE("monitor::create and 3 s of dispatch, written:"
+            << list(writes) << "\nsources: " << describe(sources));
     const char* watch = std::getenv("MEMORY_PRESSURE_WATCH");
     for (const auto& w : writes) {
       CAPTURE(w);
-      CHECK((allowed_write(w) || (watch && ends_with(w, std::string(" ") + watch))));
+      CHECK((allowed_write(w) ||
+             (watch && ends_with(w, std::string(" ") + watch))));
     }
     // It did register where it should have (so the check above saw the
     // writes it is about).
@@ -1325,10 +1464,12 @@ TEST_CASE("faults: headroom writes only where it must") {
       }
       return false;
     };
-    if (active(source_kind::v1_pressure_level) || active(source_kind::v1_oom_control)) {
+    if (active(source_kind::v1_pressure_level) ||
+        active(source_kind::v1_oom_control)) {
       CHECK(wrote("/cgroup.event_control"));
     }
-    if (active(source_kind::psi)) CHECK((wrote("/memory.pressure") || wrote("/proc/pressure/memory")));
+    if (active(source_kind::psi))
+      CHECK((wrote("/memory.pressure") || wrote("/proc/pressure/memory")));
     CHECK(wrote("write eventfd"));
   }
 }

@@ -56,7 +56,8 @@ std::string unescape_terminal(std::string_view s) {
       continue;
     }
     HEADROOM_FUZZ_CHECK(s[i + 1] == 'x' && i + 3 < s.size());
-    out += static_cast<char>(std::stoi(std::string(s.substr(i + 2, 2)), nullptr, 16));
+    out += static_cast<char>(
+        std::stoi(std::string(s.substr(i + 2, 2)), nullptr, 16));
     i += 3;
   }
   return out;
@@ -64,7 +65,8 @@ std::string unescape_terminal(std::string_view s) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   const std::string_view in = fuzz_support::as_text(data, size);
 
   const std::string json = headroom::detail::json_escape(in);
@@ -72,7 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   HEADROOM_FUZZ_CHECK(no_raw_control(json, false));
   HEADROOM_FUZZ_CHECK(quotes_escaped(json));
   std::size_t trailing = 0;  // an odd count would escape the closing quote
-  while (trailing < json.size() && json[json.size() - 1 - trailing] == '\\') ++trailing;
+  while (trailing < json.size() && json[json.size() - 1 - trailing] == '\\')
+    ++trailing;
   HEADROOM_FUZZ_CHECK(trailing % 2 == 0);
 
   headroom::json_writer w;

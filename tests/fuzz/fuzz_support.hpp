@@ -161,7 +161,8 @@ struct mount_line {
 };
 
 // The '/'-separated components of an absolute path ("/" has none).
-inline std::vector<std::string_view> components(std::string_view absolute_path) {
+inline std::vector<std::string_view> components(
+    std::string_view absolute_path) {
   std::vector<std::string_view> out;
   if (absolute_path == "/") return out;
   absolute_path.remove_prefix(1);
@@ -404,8 +405,8 @@ inline void check_locate(std::string_view cgroup_text,
       ((v1_memory && v1_covered) || (!v1_memory && v2_entry && v2_covered))) {
     HEADROOM_FUZZ_CHECK(loc->mapping == path_mapping::hidden_mount);
     HEADROOM_FUZZ_CHECK(loc->mode != hierarchy_mode::none);
-    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code &&
-                        loc->chain.empty() && loc->dir.empty());
+    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code && loc->chain.empty() &&
+                        loc->dir.empty());
     return;
   }
   HEADROOM_FUZZ_CHECK(loc->mode == mode);
@@ -429,7 +430,8 @@ inline void check_locate(std::string_view cgroup_text,
     // No directory and no chain: the values are errors saying why, never
     // the mount point's numbers (discover() may still find it by pid).
     HEADROOM_FUZZ_CHECK(loc->dir.empty() && loc->chain.empty());
-    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code && !loc->unmapped_reason.empty());
+    HEADROOM_FUZZ_CHECK(loc->why_unmapped.code &&
+                        !loc->unmapped_reason.empty());
     return;
   }
   check_chain(*loc);

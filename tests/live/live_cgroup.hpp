@@ -67,20 +67,24 @@ inline host_layout probe_host() {
 // the destructor, after any process in it has gone.
 class cgroup_dir {
  public:
-  cgroup_dir(const host_layout& h, std::string dir) : v2_(h.v2()), dir_(std::move(dir)) {}
+  cgroup_dir(const host_layout& h, std::string dir)
+      : v2_(h.v2()), dir_(std::move(dir)) {}
   cgroup_dir(const cgroup_dir&) = delete;
   cgroup_dir& operator=(const cgroup_dir&) = delete;
   ~cgroup_dir() { remove(); }
 
   // Creates `parent/name`. On v2, enables the memory controller for the
   // parent's children first unless told not to.
-  static std::optional<std::string> make(const host_layout& h, const std::string& parent,
-                                         const std::string& name, std::string* err,
+  static std::optional<std::string> make(const host_layout& h,
+                                         const std::string& parent,
+                                         const std::string& name,
+                                         std::string* err,
                                          bool enable_memory = true) {
     if (h.v2() && enable_memory) {
       // Fails with EBUSY when the parent (not the root) has processes: the
       // "no internal processes" rule. The caller reports that.
-      if (!write_file(parent + "/cgroup.subtree_control", "+memory", err)) return {};
+      if (!write_file(parent + "/cgroup.subtree_control", "+memory", err))
+        return {};
     }
     const std::string dir = parent + "/" + name;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -92,19 +96,26 @@ class cgroup_dir {
 
   const std::string& dir() const { return dir_; }
 
-  bool set_limit(std::uint64_t bytes) { return set_limit(std::to_string(bytes)); }
+  bool set_limit(std::uint64_t bytes) {
+    return set_limit(std::to_string(bytes));
+  }
   bool set_limit(const std::string& value) {
     return write_file(dir_ + (v2_ ? "/memory.max" : "/memory.limit_in_bytes"),
                       value == "max" && !v2_ ? "-1" : value);
   }
-  bool set_high(const std::string& value) { return write_file(dir_ + "/memory.high", value); }
+  bool set_high(const std::string& value) {
+    return write_file(dir_ + "/memory.high", value);
+  }
 
-  bool move_in(pid_t pid) { return write_file(dir_ + "/cgroup.procs", std::to_string(pid)); }
+  bool move_in(pid_t pid) {
+    return write_file(dir_ + "/cgroup.procs", std::to_string(pid));
+  }
 
   void remove() {
     if (dir_.empty()) return;
     // Retry briefly: a killed child may still be exiting.
-    for (int i = 0; i < 200 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) {
+    for (int i = 0; i < 200 && ::rmdir(dir_.c_str()) != 0 && errno == EBUSY;
+         ++i) {
       ::usleep(10 * 1000);
     }
     dir_.clear();
@@ -154,11 +165,11 @@ struct child_report {
 };
 
 enum class command : char {
-  snapshot = 'S',    // open the reader if needed, snapshot + report
-  allocate = 'A',    // allocate and touch `arg` more bytes, then snapshot
-  free_all = 'F',    // free what was allocated, then snapshot
-  reopen = 'R',      // open a new reader, then snapshot
-  thrash = 'T',      // read thrash_file over and over for `arg` ms
+  snapshot = 'S',  // open the reader if needed, snapshot + report
+  allocate = 'A',  // allocate and touch `arg` more bytes, then snapshot
+  free_all = 'F',  // free what was allocated, then snapshot
+  reopen = 'R',    // open a new reader, then snapshot
+  thrash = 'T',    // read thrash_file over and over for `arg` ms
   quit = 'Q',
 };
 
@@ -181,7 +192,8 @@ class child_process {
   child_process() {
     int to_child[2];
     int to_parent[2];
-    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0) return;
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0)
+      return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(to_child[1]);
@@ -228,7 +240,8 @@ class child_process {
     child_report r;
     std::size_t got = 0;
     while (got < sizeof r) {
-      const ssize_t n = ::read(report_fd_, reinterpret_cast<char*>(&r) + got, sizeof r - got);
+      const ssize_t n =
+          ::read(report_fd_, reinterpret_cast<char*>(&r) + got, sizeof r - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         if (died) *died = true;
@@ -262,7 +275,8 @@ class child_process {
       if (n <= 0) ::lseek(fd, 0, SEEK_SET);
       timespec now{};
       ::clock_gettime(CLOCK_MONOTONIC, &now);
-      const auto elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      const auto elapsed = (now.tv_sec - start.tv_sec) * 1000 +
+                           (now.tv_nsec - start.tv_nsec) / 1000000;
       if (static_cast<std::uint64_t>(elapsed) >= ms) break;
     }
     ::close(fd);
@@ -274,7 +288,8 @@ class child_process {
   __attribute__((no_sanitize("address", "thread", "undefined"))) static void
   touch_pages(char* p, std::size_t n) {
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    for (std::size_t i = 0; i < n; i += page) static_cast<volatile char*>(p)[i] = 0x5a;
+    for (std::size_t i = 0; i < n; i += page)
+      static_cast<volatile char*>(p)[i] = 0x5a;
   }
 
   static void serve(int in, int out) {
@@ -329,7 +344,8 @@ class child_process {
       r.limit_set = 1;
       r.limit = **s.limit;
       const auto holder = reader.limit_cgroup(s);
-      copy_str(r.limit_dir, sizeof r.limit_dir, holder ? holder->dir : std::string());
+      copy_str(r.limit_dir, sizeof r.limit_dir,
+               holder ? holder->dir : std::string());
     }
     r.source = static_cast<int>(s.source);
     r.usage_ok = s.usage.has_value();
@@ -359,7 +375,8 @@ class child_process {
     if (rep.pressure.value) {
       r.pressure_some_avg10 = rep.pressure.value->some.avg10;
       r.pressure_some_total = rep.pressure.value->some.total_us;
-      if (rep.pressure.value->full) r.pressure_full_total = rep.pressure.value->full->total_us;
+      if (rep.pressure.value->full)
+        r.pressure_full_total = rep.pressure.value->full->total_us;
     }
   }
 

@@ -4,8 +4,8 @@
 // in that reads them with cpu_reader. Runs on this host's cgroup v1 and in
 // the test VM on cgroup v2 and hybrid (cpu,cpuacct co-mounted). Part of the
 // live test programs, whose main() checks for root first.
-#include "../support/doctest.hpp"
 #include <headroom/cpu.hpp>
+#include "../support/doctest.hpp"
 
 #include <sched.h>
 #include <sys/stat.h>
@@ -58,7 +58,8 @@ class cpu_child {
   cpu_child() {
     int to_child[2];
     int to_parent[2];
-    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0) return;
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0)
+      return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(to_child[1]);
@@ -93,7 +94,8 @@ class cpu_child {
     cpu_child_report r;
     std::size_t got = 0;
     while (got < sizeof r) {
-      const ssize_t n = ::read(report_, reinterpret_cast<char*>(&r) + got, sizeof r - got);
+      const ssize_t n =
+          ::read(report_, reinterpret_cast<char*>(&r) + got, sizeof r - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return {};
       got += static_cast<std::size_t>(n);
@@ -175,7 +177,8 @@ own_cgroup locate_own(const char* controller) {
   own_cgroup o;
   auto r = headroom::cpu_reader::open();
   REQUIRE_MESSAGE(r.has_value(), r.error().message());
-  const auto& loc = std::string(controller) == "cpu" ? r->cpu_location() : r->cpuset_location();
+  const auto& loc = std::string(controller) == "cpu" ? r->cpu_location()
+                                                     : r->cpuset_location();
   o.version = loc.mode;
   o.dir = loc.dir;
   return o;
@@ -183,12 +186,15 @@ own_cgroup locate_own(const char* controller) {
 
 // A fresh directory under `parent` of the given hierarchy, removed when the
 // test ends (after the child that was in it: declare the child later).
-cgroup_dir& make_dir(std::vector<std::unique_ptr<cgroup_dir>>& keep, const own_cgroup& own,
-                     const std::string& parent, const std::string& name) {
+cgroup_dir& make_dir(std::vector<std::unique_ptr<cgroup_dir>>& keep,
+                     const own_cgroup& own, const std::string& parent,
+                     const std::string& name) {
   headroom_live::host_layout h;
-  h.mode = own.v2() ? headroom::hierarchy_mode::v2 : headroom::hierarchy_mode::v1;
+  h.mode =
+      own.v2() ? headroom::hierarchy_mode::v2 : headroom::hierarchy_mode::v1;
   const std::string dir = parent + "/" + name;
-  REQUIRE_MESSAGE(::mkdir(dir.c_str(), 0755) == 0, dir << ": " << std::strerror(errno));
+  REQUIRE_MESSAGE(::mkdir(dir.c_str(), 0755) == 0,
+                  dir << ": " << std::strerror(errno));
   keep.push_back(std::make_unique<cgroup_dir>(h, dir));
   return *keep.back();
 }
@@ -202,28 +208,36 @@ struct remove_all {
 };
 
 std::string base_name() {
-  return "headroom-live-cpu-" + std::to_string(::getpid()) + "-" + std::to_string(++g_cpu_serial);
+  return "headroom-live-cpu-" + std::to_string(::getpid()) + "-" +
+         std::to_string(++g_cpu_serial);
 }
 
 // Sets a quota: v2 cpu.max "QUOTA PERIOD" (or "max PERIOD"), v1
 // cpu.cfs_period_us then cpu.cfs_quota_us (-1 for none).
-void set_quota(const own_cgroup& own, const std::string& dir, const std::string& quota,
-               std::uint64_t period) {
+void set_quota(const own_cgroup& own, const std::string& dir,
+               const std::string& quota, std::uint64_t period) {
   std::string err;
   if (own.v2()) {
-    REQUIRE_MESSAGE(write_file(dir + "/cpu.max", quota + " " + std::to_string(period), &err), err);
+    REQUIRE_MESSAGE(write_file(dir + "/cpu.max",
+                               quota + " " + std::to_string(period), &err),
+                    err);
   } else {
-    REQUIRE_MESSAGE(write_file(dir + "/cpu.cfs_period_us", std::to_string(period), &err), err);
-    REQUIRE_MESSAGE(write_file(dir + "/cpu.cfs_quota_us", quota == "max" ? "-1" : quota, &err),
+    REQUIRE_MESSAGE(
+        write_file(dir + "/cpu.cfs_period_us", std::to_string(period), &err),
+        err);
+    REQUIRE_MESSAGE(write_file(dir + "/cpu.cfs_quota_us",
+                               quota == "max" ? "-1" : quota, &err),
                     err);
   }
 }
 
 // On cgroup2, lets `dir`'s children have `controller`.
-void enable_for_children(const own_cgroup& own, const std::string& dir, const char* controller) {
+void enable_for_children(const own_cgroup& own, const std::string& dir,
+                         const char* controller) {
   if (!own.v2()) return;
   std::string err;
-  REQUIRE_MESSAGE(write_file(dir + "/cgroup.subtree_control", std::string("+") + controller, &err),
+  REQUIRE_MESSAGE(write_file(dir + "/cgroup.subtree_control",
+                             std::string("+") + controller, &err),
                   err);
 }
 
@@ -240,8 +254,8 @@ TEST_CASE("live cpu: a quota of 1.5 CPUs, rounded up to 2 and down to 1") {
   const own_cgroup own = locate_own("cpu");
   REQUIRE_MESSAGE(own.version != hierarchy_mode::none,
                   "no cpu controller visible to this process");
-  MESSAGE("cpu controller " << std::string(headroom::to_string(own.version)) << ", own cpu cgroup "
-                            << own.dir);
+  MESSAGE("cpu controller " << std::string(headroom::to_string(own.version))
+                            << ", own cpu cgroup " << own.dir);
   std::vector<std::unique_ptr<cgroup_dir>> dirs;
   remove_all cleanup{dirs};
   auto& leaf = make_dir(dirs, own, own.dir, base_name());
@@ -264,11 +278,14 @@ TEST_CASE("live cpu: a quota of 1.5 CPUs, rounded up to 2 and down to 1") {
   REQUIRE(r.down_ok == 1);
   CHECK(r.up == std::min<std::uint32_t>(2, affinity));
   CHECK(r.down == 1);
-  MESSAGE("quota " << r.quota_us << "/" << r.period_us << " us, affinity " << r.affinity << ": "
-                   << r.up << " rounded up, " << r.down << " rounded down");
+  MESSAGE("quota " << r.quota_us << "/" << r.period_us << " us, affinity "
+                   << r.affinity << ": " << r.up << " rounded up, " << r.down
+                   << " rounded down");
 }
 
-TEST_CASE("live cpu: the tightest quota up the chain, and a change seen by the same reader") {
+TEST_CASE(
+    "live cpu: the tightest quota up the chain, and a change seen by the same "
+    "reader") {
   const own_cgroup own = locate_own("cpu");
   REQUIRE(own.version != hierarchy_mode::none);
   std::vector<std::unique_ptr<cgroup_dir>> dirs;
@@ -336,6 +353,7 @@ TEST_CASE("live cpu: a cpuset of one CPU narrows the affinity and the count") {
   CHECK(r.affinity == 1);  // the kernel narrowed the task's mask too
   CHECK(r.up == 1);
   CHECK(r.down == 1);
-  MESSAGE("cpuset " << std::string(headroom::to_string(own.version)) << " " << one.dir() << ": "
-                    << r.cpuset << " CPU, this process has " << affinity_of_this_process());
+  MESSAGE("cpuset " << std::string(headroom::to_string(own.version)) << " "
+                    << one.dir() << ": " << r.cpuset
+                    << " CPU, this process has " << affinity_of_this_process());
 }

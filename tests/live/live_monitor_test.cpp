@@ -65,9 +65,11 @@ struct watcher {
   }
 
   // Index of the first event matching, or -1.
-  int find(event_kind k, pressure_level l = pressure_level::none, std::size_t from = 0) const {
+  int find(event_kind k, pressure_level l = pressure_level::none,
+           std::size_t from = 0) const {
     for (std::size_t i = from; i < events.size(); ++i) {
-      if (events[i].kind == k && (k != event_kind::pressure || events[i].level == l)) {
+      if (events[i].kind == k &&
+          (k != event_kind::pressure || events[i].level == l)) {
         return static_cast<int>(i);
       }
     }
@@ -80,9 +82,10 @@ watcher watch(pid_t pid, headroom::monitor_options o = {}) {
   auto m = headroom::monitor::create(o);
   REQUIRE_MESSAGE(m.has_value(), m.error().message());
   for (const auto& s : m->sources()) {
-    const std::string line = "source " + std::string(headroom::to_string(s.kind)) + ": " +
-                             (s.active ? "active " : "failed: " + s.failure.message() + " ") +
-                             s.detail;
+    const std::string line =
+        "source " + std::string(headroom::to_string(s.kind)) + ": " +
+        (s.active ? "active " : "failed: " + s.failure.message() + " ") +
+        s.detail;
     MESSAGE(line);
   }
   return watcher(std::move(*m));
@@ -90,7 +93,8 @@ watcher watch(pid_t pid, headroom::monitor_options o = {}) {
 
 }  // namespace
 
-TEST_CASE("live monitor: moderate, then critical, before the kill; then oom_kill") {
+TEST_CASE(
+    "live monitor: moderate, then critical, before the kill; then oom_kill") {
   cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
@@ -125,14 +129,18 @@ TEST_CASE("live monitor: moderate, then critical, before the kill; then oom_kill
   CHECK(static_cast<std::size_t>(critical) < events_before_kill);
   CHECK(w.events[static_cast<std::size_t>(moderate)].working_set >= 51 * MiB);
 
-  REQUIRE(w.pump_until([&] { return w.find(event_kind::oom_kill) >= 0; }, 5000ms));
-  const auto& kill = w.events[static_cast<std::size_t>(w.find(event_kind::oom_kill))];
+  REQUIRE(
+      w.pump_until([&] { return w.find(event_kind::oom_kill) >= 0; }, 5000ms));
+  const auto& kill =
+      w.events[static_cast<std::size_t>(w.find(event_kind::oom_kill))];
   CHECK(kill.new_oom_kills >= 1);
   CHECK(kill.oom_kills >= 1);
   // After the kill the level falls straight to what the bands say (the
   // memory is free), not through a moderate held over from before it.
-  const std::size_t killed_at = static_cast<std::size_t>(w.find(event_kind::oom_kill));
-  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 5000ms));
+  const std::size_t killed_at =
+      static_cast<std::size_t>(w.find(event_kind::oom_kill));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; },
+                       5000ms));
   for (std::size_t i = killed_at; i < w.events.size(); ++i) {
     const auto& e = w.events[i];
     if (e.kind != event_kind::pressure) continue;
@@ -143,7 +151,9 @@ TEST_CASE("live monitor: moderate, then critical, before the kill; then oom_kill
   }
 }
 
-TEST_CASE("live monitor: a raised limit gives limit_changed; freeing memory gives none") {
+TEST_CASE(
+    "live monitor: a raised limit gives limit_changed; freeing memory gives "
+    "none") {
   cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
@@ -155,22 +165,28 @@ TEST_CASE("live monitor: a raised limit gives limit_changed; freeing memory give
   auto w = watch(child.pid());
 
   must(child.ask(command::allocate, 54 * MiB));  // about 85%: moderate
-  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::moderate; }, 3000ms));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::moderate; },
+                       3000ms));
 
   REQUIRE(leaf.set_limit(256 * MiB));
-  REQUIRE(w.pump_until([&] { return w.find(event_kind::limit_changed) >= 0; }, 3000ms));
-  const auto& changed = w.events[static_cast<std::size_t>(w.find(event_kind::limit_changed))];
+  REQUIRE(w.pump_until([&] { return w.find(event_kind::limit_changed) >= 0; },
+                       3000ms));
+  const auto& changed =
+      w.events[static_cast<std::size_t>(w.find(event_kind::limit_changed))];
   CHECK(changed.old_limit == 64 * MiB);
   CHECK(changed.new_limit == 256 * MiB);
   CHECK(changed.new_cgroup == leaf.dir());
   CHECK_FALSE(changed.moved);
-  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 8000ms));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; },
+                       8000ms));
 
   REQUIRE(leaf.set_limit(64 * MiB));  // back down: pressure again
-  REQUIRE(w.pump_until([&] { return w.m.level() != pressure_level::none; }, 3000ms));
+  REQUIRE(w.pump_until([&] { return w.m.level() != pressure_level::none; },
+                       3000ms));
   const std::size_t mark = w.events.size();
   must(child.ask(command::free_all));
-  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; }, 8000ms));
+  REQUIRE(w.pump_until([&] { return w.m.level() == pressure_level::none; },
+                       8000ms));
   CHECK(w.find(event_kind::pressure, pressure_level::none, mark) >= 0);
   child.ask(command::quit);
   child.wait_exit();
@@ -198,26 +214,32 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
     // Reading a file through a 16 MiB cgroup: direct reclaim, memory stall
     // (PSI comes from the cgroup2 hierarchy, here its root: host-wide).
     // That needs a file system with a page cache to reclaim.
-    const std::string tmp = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+    const std::string tmp =
+        std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
     struct statfs fs {};
     REQUIRE(::statfs(tmp.c_str(), &fs) == 0);
     if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-      const std::string why = "not run: " + tmp +
-                              " is in memory (tmpfs/ramfs): nothing to reclaim, so no stall "
-                              "to cause on v1";
+      const std::string why =
+          "not run: " + tmp +
+          " is in memory (tmpfs/ramfs): nothing to reclaim, so no stall "
+          "to cause on v1";
       MESSAGE(why);
       return;
     }
     REQUIRE(leaf.set_limit(16 * MiB));
     o.use_host_psi = true;  // the cgroup2 root's pressure is host-wide
-    const std::string file = tmp + "/headroom-thrash-" + std::to_string(::getpid());
+    const std::string file =
+        tmp + "/headroom-thrash-" + std::to_string(::getpid());
     {
-      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      const int fd =
+          ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       REQUIRE(fd >= 0);
       std::vector<char> chunk(1 << 20, 'x');
-      for (int i = 0; i < 96; ++i) REQUIRE(::write(fd, chunk.data(), chunk.size()) > 0);
+      for (int i = 0; i < 96; ++i)
+        REQUIRE(::write(fd, chunk.data(), chunk.size()) > 0);
       ::fdatasync(fd);
-      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // not cached: read from disk
+      ::posix_fadvise(fd, 0, 0,
+                      POSIX_FADV_DONTNEED);  // not cached: read from disk
       ::close(fd);
     }
     thrash_file = file;
@@ -246,15 +268,17 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
       },
       15000ms);
   const auto after = child.receive(20000);  // the load's own report
-  const std::string seen = "memory.pressure of the cgroup now: " +
-                           read_file(leaf.dir() + "/memory.pressure") + "usage " +
-                           (after ? std::to_string(after->usage) : std::string("?"));
+  const std::string seen =
+      "memory.pressure of the cgroup now: " +
+      read_file(leaf.dir() + "/memory.pressure") + "usage " +
+      (after ? std::to_string(after->usage) : std::string("?"));
   CHECK_MESSAGE(fired, seen);
   if (!fired) {
     for (const auto& st : w.m.sources()) {
-      const std::string line = "source now " + std::string(headroom::to_string(st.kind)) + ": " +
-                               (st.active ? "active " : "failed: " + st.failure.message() + " ") +
-                               st.detail;
+      const std::string line =
+          "source now " + std::string(headroom::to_string(st.kind)) + ": " +
+          (st.active ? "active " : "failed: " + st.failure.message() + " ") +
+          st.detail;
       MESSAGE(line);
     }
   }

@@ -24,16 +24,16 @@ using cgroup_list = std::vector<std::unique_ptr<cgroup_dir>>;
 inline std::string new_base(cgroup_list& keep) {
   std::string err;
   auto dir = cgroup_dir::make(g_host, g_host.own_dir,
-                              "headroom-live-" + std::to_string(::getpid()) + "-" +
-                                  std::to_string(++g_serial),
+                              "headroom-live-" + std::to_string(::getpid()) +
+                                  "-" + std::to_string(++g_serial),
                               &err);
   REQUIRE_MESSAGE(dir.has_value(), err);
   keep.push_back(std::make_unique<cgroup_dir>(g_host, *dir));
   return *dir;
 }
 
-inline cgroup_dir& add(cgroup_list& keep, const std::string& parent, const std::string& name,
-                       bool enable_memory = true) {
+inline cgroup_dir& add(cgroup_list& keep, const std::string& parent,
+                       const std::string& name, bool enable_memory = true) {
   std::string err;
   auto dir = cgroup_dir::make(g_host, parent, name, &err, enable_memory);
   REQUIRE_MESSAGE(dir.has_value(), err);

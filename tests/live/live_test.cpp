@@ -60,7 +60,9 @@ TEST_CASE("live: a limit on the leaf") {
   child.wait_exit();
 }
 
-TEST_CASE("live: a limit on the parent over an unlimited child, enforced by the kernel") {
+TEST_CASE(
+    "live: a limit on the parent over an unlimited child, enforced by the "
+    "kernel") {
   cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
@@ -96,7 +98,8 @@ TEST_CASE("live: a limit on the parent over an unlimited child, enforced by the 
   const int status = child.wait_exit();
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGKILL);
-  MESSAGE("killed after allocating " << last_allocated / MiB << " MiB, last usage read "
+  MESSAGE("killed after allocating " << last_allocated / MiB
+                                     << " MiB, last usage read "
                                      << last_usage / MiB << " MiB");
   CHECK(last_allocated >= 96 * MiB - 24 * MiB);
 }
@@ -139,15 +142,19 @@ TEST_CASE("live: usage follows an allocation of known size") {
   const auto after = must(child.ask(command::allocate, size));
   REQUIRE(after.allocated == size);
   const auto grown = static_cast<std::int64_t>(after.usage - before.usage);
-  const auto ws_grown = static_cast<std::int64_t>(after.working_set - before.working_set);
+  const auto ws_grown =
+      static_cast<std::int64_t>(after.working_set - before.working_set);
   MESSAGE("usage grew by " << grown << " bytes for " << size << " allocated");
-  CHECK(std::llabs(grown - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
-  CHECK(std::llabs(ws_grown - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
+  CHECK(std::llabs(grown - static_cast<std::int64_t>(size)) <=
+        static_cast<std::int64_t>(tolerance));
+  CHECK(std::llabs(ws_grown - static_cast<std::int64_t>(size)) <=
+        static_cast<std::int64_t>(tolerance));
   CHECK(after.headroom + tolerance >= 512 * MiB - after.working_set);
 
   const auto freed = must(child.ask(command::free_all));
   const auto shrunk = static_cast<std::int64_t>(after.usage - freed.usage);
-  CHECK(std::llabs(shrunk - static_cast<std::int64_t>(size)) <= static_cast<std::int64_t>(tolerance));
+  CHECK(std::llabs(shrunk - static_cast<std::int64_t>(size)) <=
+        static_cast<std::int64_t>(tolerance));
   child.ask(command::quit);
   child.wait_exit();
 }
@@ -183,7 +190,8 @@ TEST_CASE("live: a limit changed at runtime is seen by the same reader") {
   child.wait_exit();
 }
 
-TEST_CASE("live: the process moved to another cgroup; a new reader follows it") {
+TEST_CASE(
+    "live: the process moved to another cgroup; a new reader follows it") {
   cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);
@@ -220,7 +228,8 @@ TEST_CASE("live: an OOM kill is counted in the limit cgroup") {
     child_process victim;
     REQUIRE(leaf.move_in(victim.pid()));
     bool killed = false;
-    for (int i = 0; i < 20 && !killed; ++i) killed = !victim.ask(command::allocate, 8 * MiB);
+    for (int i = 0; i < 20 && !killed; ++i)
+      killed = !victim.ask(command::allocate, 8 * MiB);
     REQUIRE(killed);
     victim.wait_exit();
   }
@@ -243,20 +252,26 @@ TEST_CASE("live: PSI some/full of the own cgroup can be read") {
   REQUIRE_MESSAGE(r.pressure_ok == 1, r.pressure_path);
   if (g_host.v2()) {
     CHECK(std::string(r.pressure_path) == leaf.dir() + "/memory.pressure");
-    CHECK(r.pressure_scope == static_cast<int>(headroom::pressure_scope::cgroup));
+    CHECK(r.pressure_scope ==
+          static_cast<int>(headroom::pressure_scope::cgroup));
   } else {
     // Memory on v1: PSI comes from the process's directory on the unified
     // mount (or /proc/pressure/memory when there is none), never the v1 tree.
-    CHECK(std::string(r.pressure_path).find("/memory.pressure") != std::string::npos);
+    CHECK(std::string(r.pressure_path).find("/memory.pressure") !=
+          std::string::npos);
     CHECK(std::string(r.pressure_path).rfind(g_host.own_dir, 0) != 0);
   }
   child.ask(command::quit);
   child.wait_exit();
 }
 
-TEST_CASE("live v2: memory.high below memory.max is reported, and throttling is counted") {
+TEST_CASE(
+    "live v2: memory.high below memory.max is reported, and throttling is "
+    "counted") {
   if (!g_host.v2()) {
-    MESSAGE("not run: memory.high exists on cgroup v2 only (this kernel has memory on v1)");
+    MESSAGE(
+        "not run: memory.high exists on cgroup v2 only (this kernel has memory "
+        "on v1)");
     return;
   }
   cgroup_list dirs;
@@ -279,14 +294,19 @@ TEST_CASE("live v2: memory.high below memory.max is reported, and throttling is 
   const auto after = must(child.ask(command::allocate, 34 * MiB));
   CHECK(after.events_high > 0);
   CHECK(after.usage > 32 * MiB);
-  MESSAGE("memory.events high=" << after.events_high << " after 34 MiB under a 32 MiB high");
+  MESSAGE("memory.events high=" << after.events_high
+                                << " after 34 MiB under a 32 MiB high");
   child.ask(command::quit);
   child.wait_exit();
 }
 
-TEST_CASE("live v2: a leaf without the memory controller reads its nearest ancestor") {
+TEST_CASE(
+    "live v2: a leaf without the memory controller reads its nearest "
+    "ancestor") {
   if (!g_host.v2()) {
-    MESSAGE("not run: on v1 every cgroup of the memory hierarchy has the controller");
+    MESSAGE(
+        "not run: on v1 every cgroup of the memory hierarchy has the "
+        "controller");
     return;
   }
   cgroup_list dirs;
@@ -317,15 +337,17 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     return 77;
   };
-  if (::geteuid() != 0) return skip("live cgroup tests need root (they create cgroups)");
+  if (::geteuid() != 0)
+    return skip("live cgroup tests need root (they create cgroups)");
   g_host = probe_host();
   if (g_host.mode == headroom::hierarchy_mode::none) {
     return skip("no memory cgroup is visible to this process");
   }
   // Can we make (and remove) a child memory cgroup here?
   std::string err;
-  auto probe = cgroup_dir::make(g_host, g_host.own_dir,
-                                "headroom-live-probe-" + std::to_string(::getpid()), &err);
+  auto probe = cgroup_dir::make(
+      g_host, g_host.own_dir,
+      "headroom-live-probe-" + std::to_string(::getpid()), &err);
   if (!probe) return skip("cannot create a child memory cgroup: " + err);
   ::rmdir(probe->c_str());
   std::printf("live tests: mode %s, own memory cgroup %s\n",

@@ -5,7 +5,8 @@
 
 #include "../support/doctest.hpp"
 
-static_assert(HEADROOM_HAVE_LINUX == 0, "this test pretends not to be on Linux");
+static_assert(HEADROOM_HAVE_LINUX == 0,
+              "this test pretends not to be on Linux");
 
 TEST_CASE("without Linux: no cpu controller, no affinity, no effective count") {
   auto r = headroom::cpu_reader::open();
@@ -19,13 +20,16 @@ TEST_CASE("without Linux: no cpu controller, no affinity, no effective count") {
   CHECK_FALSE(s.effective(headroom::cpu_rounding::up).has_value());
 }
 
-TEST_CASE("without Linux: no rlimits, no release call, no budget from nothing") {
-  CHECK(headroom::read_address_limits().error().code == headroom::errc::not_supported);
-  CHECK(headroom::release_free_memory().error().code == headroom::errc::not_supported);
+TEST_CASE(
+    "without Linux: no rlimits, no release call, no budget from nothing") {
+  CHECK(headroom::read_address_limits().error().code ==
+        headroom::errc::not_supported);
+  CHECK(headroom::release_free_memory().error().code ==
+        headroom::errc::not_supported);
   auto reader = headroom::memory_reader::open();
   REQUIRE(reader.has_value());
-  const auto b = headroom::compute_budget(reader->snapshot(), headroom::presets::jvm(),
-                                          headroom::address_limits{});
+  const auto b = headroom::compute_budget(
+      reader->snapshot(), headroom::presets::jvm(), headroom::address_limits{});
   REQUIRE_FALSE(b.has_value());
   CHECK(b.error().code == headroom::errc::not_supported);
 }

@@ -6,7 +6,8 @@
 
 #include "../support/doctest.hpp"
 
-static_assert(HEADROOM_HAVE_LINUX == 0, "this test pretends not to be on Linux");
+static_assert(HEADROOM_HAVE_LINUX == 0,
+              "this test pretends not to be on Linux");
 
 TEST_CASE("without Linux: mode none, every value not supported") {
   auto r = headroom::memory_reader::open();
@@ -25,7 +26,8 @@ TEST_CASE("without Linux: mode none, every value not supported") {
   CHECK_FALSE(rep.pressure.value.has_value());
 }
 
-TEST_CASE("without Linux: the monitor exists, and create() says not supported") {
+TEST_CASE(
+    "without Linux: the monitor exists, and create() says not supported") {
   headroom::monitor_options o;
   o.moderate = headroom::band_edge::percent(70);
   auto m = headroom::monitor::create(o);

@@ -43,7 +43,8 @@ std::string find_library(const std::string& soname) {
     dirs.push_back("/usr/lib/" + arch);
     dirs.push_back("/lib/" + arch);
   }
-  for (const char* d : {"/usr/lib64", "/usr/lib", "/lib64", "/lib", "/usr/local/lib"}) {
+  for (const char* d :
+       {"/usr/lib64", "/usr/lib", "/lib64", "/lib", "/usr/local/lib"}) {
     dirs.emplace_back(d);
   }
   for (const auto& d : dirs) {
@@ -67,12 +68,14 @@ std::map<std::string, std::string> key_values(const std::string& text) {
   return kv;
 }
 
-std::uint64_t number(const std::map<std::string, std::string>& kv, const char* key) {
+std::uint64_t number(const std::map<std::string, std::string>& kv,
+                     const char* key) {
   const auto it = kv.find(key);
   REQUIRE_MESSAGE(it != kv.end(), "no " << key << " in the probe's output");
   REQUIRE_MESSAGE(!it->second.empty(), key << " is empty");
-  REQUIRE_MESSAGE(it->second.find_first_not_of("0123456789") == std::string::npos,
-                  key << " is not a number: " << it->second);
+  REQUIRE_MESSAGE(
+      it->second.find_first_not_of("0123456789") == std::string::npos,
+      key << " is not a number: " << it->second);
   return std::strtoull(it->second.c_str(), nullptr, 10);
 }
 
@@ -111,11 +114,13 @@ int main(int argc, char** argv) {
   const std::string soname = argv[2];
   const std::string package = argv[3];
   if (HEADROOM_TEST_SANITIZED) {
-    return skip("sanitizer build: its runtime owns malloc, so " + soname + " cannot be preloaded");
+    return skip("sanitizer build: its runtime owns malloc, so " + soname +
+                " cannot be preloaded");
   }
   g_library = find_library(soname);
   if (g_library.empty()) {
-    return skip(soname + " is not installed (Debian: apt-get install " + package + ")");
+    return skip(soname + " is not installed (Debian: apt-get install " +
+                package + ")");
   }
   std::printf("%s: LD_PRELOAD=%s\n", g_allocator.c_str(), g_library.c_str());
   char* args[] = {argv[0]};

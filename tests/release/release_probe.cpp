@@ -11,8 +11,9 @@
 
 int main() {
   std::vector<void*> blocks;
-  for (int i = 0; i < 8192; ++i) blocks.push_back(std::malloc(4096));   // 32 MiB
-  for (int i = 0; i < 32; ++i) blocks.push_back(std::malloc(1 << 20));  // 32 MiB
+  for (int i = 0; i < 8192; ++i) blocks.push_back(std::malloc(4096));  // 32 MiB
+  for (int i = 0; i < 32; ++i)
+    blocks.push_back(std::malloc(1 << 20));  // 32 MiB
   for (void* p : blocks) {
     if (p == nullptr) {
       std::fprintf(stderr, "release_probe: malloc failed\n");
@@ -37,9 +38,11 @@ int main() {
   std::printf("allocator=%s\n", headroom::to_string(r->allocator));
   std::printf("call=%s\n", r->call.c_str());
   std::printf("malloc_from=%s\n", r->malloc_from.c_str());
-  std::printf("rss_before=%s\n",
-              r->rss_before ? std::to_string(*r->rss_before).c_str() : "unknown");
-  std::printf("rss_after=%s\n", r->rss_after ? std::to_string(*r->rss_after).c_str() : "unknown");
+  std::printf("rss_before=%s\n", r->rss_before
+                                     ? std::to_string(*r->rss_before).c_str()
+                                     : "unknown");
+  std::printf("rss_after=%s\n",
+              r->rss_after ? std::to_string(*r->rss_after).c_str() : "unknown");
   std::printf("rss_released=%s\n", number(r->rss_released()).c_str());
   std::printf("allocator_released=%s\n", number(r->allocator_released).c_str());
   return 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// headroom-soak [--seconds N] [--limit-mib M] [--restart-every-ms MS] [--seed S] [--verbose]
+// headroom-soak [--seconds N] [--limit-mib M] [--restart-every-ms MS] [--seed
+// S] [--verbose]
 //
 // A long run of the pressure monitor against a real kernel, as root. It
 // makes a child memory cgroup with a limit (256 MiB by default), moves a
@@ -78,16 +79,17 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 constexpr std::uint64_t MiB = 1024 * 1024;
-constexpr auto stop_bound = 100ms;   // each stop() must return within this
-constexpr auto hang_bound = 5s;      // the watchdog's: beyond it, a hang
-constexpr auto grace = 2000ms;       // see the tolerance above
+constexpr auto stop_bound = 100ms;  // each stop() must return within this
+constexpr auto hang_bound = 5s;     // the watchdog's: beyond it, a hang
+constexpr auto grace = 2000ms;      // see the tolerance above
 // Resident memory may grow this much after the warm-up (allocator caches,
 // thread stacks reused). A sanitizer's runtime keeps per-thread state and
 // shadow of its own, and each restart starts a thread: more room there.
 constexpr long rss_bound_kib = HEADROOM_TEST_SANITIZED ? 32 * 1024 : 2048;
 
 double ms_since(clock_type::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+      .count();
 }
 
 std::atomic<bool> g_interrupted{false};
@@ -130,10 +132,11 @@ constexpr std::size_t max_blocks = 4096;
 
 // One byte per page, so each is charged now. Not instrumented: a
 // sanitizer's shadow writes would be charged to the cgroup too.
-__attribute__((no_sanitize("address", "thread", "undefined"))) void touch(char* p,
-                                                                          std::size_t n) {
+__attribute__((no_sanitize("address", "thread", "undefined"))) void touch(
+    char* p, std::size_t n) {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  for (std::size_t i = 0; i < n; i += page) static_cast<volatile char*>(p)[i] = 0x5a;
+  for (std::size_t i = 0; i < n; i += page)
+    static_cast<volatile char*>(p)[i] = 0x5a;
 }
 
 // The forked child: no allocation, no library, only pipes and mmap.
@@ -143,10 +146,12 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) void touch(char* 
   std::uint32_t n = 0;
   for (;;) {
     order o{};
-    if (::read(in, &o, sizeof o) != static_cast<ssize_t>(sizeof o) || o.quit) ::_exit(0);
+    if (::read(in, &o, sizeof o) != static_cast<ssize_t>(sizeof o) || o.quit)
+      ::_exit(0);
     const std::uint32_t want = std::min<std::uint32_t>(o.blocks, max_blocks);
     while (n < want) {
-      void* p = ::mmap(nullptr, block, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      void* p = ::mmap(nullptr, block, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) break;
       ::madvise(p, block, MADV_NOHUGEPAGE);  // 1 MiB is 1 MiB
       touch(static_cast<char*>(p), block);
@@ -158,7 +163,8 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) void touch(char* 
       if (o.ramp_us) ::usleep(o.ramp_us);
     }
     answer a{n};
-    if (::write(out, &a, sizeof a) != static_cast<ssize_t>(sizeof a)) ::_exit(1);
+    if (::write(out, &a, sizeof a) != static_cast<ssize_t>(sizeof a))
+      ::_exit(1);
   }
 }
 
@@ -167,7 +173,8 @@ class driver {
   bool start() {
     int to_child[2];
     int to_parent[2];
-    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0) return false;
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0)
+      return false;
     pid_ = ::fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
@@ -196,11 +203,13 @@ class driver {
   // Moves the child to `blocks`; false when it died.
   bool hold(std::uint32_t blocks, std::uint32_t ramp_us) {
     order o{blocks, ramp_us, 0};
-    if (::write(cmd_, &o, sizeof o) != static_cast<ssize_t>(sizeof o)) return false;
+    if (::write(cmd_, &o, sizeof o) != static_cast<ssize_t>(sizeof o))
+      return false;
     answer a{};
     std::size_t got = 0;
     while (got < sizeof a) {
-      const ssize_t r = ::read(reply_, reinterpret_cast<char*>(&a) + got, sizeof a - got);
+      const ssize_t r =
+          ::read(reply_, reinterpret_cast<char*>(&a) + got, sizeof a - got);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return false;
       got += static_cast<std::size_t>(r);
@@ -228,19 +237,25 @@ class driver {
 // The band edges as monitor_core::update_limit computes them.
 struct edges {
   std::uint64_t moderate, critical, hysteresis;
-  std::uint64_t exit_moderate() const { return moderate > hysteresis ? moderate - hysteresis : 0; }
-  std::uint64_t exit_critical() const { return critical > hysteresis ? critical - hysteresis : 0; }
+  std::uint64_t exit_moderate() const {
+    return moderate > hysteresis ? moderate - hysteresis : 0;
+  }
+  std::uint64_t exit_critical() const {
+    return critical > hysteresis ? critical - hysteresis : 0;
+  }
 };
 
 // The band rule of detail/level.hpp, written out again here so the oracle
 // is not the code under test.
-pressure_level band_of(pressure_level current, std::uint64_t ws, const edges& e) {
+pressure_level band_of(pressure_level current, std::uint64_t ws,
+                       const edges& e) {
   if (ws >= e.critical) return pressure_level::critical;
   if (current == pressure_level::critical && ws >= e.exit_critical()) {
     return pressure_level::critical;
   }
   if (ws >= e.moderate) return pressure_level::moderate;
-  if (current != pressure_level::none && ws >= e.exit_moderate()) return pressure_level::moderate;
+  if (current != pressure_level::none && ws >= e.exit_moderate())
+    return pressure_level::moderate;
   return pressure_level::none;
 }
 
@@ -248,14 +263,18 @@ struct kernel_view {
   bool ok = false;
   std::uint64_t usage = 0;
   std::uint64_t inactive_file = 0;
-  std::uint64_t working_set() const { return usage > inactive_file ? usage - inactive_file : 0; }
+  std::uint64_t working_set() const {
+    return usage > inactive_file ? usage - inactive_file : 0;
+  }
 };
 
-std::optional<std::uint64_t> key_of(const std::string& text, const std::string& key) {
+std::optional<std::uint64_t> key_of(const std::string& text,
+                                    const std::string& key) {
   std::size_t at = 0;
   while (at < text.size()) {
     const std::size_t end = text.find('\n', at);
-    const std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    const std::string line = text.substr(
+        at, end == std::string::npos ? std::string::npos : end - at);
     if (line.compare(0, key.size() + 1, key + " ") == 0) {
       return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
     }
@@ -267,12 +286,13 @@ std::optional<std::uint64_t> key_of(const std::string& text, const std::string& 
 
 kernel_view read_kernel(const std::string& dir, bool v2) {
   kernel_view k;
-  const std::string usage =
-      headroom_live::read_file(dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+  const std::string usage = headroom_live::read_file(
+      dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
   const std::string stat = headroom_live::read_file(dir + "/memory.stat");
   if (usage.empty() || stat.empty()) return k;
   k.usage = std::strtoull(usage.c_str(), nullptr, 10);
-  const auto inactive = key_of(stat, v2 ? "inactive_file" : "total_inactive_file");
+  const auto inactive =
+      key_of(stat, v2 ? "inactive_file" : "total_inactive_file");
   if (!inactive) return k;
   k.inactive_file = *inactive;
   k.ok = true;
@@ -285,11 +305,11 @@ kernel_view read_kernel(const std::string& dir, bool v2) {
 struct reported {
   std::mutex mu;
   pressure_level level = pressure_level::none;  // as of the latest crossing
-  long crossings = 0;        // level changes reported (initial ones apart)
-  long step_crossings = 0;   // during the current step
-  long initial = 0;          // a new monitor's first report of a level
+  long crossings = 0;       // level changes reported (initial ones apart)
+  long step_crossings = 0;  // during the current step
+  long initial = 0;         // a new monitor's first report of a level
   bool expect_initial = false;
-  long out_of_order = 0;     // an event whose `previous` is not the last level
+  long out_of_order = 0;  // an event whose `previous` is not the last level
   long limit_changed = 0;
   long oom_kills = 0;
   long repeats = 0;
@@ -370,16 +390,19 @@ bool open_watch(watch& w, pid_t pid, reported& rep, std::string* err) {
 // hung. Nothing else can be trusted then.
 class watchdog {
  public:
-  explicit watchdog(std::function<void()> last_words) : last_words_(std::move(last_words)) {
+  explicit watchdog(std::function<void()> last_words)
+      : last_words_(std::move(last_words)) {
     thread_ = std::thread([this] {
       while (!done_) {
         std::this_thread::sleep_for(20ms);
         const auto d = deadline_.load();
         if (d != 0 && clock_type::now().time_since_epoch().count() > d) {
-          std::printf("FAIL: %s did not return within %lld ms: a hang\n", what_.load(),
-                      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 limit_.load())
-                                                 .count()));
+          std::printf("FAIL: %s did not return within %lld ms: a hang\n",
+                      what_.load(),
+                      static_cast<long long>(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              limit_.load())
+                              .count()));
           std::fflush(stdout);
           last_words_();
           ::_exit(1);
@@ -418,10 +441,11 @@ struct args {
 };
 
 int usage_error(const char* why) {
-  std::fprintf(stderr,
-               "headroom-soak: %s\nusage: headroom-soak [--seconds N] [--limit-mib M] "
-               "[--restart-every-ms MS] [--seed S] [--verbose]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "headroom-soak: %s\nusage: headroom-soak [--seconds N] [--limit-mib M] "
+      "[--restart-every-ms MS] [--seed S] [--verbose]\n",
+      why);
   return 2;
 }
 
@@ -456,18 +480,20 @@ int main(int argc, char** argv) {
     }
   }
   if (a.seconds < 1) return usage_error("--seconds must be at least 1");
-  if (a.limit_mib < 64 || a.limit_mib > 4000) return usage_error("--limit-mib: 64 to 4000");
+  if (a.limit_mib < 64 || a.limit_mib > 4000)
+    return usage_error("--limit-mib: 64 to 4000");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   using namespace headroom_live;
-  if (::geteuid() != 0) return skip("the soak needs root (it creates a memory cgroup)");
+  if (::geteuid() != 0)
+    return skip("the soak needs root (it creates a memory cgroup)");
   const host_layout host = probe_host();
   if (host.mode == headroom::hierarchy_mode::none) {
     return skip("no memory cgroup is visible to this process");
   }
   std::string err;
-  auto made = cgroup_dir::make(host, host.own_dir, "headroom-soak-" + std::to_string(::getpid()),
-                               &err);
+  auto made = cgroup_dir::make(
+      host, host.own_dir, "headroom-soak-" + std::to_string(::getpid()), &err);
   if (!made) return skip("cannot create a child memory cgroup: " + err);
   cgroup_dir cg(host, *made);
   const std::uint64_t limit = a.limit_mib * MiB;
@@ -510,7 +536,8 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(50ms);
   const kernel_view base = read_kernel(cg.dir(), v2);
   if (!base.ok) {
-    std::printf("FAIL: cannot read usage and memory.stat of %s\n", cg.dir().c_str());
+    std::printf("FAIL: cannot read usage and memory.stat of %s\n",
+                cg.dir().c_str());
     return 1;
   }
 
@@ -533,12 +560,15 @@ int main(int argc, char** argv) {
   // moderate by history; [moderate, exit critical) moderate; [exit
   // critical, critical) moderate or critical by history; [critical, limit)
   // critical.
-  const std::uint64_t bounds[6] = {base.working_set(), e.exit_moderate(), e.moderate,
-                                   e.exit_critical(), e.critical, eff};
+  const std::uint64_t bounds[6] = {base.working_set(), e.exit_moderate(),
+                                   e.moderate,         e.exit_critical(),
+                                   e.critical,         eff};
   std::uint64_t target[5];
   for (int z = 0; z < 5; ++z) {
     const double at = z == 0 ? 0.6 : z == 4 ? 0.35 : 0.5;
-    target[z] = bounds[z] + static_cast<std::uint64_t>(static_cast<double>(bounds[z + 1] - bounds[z]) * at);
+    target[z] =
+        bounds[z] + static_cast<std::uint64_t>(
+                        static_cast<double>(bounds[z + 1] - bounds[z]) * at);
   }
   const auto blocks_for = [&](std::uint64_t ws) {
     const std::uint64_t over = ws > base.usage ? ws - base.usage : 0;
@@ -546,27 +576,37 @@ int main(int argc, char** argv) {
   };
   const auto margin_of = [&](std::uint64_t ws) {
     std::uint64_t m = UINT64_MAX;
-    for (const std::uint64_t edge : {e.exit_moderate(), e.moderate, e.exit_critical(), e.critical}) {
+    for (const std::uint64_t edge :
+         {e.exit_moderate(), e.moderate, e.exit_critical(), e.critical}) {
       m = std::min(m, ws > edge ? ws - edge : edge - ws);
     }
     return m;
   };
 
   const long restart_every_ms =
-      a.restart_every_ms > 0 ? a.restart_every_ms
-                             : std::clamp<long>(a.seconds * 1000L / 40, 500, 5000);
-  const auto warmup = std::min<clock_type::duration>(30s, std::chrono::milliseconds(a.seconds * 250L));
-  std::printf("soak: %d s, mode %s, cgroup %s, limit %" PRIu64 " MiB, child %d, seed %u\n",
-              a.seconds, headroom::to_string(host.mode), cg.dir().c_str(), limit / MiB,
-              static_cast<int>(child_pid), a.seed);
-  std::printf("soak: edges (working set) moderate %.1f MiB, critical %.1f MiB, exits %.1f / %.1f MiB;"
-              " the child's own usage %.1f MiB\n",
-              double(e.moderate) / MiB, double(e.critical) / MiB, double(e.exit_moderate()) / MiB,
-              double(e.exit_critical()) / MiB, double(base.usage) / MiB);
-  std::printf("soak: plateaus at %.1f %.1f %.1f %.1f %.1f MiB; restart every %ld ms; warm-up %lld s\n",
-              double(target[0]) / MiB, double(target[1]) / MiB, double(target[2]) / MiB,
-              double(target[3]) / MiB, double(target[4]) / MiB, restart_every_ms,
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(warmup).count()));
+      a.restart_every_ms > 0
+          ? a.restart_every_ms
+          : std::clamp<long>(a.seconds * 1000L / 40, 500, 5000);
+  const auto warmup = std::min<clock_type::duration>(
+      30s, std::chrono::milliseconds(a.seconds * 250L));
+  std::printf("soak: %d s, mode %s, cgroup %s, limit %" PRIu64
+              " MiB, child %d, seed %u\n",
+              a.seconds, headroom::to_string(host.mode), cg.dir().c_str(),
+              limit / MiB, static_cast<int>(child_pid), a.seed);
+  std::printf(
+      "soak: edges (working set) moderate %.1f MiB, critical %.1f MiB, exits "
+      "%.1f / %.1f MiB;"
+      " the child's own usage %.1f MiB\n",
+      double(e.moderate) / MiB, double(e.critical) / MiB,
+      double(e.exit_moderate()) / MiB, double(e.exit_critical()) / MiB,
+      double(base.usage) / MiB);
+  std::printf(
+      "soak: plateaus at %.1f %.1f %.1f %.1f %.1f MiB; restart every %ld ms; "
+      "warm-up %lld s\n",
+      double(target[0]) / MiB, double(target[1]) / MiB, double(target[2]) / MiB,
+      double(target[3]) / MiB, double(target[4]) / MiB, restart_every_ms,
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::seconds>(warmup).count()));
 
   const int fds_before = count_fds();
   const long rss_before = rss_kib();
@@ -579,9 +619,10 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : w->m->sources()) {
     if (!s.active && s.failure.code == headroom::errc::disabled) continue;
-    std::printf("soak: source %s: %s%s\n", headroom::to_string(s.kind),
-                s.active ? "active " : ("failed: " + s.failure.message() + " ").c_str(),
-                s.detail.c_str());
+    std::printf(
+        "soak: source %s: %s%s\n", headroom::to_string(s.kind),
+        s.active ? "active " : ("failed: " + s.failure.message() + " ").c_str(),
+        s.detail.c_str());
   }
 
   // How soon a crossing must be reported once the move is done: with the
@@ -597,13 +638,17 @@ int main(int argc, char** argv) {
   const double late_ms = eventfd_bands ? 250.0 : 1250.0;
 
   std::mt19937 rng(a.seed);
-  const auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const auto uniform = [&](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
 
   // State of the run.
   int zone = 0;
   pressure_level kernel_band = pressure_level::none;
-  long steps = 0, expected = 0, missed = 0, extra = 0, wrong_level = 0, ambiguous = 0;
-  long late = 0, initial_missed = 0, stops = 0, recreates = 0, stopped_moves = 0;
+  long steps = 0, expected = 0, missed = 0, extra = 0, wrong_level = 0,
+       ambiguous = 0;
+  long late = 0, initial_missed = 0, stops = 0, recreates = 0,
+       stopped_moves = 0;
   unsigned restart_turn = 0;
   double max_stop_ms = 0, max_settle_ms = 0, sum_settle_ms = 0;
   long settled_changes = 0;
@@ -611,14 +656,16 @@ int main(int argc, char** argv) {
   int fds_warm = -1;
   long rss_warm = -1;
   auto last_restart = clock_type::now();
-  auto next_progress = clock_type::now() + std::chrono::seconds(std::max(5, a.seconds / 10));
+  auto next_progress =
+      clock_type::now() + std::chrono::seconds(std::max(5, a.seconds / 10));
   std::vector<std::string> failures;
   const auto end_at = clock_type::now() + std::chrono::seconds(a.seconds);
 
   // Waits until the monitor's reported level is `want`, up to `until`.
   // Returns the time waited, or nothing when it did not come.
-  const auto settle = [&](pressure_level want, clock_type::time_point from,
-                          clock_type::time_point until) -> std::optional<double> {
+  const auto settle =
+      [&](pressure_level want, clock_type::time_point from,
+          clock_type::time_point until) -> std::optional<double> {
     for (;;) {
       {
         std::lock_guard<std::mutex> lock(rep.mu);
@@ -638,7 +685,8 @@ int main(int argc, char** argv) {
     ++stops;
     max_stop_ms = std::max(max_stop_ms, ms);
     if (ms > std::chrono::duration<double, std::milli>(stop_bound).count()) {
-      failures.push_back(std::string(what) + " took " + std::to_string(ms) + " ms");
+      failures.push_back(std::string(what) + " took " + std::to_string(ms) +
+                         " ms");
     }
   };
 
@@ -666,7 +714,9 @@ int main(int argc, char** argv) {
     const int speed = uniform(0, 9);
     const std::uint32_t ramp_us = speed < 5 ? 0 : speed < 8 ? 100 : 1000;
     const int kind = uniform(0, 9);
-    const int hold_ms = kind < 4 ? uniform(20, 80) : kind < 8 ? uniform(100, 500) : uniform(800, 2000);
+    const int hold_ms = kind < 4   ? uniform(20, 80)
+                        : kind < 8 ? uniform(100, 500)
+                                   : uniform(800, 2000);
 
     {
       std::lock_guard<std::mutex> lock(rep.mu);
@@ -679,11 +729,13 @@ int main(int argc, char** argv) {
     restart how = restart::none;
     if (ms_since(last_restart) >= static_cast<double>(restart_every_ms)) {
       last_restart = clock_type::now();
-      const restart turn[3] = {restart::between, restart::across_move, restart::recreate};
+      const restart turn[3] = {restart::between, restart::across_move,
+                               restart::recreate};
       how = turn[restart_turn++ % 3];
       // A new monitor has no history: recreate only where the level does
       // not depend on it, so that it must arrive at the kernel's level.
-      if (how == restart::recreate && next != 0 && next != 2 && next != 4) how = restart::between;
+      if (how == restart::recreate && next != 0 && next != 2 && next != 4)
+        how = restart::between;
     }
     if (how == restart::across_move) {
       timed_stop("stop()", [&] { w->m->stop(); });
@@ -692,7 +744,8 @@ int main(int argc, char** argv) {
     dog.arm("the child's move", 60s);
     if (!child->hold(blocks_for(target[next]), ramp_us)) {
       dog.disarm();
-      failures.push_back("the child died (OOM-killed?) at step " + std::to_string(steps));
+      failures.push_back("the child died (OOM-killed?) at step " +
+                         std::to_string(steps));
       break;
     }
     dog.disarm();
@@ -700,7 +753,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(uniform(0, 50)));
       auto started = w->m->start();
       if (!started) {
-        failures.push_back("start() after stop(): " + started.error().message());
+        failures.push_back("start() after stop(): " +
+                           started.error().message());
         break;
       }
     }
@@ -735,7 +789,8 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(1ms);
     }
-    const auto waited = settle(band, moved, std::max(clock_type::now(), moved + grace));
+    const auto waited =
+        settle(band, moved, std::max(clock_type::now(), moved + grace));
     long in_step = 0;
     std::string reason;
     {
@@ -749,20 +804,23 @@ int main(int argc, char** argv) {
       } else {
         ++wrong_level;
       }
-      std::printf("soak: step %ld: kernel working set %.1f MiB is %s (was %s), the monitor says %s"
-                  " after %.0f ms: %s\n",
-                  steps, double(ws) / MiB, name(band), name(kernel_band),
-                  name([&] {
-                    std::lock_guard<std::mutex> lock(rep.mu);
-                    return rep.level;
-                  }()),
-                  ms_since(moved), reason.c_str());
+      std::printf(
+          "soak: step %ld: kernel working set %.1f MiB is %s (was %s), the "
+          "monitor says %s"
+          " after %.0f ms: %s\n",
+          steps, double(ws) / MiB, name(band), name(kernel_band), name([&] {
+            std::lock_guard<std::mutex> lock(rep.mu);
+            return rep.level;
+          }()),
+          ms_since(moved), reason.c_str());
     } else if (changed && waited) {
       const double t = first_match ? *first_match : *waited;
       if (t > late_ms) {
         ++late;
-        std::printf("soak: step %ld: %s -> %s reported %.0f ms after the move (bound %.0f ms)\n",
-                    steps, name(kernel_band), name(band), t, late_ms);
+        std::printf(
+            "soak: step %ld: %s -> %s reported %.0f ms after the move (bound "
+            "%.0f ms)\n",
+            steps, name(kernel_band), name(band), t, late_ms);
       }
       ++settled_changes;
       max_settle_ms = std::max(max_settle_ms, t);
@@ -770,13 +828,18 @@ int main(int argc, char** argv) {
     }
     if (in_step > (changed ? 1 : 0) && !unclear) {
       extra += in_step - (changed ? 1 : 0);
-      std::printf("soak: step %ld: %ld crossings reported for %s -> %s (working set %.1f MiB): %s\n",
-                  steps, in_step, name(kernel_band), name(band), double(ws) / MiB, reason.c_str());
+      std::printf(
+          "soak: step %ld: %ld crossings reported for %s -> %s (working set "
+          "%.1f MiB): %s\n",
+          steps, in_step, name(kernel_band), name(band), double(ws) / MiB,
+          reason.c_str());
     }
     if (a.verbose) {
-      std::printf("soak: step %ld zone %d ws %.1f MiB %s%s hold %d ms ramp %u us, %ld reported\n",
-                  steps, zone, double(ws) / MiB, name(band), changed ? " (crossing)" : "", hold_ms,
-                  ramp_us, in_step);
+      std::printf(
+          "soak: step %ld zone %d ws %.1f MiB %s%s hold %d ms ramp %u us, %ld "
+          "reported\n",
+          steps, zone, double(ws) / MiB, name(band),
+          changed ? " (crossing)" : "", hold_ms, ramp_us, in_step);
     }
     kernel_band = band;
 
@@ -796,8 +859,9 @@ int main(int argc, char** argv) {
       const auto t0 = clock_type::now();
       if (!settle(kernel_band, t0, t0 + grace)) {
         ++initial_missed;
-        std::printf("soak: a new monitor did not report the level %s within %lld ms\n",
-                    name(kernel_band), static_cast<long long>(grace.count()));
+        std::printf(
+            "soak: a new monitor did not report the level %s within %lld ms\n",
+            name(kernel_band), static_cast<long long>(grace.count()));
       }
       std::lock_guard<std::mutex> lock(rep.mu);
       rep.expect_initial = false;
@@ -805,7 +869,8 @@ int main(int argc, char** argv) {
       timed_stop("stop()", [&] { w->m->stop(); });
       auto started = w->m->start();
       if (!started) {
-        failures.push_back("start() after stop(): " + started.error().message());
+        failures.push_back("start() after stop(): " +
+                           started.error().message());
         break;
       }
     }
@@ -813,16 +878,19 @@ int main(int argc, char** argv) {
     if (fds_warm < 0 && clock_type::now() - t_begin >= warmup) {
       fds_warm = count_fds();
       rss_warm = rss_kib();
-      std::printf("soak: warmed up after %ld steps: %d descriptors, VmRSS %ld KiB\n", steps,
-                  fds_warm, rss_warm);
+      std::printf(
+          "soak: warmed up after %ld steps: %d descriptors, VmRSS %ld KiB\n",
+          steps, fds_warm, rss_warm);
     }
     if (clock_type::now() >= next_progress) {
       next_progress += std::chrono::seconds(std::max(5, a.seconds / 10));
       std::lock_guard<std::mutex> lock(rep.mu);
-      std::printf("soak: %4.0f s: %ld steps, %ld crossings expected, %ld reported, %ld missed,"
-                  " %ld stops, %d fds, VmRSS %ld KiB\n",
-                  ms_since(t_begin) / 1000, steps, expected, rep.crossings, missed, stops,
-                  count_fds(), rss_kib());
+      std::printf(
+          "soak: %4.0f s: %ld steps, %ld crossings expected, %ld reported, %ld "
+          "missed,"
+          " %ld stops, %d fds, VmRSS %ld KiB\n",
+          ms_since(t_begin) / 1000, steps, expected, rep.crossings, missed,
+          stops, count_fds(), rss_kib());
     }
   }
   if (g_interrupted) failures.push_back("interrupted before the end");
@@ -847,33 +915,45 @@ int main(int argc, char** argv) {
   child->quit();
   child.reset();
 
-  if (missed > 0) failures.push_back(std::to_string(missed) + " crossing(s) missed");
-  if (extra > 0) failures.push_back(std::to_string(extra) + " crossing(s) the kernel does not explain");
+  if (missed > 0)
+    failures.push_back(std::to_string(missed) + " crossing(s) missed");
+  if (extra > 0)
+    failures.push_back(std::to_string(extra) +
+                       " crossing(s) the kernel does not explain");
   if (wrong_level > 0) {
-    failures.push_back(std::to_string(wrong_level) + " plateau(s) without a crossing ended at another level");
+    failures.push_back(std::to_string(wrong_level) +
+                       " plateau(s) without a crossing ended at another level");
   }
   if (late > 0) {
-    failures.push_back(std::to_string(late) + " crossing(s) reported later than " +
-                       std::to_string(static_cast<int>(late_ms)) + " ms after the move");
+    failures.push_back(
+        std::to_string(late) + " crossing(s) reported later than " +
+        std::to_string(static_cast<int>(late_ms)) + " ms after the move");
   }
   if (initial_missed > 0) {
-    failures.push_back(std::to_string(initial_missed) + " new monitor(s) did not report the level");
+    failures.push_back(std::to_string(initial_missed) +
+                       " new monitor(s) did not report the level");
   }
-  if (out_of_order > 0) failures.push_back(std::to_string(out_of_order) + " event(s) out of order");
-  if (limit_changed > 0) failures.push_back("limit_changed reported, the limit never changed");
+  if (out_of_order > 0)
+    failures.push_back(std::to_string(out_of_order) + " event(s) out of order");
+  if (limit_changed > 0)
+    failures.push_back("limit_changed reported, the limit never changed");
   if (oom_kills > 0) failures.push_back("an OOM kill in the soak cgroup");
-  if (expected == 0) failures.push_back("no crossing happened: the driver did not drive");
+  if (expected == 0)
+    failures.push_back("no crossing happened: the driver did not drive");
   if (fds_end != fds_warm) {
-    failures.push_back("descriptors " + std::to_string(fds_warm) + " after warm-up, " +
-                       std::to_string(fds_end) + " at the end");
+    failures.push_back("descriptors " + std::to_string(fds_warm) +
+                       " after warm-up, " + std::to_string(fds_end) +
+                       " at the end");
   }
   if (fds_after != fds_before) {
-    failures.push_back("descriptors " + std::to_string(fds_before) + " before the monitor, " +
-                       std::to_string(fds_after) + " after it was destroyed");
+    failures.push_back("descriptors " + std::to_string(fds_before) +
+                       " before the monitor, " + std::to_string(fds_after) +
+                       " after it was destroyed");
   }
   if (rss_end - rss_warm > rss_bound_kib) {
     failures.push_back("VmRSS grew " + std::to_string(rss_end - rss_warm) +
-                       " KiB after warm-up (bound " + std::to_string(rss_bound_kib) + " KiB)");
+                       " KiB after warm-up (bound " +
+                       std::to_string(rss_bound_kib) + " KiB)");
   }
 
   const auto field = [](const char* f, const std::string& v) {
@@ -894,11 +974,13 @@ int main(int argc, char** argv) {
   field("extra", std::to_string(extra));
   field("wrong_level", std::to_string(wrong_level));
   field("ambiguous_steps", std::to_string(ambiguous));
-  field("min_margin_kib", std::to_string(min_margin == UINT64_MAX ? 0 : min_margin / 1024));
+  field("min_margin_kib",
+        std::to_string(min_margin == UINT64_MAX ? 0 : min_margin / 1024));
   field("initial_reports", std::to_string(initial));
   field("late", std::to_string(late));
   field("max_settle_ms", num(max_settle_ms, 1));
-  field("mean_settle_ms", num(settled_changes ? sum_settle_ms / double(settled_changes) : 0, 1));
+  field("mean_settle_ms",
+        num(settled_changes ? sum_settle_ms / double(settled_changes) : 0, 1));
   field("fds_before", std::to_string(fds_before));
   field("fds_warm", std::to_string(fds_warm));
   field("fds_end", std::to_string(fds_end));

@@ -26,7 +26,8 @@ inline void write_affinity(fixture_tree& t, const std::string& list) {
 }
 
 // v1 bandwidth files of one cpu cgroup ("-1": no quota).
-inline void write_v1_cpu(fixture_tree& t, const std::string& dir, const std::string& quota,
+inline void write_v1_cpu(fixture_tree& t, const std::string& dir,
+                         const std::string& quota,
                          const std::string& period = "100000") {
   t.file(dir + "/cpu.cfs_quota_us", quota + "\n");
   t.file(dir + "/cpu.cfs_period_us", period + "\n");
@@ -34,7 +35,8 @@ inline void write_v1_cpu(fixture_tree& t, const std::string& dir, const std::str
 }
 
 // v2 cpu.max of one cgroup ("max 100000": no quota).
-inline void write_v2_cpu(fixture_tree& t, const std::string& dir, const std::string& max) {
+inline void write_v2_cpu(fixture_tree& t, const std::string& dir,
+                         const std::string& max) {
   t.file(dir + "/cpu.max", max + "\n");
   t.file(dir + "/cpu.weight", "100\n");
 }
@@ -47,7 +49,8 @@ inline void layout_kubernetes_v2_cpu(fixture_tree& t) {
   const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
   const std::string ctr = pod + k8s_container;
   write_v2_cpu(t, "sys/fs/cgroup/kubepods.slice", "max 100000");
-  write_v2_cpu(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice", "max 100000");
+  write_v2_cpu(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice",
+               "max 100000");
   write_v2_cpu(t, pod, "150000 100000");
   write_v2_cpu(t, ctr, "max 100000");
   t.file("sys/fs/cgroup/cpuset.cpus.effective", "0-7\n");

@@ -4,7 +4,8 @@
 
 // The suite also runs with -fno-exceptions: REQUIRE then aborts the test
 // program instead of throwing.
-#if !defined(__cpp_exceptions) && !defined(DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS)
+#if !defined(__cpp_exceptions) && \
+    !defined(DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS)
 #define DOCTEST_CONFIG_NO_EXCEPTIONS_BUT_WITH_ALL_ASSERTS
 #endif
 #include <doctest/doctest.h>

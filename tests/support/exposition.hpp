@@ -37,14 +37,16 @@ struct prom_text {
 // family's samples and at most one per family.
 inline prom_text parse_prometheus(const std::string& text) {
   static const std::regex name_re("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  static const std::regex value_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|[-+]Inf");
+  static const std::regex value_re(
+      "-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|[-+]Inf");
   prom_text p;
-  REQUIRE_MESSAGE((!text.empty() && text.back() == '\n'), "the text must end with a newline");
+  REQUIRE_MESSAGE((!text.empty() && text.back() == '\n'),
+                  "the text must end with a newline");
   REQUIRE_MESSAGE(valid_utf8(text), "the exposition format is UTF-8");
-  std::set<std::string> helped;          // families with a HELP line
-  std::set<std::string> sampled;         // families with samples so far
-  std::set<std::string> series;          // name{labels}: each at most once
-  std::string current;                   // the family of the previous sample
+  std::set<std::string> helped;   // families with a HELP line
+  std::set<std::string> sampled;  // families with samples so far
+  std::set<std::string> series;   // name{labels}: each at most once
+  std::string current;            // the family of the previous sample
   std::size_t at = 0;
   while (at < text.size()) {
     const std::size_t nl = text.find('\n', at);
@@ -61,7 +63,8 @@ inline prom_text parse_prometheus(const std::string& text) {
       REQUIRE(std::regex_match(name, name_re));
       REQUIRE((type == "gauge" || type == "counter"));
       REQUIRE_MESSAGE(p.types.count(name) == 0, "two TYPE lines for " << name);
-      REQUIRE_MESSAGE(sampled.count(name) == 0, "TYPE after the samples of " << name);
+      REQUIRE_MESSAGE(sampled.count(name) == 0,
+                      "TYPE after the samples of " << name);
       p.types[name] = type;
       continue;
     }
@@ -69,13 +72,16 @@ inline prom_text parse_prometheus(const std::string& text) {
       const std::string rest = line.substr(7);
       const std::string name = rest.substr(0, rest.find(' '));
       REQUIRE(std::regex_match(name, name_re));
-      REQUIRE_MESSAGE(helped.insert(name).second, "two HELP lines for " << name);
-      REQUIRE_MESSAGE(sampled.count(name) == 0, "HELP after the samples of " << name);
+      REQUIRE_MESSAGE(helped.insert(name).second,
+                      "two HELP lines for " << name);
+      REQUIRE_MESSAGE(sampled.count(name) == 0,
+                      "HELP after the samples of " << name);
       for (std::size_t k = name.size(); k < rest.size(); ++k) {
         if (rest[k] == '\\') {
           REQUIRE_MESSAGE(k + 1 < rest.size(), "HELP ends in a backslash");
           const char e = rest[++k];
-          REQUIRE_MESSAGE((e == '\\' || e == 'n'), "HELP escapes only \\\\ and \\n");
+          REQUIRE_MESSAGE((e == '\\' || e == 'n'),
+                          "HELP escapes only \\\\ and \\n");
         }
       }
       continue;
@@ -89,7 +95,8 @@ inline prom_text parse_prometheus(const std::string& text) {
     while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
     s.name = line.substr(0, i);
     REQUIRE(std::regex_match(s.name, name_re));
-    REQUIRE_MESSAGE(p.types.count(s.name) == 1, "sample before its TYPE: " << s.name);
+    REQUIRE_MESSAGE(p.types.count(s.name) == 1,
+                    "sample before its TYPE: " << s.name);
     if (i < line.size() && line[i] == '{') {
       ++i;
       while (line.at(i) != '}') {
@@ -121,13 +128,15 @@ inline prom_text parse_prometheus(const std::string& text) {
     REQUIRE(std::regex_match(s.value, value_re));
     // The samples of a family are contiguous, and no series repeats.
     if (s.name != current) {
-      REQUIRE_MESSAGE(sampled.insert(s.name).second, "the samples of " << s.name << " are split");
+      REQUIRE_MESSAGE(sampled.insert(s.name).second,
+                      "the samples of " << s.name << " are split");
       current = s.name;
     }
     std::string id = s.name;
     for (const auto& label : s.labels) {
       const std::string& k = label.first;
-      REQUIRE_MESSAGE(k.rfind("__", 0) != 0, "label names with __ are reserved: " << k);
+      REQUIRE_MESSAGE(k.rfind("__", 0) != 0,
+                      "label names with __ are reserved: " << k);
       id += "|" + k + "=" + label.second;
     }
     REQUIRE_MESSAGE(series.insert(id).second, "a series twice: " << line);
@@ -136,8 +145,9 @@ inline prom_text parse_prometheus(const std::string& text) {
   return p;
 }
 
-inline const prom_sample* find_sample(const prom_text& p, const std::string& name,
-                               const std::map<std::string, std::string>& labels = {}) {
+inline const prom_sample* find_sample(
+    const prom_text& p, const std::string& name,
+    const std::map<std::string, std::string>& labels = {}) {
   for (const auto& s : p.samples) {
     if (s.name != name) continue;
     bool match = true;
@@ -150,8 +160,9 @@ inline const prom_sample* find_sample(const prom_text& p, const std::string& nam
   return nullptr;
 }
 
-inline std::string sample_value(const prom_text& p, const std::string& name,
-                         const std::map<std::string, std::string>& labels = {}) {
+inline std::string sample_value(
+    const prom_text& p, const std::string& name,
+    const std::map<std::string, std::string>& labels = {}) {
   const prom_sample* s = find_sample(p, name, labels);
   REQUIRE_MESSAGE(s != nullptr, "no sample " << name);
   return s->value;

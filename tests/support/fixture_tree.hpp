@@ -18,8 +18,8 @@ class fixture_tree {
  public:
   fixture_tree() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") +
-                       "/headroom-fixture-XXXXXX";
+    std::string tmpl =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/headroom-fixture-XXXXXX";
     REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
     root_ = tmpl;
   }
@@ -31,7 +31,9 @@ class fixture_tree {
   fixture_tree& operator=(const fixture_tree&) = delete;
 
   const std::string& root() const { return root_; }
-  std::string path(std::string_view rel) const { return root_ + "/" + std::string(rel); }
+  std::string path(std::string_view rel) const {
+    return root_ + "/" + std::string(rel);
+  }
 
   // Writes `content` at root/rel, creating parent directories.
   fixture_tree& file(std::string_view rel, std::string_view content) {

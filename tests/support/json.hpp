@@ -32,7 +32,8 @@ struct json {
     while (!dotted.empty()) {
       const std::size_t dot = dotted.find('.');
       const std::string key(dotted.substr(0, dot));
-      dotted.remove_prefix(dot == std::string_view::npos ? dotted.size() : dot + 1);
+      dotted.remove_prefix(dot == std::string_view::npos ? dotted.size()
+                                                         : dot + 1);
       if (cur->type != kind::object) return nullptr;
       const auto it = cur->fields.find(key);
       if (it == cur->fields.end()) return nullptr;
@@ -70,7 +71,9 @@ class json_reader {
   explicit json_reader(std::string_view s) : s_(s) {}
 
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' ||
+                              s_[i_] == '\t' || s_[i_] == '\r'))
+      ++i_;
   }
   bool lit(std::string_view w) {
     if (s_.substr(i_, w.size()) != w) return false;
@@ -129,27 +132,45 @@ class json_reader {
       if (i_ >= s_.size()) return false;
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           unsigned v = 0;
           if (!hex4(v)) return false;
           if (v >= 0xdc00 && v <= 0xdfff) return false;  // a lone low surrogate
-          if (v >= 0xd800 && v <= 0xdbff) {               // a pair: \uD83D\uDE00
+          if (v >= 0xd800 && v <= 0xdbff) {              // a pair: \uD83D\uDE00
             unsigned lo = 0;
-            if (!lit("\\u") || !hex4(lo) || lo < 0xdc00 || lo > 0xdfff) return false;
+            if (!lit("\\u") || !hex4(lo) || lo < 0xdc00 || lo > 0xdfff)
+              return false;
             v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
           }
           utf8(out, v);
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
     return false;
@@ -160,10 +181,14 @@ class json_reader {
     for (int k = 0; k < 4; ++k) {
       const char h = s_[i_++];
       v <<= 4;
-      if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
-      else return false;
+      if (h >= '0' && h <= '9')
+        v |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        v |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        v |= static_cast<unsigned>(h - 'A' + 10);
+      else
+        return false;
     }
     return true;
   }

@@ -32,11 +32,10 @@ inline const char* const host_psi =
 inline std::string n(std::uint64_t v) { return std::to_string(v) + "\n"; }
 
 // v1 memory.stat: local keys, the hierarchical limits, then total_* keys.
-inline std::string v1_stat(const std::string& hierarchical_limit,
-                           std::uint64_t rss, std::uint64_t cache,
-                           std::uint64_t inactive_file,
-                           const std::string& hierarchical_memsw =
-                               v1_unlimited_4k) {
+inline std::string v1_stat(
+    const std::string& hierarchical_limit, std::uint64_t rss,
+    std::uint64_t cache, std::uint64_t inactive_file,
+    const std::string& hierarchical_memsw = v1_unlimited_4k) {
   return "cache " + std::to_string(cache / 2) + "\nrss " +
          std::to_string(rss / 2) + "\nrss_huge 0\nshmem 0\nmapped_file 0\n" +
          "inactive_anon 0\nactive_anon 0\ninactive_file 7\nactive_file 0\n" +
@@ -67,11 +66,13 @@ inline void write_v1(fixture_tree& t, const std::string& dir, const v1_dir& d) {
   t.file(dir + "/memory.limit_in_bytes", d.limit + "\n");
   t.file(dir + "/memory.usage_in_bytes", n(d.usage));
   t.file(dir + "/memory.max_usage_in_bytes", n(d.usage + 10 * MiB));
-  t.file(dir + "/memory.soft_limit_in_bytes", std::string(v1_unlimited_4k) + "\n");
+  t.file(dir + "/memory.soft_limit_in_bytes",
+         std::string(v1_unlimited_4k) + "\n");
   t.file(dir + "/memory.failcnt", n(d.failcnt));
   t.file(dir + "/memory.use_hierarchy", d.use_hierarchy + "\n");
-  t.file(dir + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill " +
-                                          std::to_string(d.oom_kill) + "\n");
+  t.file(dir + "/memory.oom_control",
+         "oom_kill_disable 0\nunder_oom 0\noom_kill " +
+             std::to_string(d.oom_kill) + "\n");
   t.file(dir + "/memory.stat",
          v1_stat(d.hierarchical_limit, d.rss, d.cache, d.inactive_file,
                  d.memsw_limit.empty() ? v1_unlimited_4k : d.memsw_limit));
@@ -100,7 +101,8 @@ struct v2_dir {
   std::uint64_t file = 40 * MiB;
   std::uint64_t inactive_file = 20 * MiB;
   std::string controllers = "cpuset cpu io memory pids";
-  std::string events = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n";
+  std::string events =
+      "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n";
   std::string pressure =
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
       "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
@@ -122,8 +124,9 @@ inline void write_v2(fixture_tree& t, const std::string& dir, const v2_dir& d) {
 }
 
 // The cgroup2 root: no memory.max, memory.current, cgroup.type.
-inline void write_v2_root(fixture_tree& t, const std::string& dir,
-                          const std::string& controllers = "cpuset cpu io memory pids") {
+inline void write_v2_root(
+    fixture_tree& t, const std::string& dir,
+    const std::string& controllers = "cpuset cpu io memory pids") {
   t.file(dir + "/cgroup.controllers", controllers + "\n");
   t.file(dir + "/memory.pressure", host_psi);
   t.file(dir + "/memory.stat", v2_stat(1 * GiB, 2 * GiB, 1 * GiB));
@@ -141,16 +144,22 @@ inline const char* const mi_base =
     "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n";
 
 inline const char* const mi_v1_host =
-    "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs rw,mode=755\n"
-    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n"
-    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup rw,memory\n"
-    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime shared:17 - cgroup cgroup rw,xattr,name=systemd\n";
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs "
+    "rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup "
+    "cgroup rw,cpu,cpuacct\n"
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup "
+    "rw,memory\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime shared:17 - cgroup cgroup "
+    "rw,xattr,name=systemd\n";
 
 inline const char* const mi_unified =
-    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 cgroup2 rw,nsdelegate\n";
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:18 - cgroup2 "
+    "cgroup2 rw,nsdelegate\n";
 
 inline const char* const mi_v2_host =
-    "26 23 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+    "26 23 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - "
+    "cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
 
 // Docker on cgroup v1 with the host's cgroup namespace: the mount root is
 // the container's cgroup; 256 MiB limit, 100 MiB usage, 20 MiB inactive file.
@@ -163,8 +172,12 @@ inline void layout_docker_v1(fixture_tree& t) {
          "0::/\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
-             "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime master:15 - cgroup cgroup rw,memory\n"
-             "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro,nosuid,nodev,noexec,relatime master:16 - cgroup cgroup rw,cpu,cpuacct\n");
+             "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory "
+             "ro,nosuid,nodev,noexec,relatime master:15 - cgroup cgroup "
+             "rw,memory\n"
+             "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct "
+             "ro,nosuid,nodev,noexec,relatime master:16 - cgroup cgroup "
+             "rw,cpu,cpuacct\n");
   v1_dir d;
   d.limit = std::to_string(256 * MiB);
   d.hierarchical_limit = d.limit;
@@ -191,7 +204,8 @@ inline void layout_kubernetes_v2(fixture_tree& t) {
   write_v2(t, "sys/fs/cgroup/kubepods.slice", kubepods);
   v2_dir burstable;
   burstable.current = 2 * GiB;
-  write_v2(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice", burstable);
+  write_v2(t, "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice",
+           burstable);
   v2_dir p;
   p.max = std::to_string(1 * GiB);
   p.current = 700 * MiB;

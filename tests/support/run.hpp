@@ -49,7 +49,8 @@ inline run_result run(const std::vector<std::string>& argv) {
       break;
     }
     for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
       const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));

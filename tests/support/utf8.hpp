@@ -39,7 +39,8 @@ inline bool valid_utf8(std::string_view s) {
       cp = (cp << 6) | (c & 0x3fu);
     }
     const std::uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
     i += n + 1;
   }
   return true;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The container layouts of container_layouts.hpp read through the real
 // memory_reader: the enforced limit, or an error and no number.
-#include "../support/doctest.hpp"
 #include <headroom/memory.hpp>
+#include "../support/doctest.hpp"
 
 #include <filesystem>
 #include <string>
@@ -35,7 +35,8 @@ TEST_CASE("container layouts: the enforced limit, or an error that says why") {
         CHECK_FALSE(r->usage().has_value());
       }
       CHECK(r->limit_path(s).empty());
-      if (is_unmapped(row.mapping)) CHECK_FALSE(r->report().swap_limit.value.has_value());
+      if (is_unmapped(row.mapping))
+        CHECK_FALSE(r->report().swap_limit.value.has_value());
     } else {
       REQUIRE_MESSAGE(s.limit.has_value(), s.limit.error().message());
       if (row.unlimited) {
@@ -58,7 +59,8 @@ TEST_CASE("a cgroup found by pid: its cgroup2 directory too, for PSI") {
   SUBCASE("v2: the directory found") {
     t.file("proc/self/cgroup", "0::/\n");
     t.file("proc/self/mountinfo",
-           std::string(mi_base) + "26 23 0:23 /../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+           std::string(mi_base) +
+               "26 23 0:23 /../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
     write_v2_root(t, "sys/fs/cgroup");
     v2_cgroup(t, "sys/fs/cgroup/a", std::nullopt);
     v2_cgroup(t, "sys/fs/cgroup/a/b", 64 * MiB, me);
@@ -67,8 +69,10 @@ TEST_CASE("a cgroup found by pid: its cgroup2 directory too, for PSI") {
     t.file("proc/self/cgroup", "4:memory:/\n0::/\n");
     t.file("proc/self/mountinfo",
            std::string(mi_base) +
-               "35 31 0:32 /../.. /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-               "41 31 0:38 /../.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+               "35 31 0:32 /../.. /sys/fs/cgroup/memory rw - cgroup cgroup "
+               "rw,memory\n"
+               "41 31 0:38 /../.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 "
+               "rw\n");
     v1_cgroup(t, "sys/fs/cgroup/memory", std::nullopt);
     v1_cgroup(t, "sys/fs/cgroup/memory/a", std::nullopt);
     v1_cgroup(t, "sys/fs/cgroup/memory/a/b", 64 * MiB, me);
@@ -82,7 +86,8 @@ TEST_CASE("a cgroup found by pid: its cgroup2 directory too, for PSI") {
   REQUIRE(r);
   CHECK(r->location().mapping == path_mapping::found_by_pid);
   CHECK(**r->snapshot().limit == 64 * MiB);
-  CHECK(r->location().unified_dir.substr(r->location().unified_dir.size() - 4) == "/a/b");
+  CHECK(r->location().unified_dir.substr(r->location().unified_dir.size() -
+                                         4) == "/a/b");
   const auto rep = r->report();
   CHECK(rep.pressure_from == pressure_scope::cgroup);
   CHECK(rep.pressure.path == r->location().unified_dir + "/memory.pressure");
@@ -106,13 +111,17 @@ TEST_CASE("the search is bounded, and says so") {
   REQUIRE_FALSE(s.limit);
   CHECK(s.limit.error().code == errc::not_visible);
   CHECK(s.limit.error().path == "/proc/self/cgroup");
-  CHECK(r->location().unmapped_reason.find("search bounded") != std::string::npos);
+  CHECK(r->location().unmapped_reason.find("search bounded") !=
+        std::string::npos);
 }
 
-TEST_CASE("usage scope: the limit cgroup's, or below it and the headroom a bound") {
+TEST_CASE(
+    "usage scope: the limit cgroup's, or below it and the headroom a bound") {
   fixture_tree t;
   write_host(t);
-  SUBCASE("v1 pod limit above the mount: usage is the container's, below the limit") {
+  SUBCASE(
+      "v1 pod limit above the mount: usage is the container's, below the "
+      "limit") {
     layout_v1_pod_above_mount(t);
     options o;
     o.root = t.root();
@@ -159,7 +168,8 @@ TEST_CASE("mount tree: covered mounts by ids") {
       const auto line = detail::next_line(text);
       auto e = parse_mountinfo_line(line);
       REQUIRE(e);
-      nodes.push_back({e->mount_id, e->parent_id, unescape_mount_path(e->mount_point)});
+      nodes.push_back(
+          {e->mount_id, e->parent_id, unescape_mount_path(e->mount_point)});
     }
     return detail::is_covered(nodes, which);
   };
@@ -171,16 +181,22 @@ TEST_CASE("mount tree: covered mounts by ids") {
   CHECK_FALSE(covered(host, 3));
   CHECK_FALSE(covered(host, 2));
   // Stacked on it at the same point.
-  CHECK(covered(host + "40 35 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n", 3));
+  CHECK(covered(
+      host +
+          "40 35 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+      3));
   // A child inside it covers nothing of it.
-  CHECK_FALSE(covered(host + "40 35 0:9 / /sys/fs/cgroup/memory/x rw - tmpfs tmpfs rw\n", 3));
+  CHECK_FALSE(covered(
+      host + "40 35 0:9 / /sys/fs/cgroup/memory/x rw - tmpfs tmpfs rw\n", 3));
   // A tmpfs on the parent's point covers the children.
   CHECK(covered(host + "40 31 0:9 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n", 3));
   CHECK(covered(host + "40 23 0:9 / /sys/fs rw - tmpfs tmpfs rw\n", 3));
   // ...but not when it sits on a point that the line's own mount shadows.
-  CHECK_FALSE(covered(host + "40 23 0:9 / /sys/fs/cgroup/memory rw - tmpfs tmpfs rw\n", 3));
+  CHECK_FALSE(covered(
+      host + "40 23 0:9 / /sys/fs/cgroup/memory rw - tmpfs tmpfs rw\n", 3));
   // Mounted elsewhere: nothing.
   CHECK_FALSE(covered(host + "40 27 0:9 / /mnt rw - tmpfs tmpfs rw\n", 3));
   // A cycle of parent ids (not from a kernel) ends.
-  CHECK_FALSE(covered("5 6 0:1 / /a rw - tmpfs t rw\n6 5 0:1 / /a/b rw - tmpfs t rw\n", 1));
+  CHECK_FALSE(covered(
+      "5 6 0:1 / /a rw - tmpfs t rw\n6 5 0:1 / /a/b rw - tmpfs t rw\n", 1));
 }

@@ -3,8 +3,8 @@
 // tree is replayed: quotas on a parent slice (v2), cpu,cpuacct co-mounted
 // (v1), nested quotas with different periods, cpusets narrower than the
 // affinity, no cpu controller at all, and garbage in every file.
-#include "../support/doctest.hpp"
 #include <headroom/cpu.hpp>
+#include "../support/doctest.hpp"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -54,11 +54,11 @@ void layout_v1_host(fixture_tree& t) {
          "4:memory:/system.slice/app.service\n"
          "1:name=systemd:/system.slice/app.service\n"
          "0::/system.slice/app.service\n");
-  t.file(
-      "proc/self/mountinfo",
-      std::string(mi_base) + mi_v1_host +
-          "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - cgroup cgroup rw,cpuset\n" +
-          mi_unified);
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) + mi_v1_host +
+             "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - "
+             "cgroup cgroup rw,cpuset\n" +
+             mi_unified);
   v1_dir m;
   write_v1(t, "sys/fs/cgroup/memory/system.slice/app.service", m);
   write_v1(t, "sys/fs/cgroup/memory/system.slice", m);
@@ -69,13 +69,16 @@ void layout_v1_host(fixture_tree& t) {
   t.file("sys/fs/cgroup/cpuset/cpuset.cpus", "0-15\n");
   t.file("sys/fs/cgroup/cpuset/cpuset.effective_cpus", "0-15\n");
   t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "0-15\n");
-  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
+         "0-15\n");
   write_affinity(t, "0-15");
 }
 
 }  // namespace
 
-TEST_CASE("Kubernetes v2: the quota sits on the pod slice, the container scope says max") {
+TEST_CASE(
+    "Kubernetes v2: the quota sits on the pod slice, the container scope says "
+    "max") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
   auto r = open_at(t);
@@ -111,7 +114,8 @@ TEST_CASE("Kubernetes v2: the quota sits on the pod slice, the container scope s
 TEST_CASE("v2: a leaf without the cpu controller reads its parent's cpu.max") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
-  const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+  const std::string ctr =
+      std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
   t.remove(ctr + "/cpu.max");
   t.remove(ctr + "/cpuset.cpus.effective");
   t.file(ctr + "/cgroup.controllers", "memory pids\n");
@@ -149,7 +153,8 @@ TEST_CASE("v1: nested quotas with different periods, the tightest wins") {
   layout_v1_host(t);
   // 300000/200000 = 1.5 on the slice, 200000/100000 = 2 on the service.
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "300000", "200000");
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "200000");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service",
+               "200000");
   auto r = open_at(t);
   CHECK(r.cpu_location().chain.size() == 3);
   auto s = r.snapshot();
@@ -160,10 +165,12 @@ TEST_CASE("v1: nested quotas with different periods, the tightest wins") {
   CHECK(down(s) == 1);
 
   // Half a CPU: rounded either way, never below one.
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "50000");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service",
+               "50000");
   s = r.snapshot();
   CHECK(quota_of(s).cpus() == doctest::Approx(0.5));
-  CHECK(r.quota_cgroup(s) == "/sys/fs/cgroup/cpu,cpuacct/system.slice/app.service");
+  CHECK(r.quota_cgroup(s) ==
+        "/sys/fs/cgroup/cpu,cpuacct/system.slice/app.service");
   CHECK(up(s) == 1);
   CHECK(down(s) == 1);
 }
@@ -177,7 +184,8 @@ TEST_CASE("v1: no quota anywhere (-1): the affinity and the cpuset decide") {
   CHECK_FALSE(s.quota->has_value());
   CHECK(r.quota_path(s).empty());
   CHECK(*s.cpuset == std::optional<std::uint32_t>{16});
-  CHECK(r.cpuset_path(s) == "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
+  CHECK(r.cpuset_path(s) ==
+        "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
   CHECK(up(s) == 16);
   CHECK(down(s) == 16);
 }
@@ -186,7 +194,9 @@ TEST_CASE("a cpuset narrower than the affinity") {
   SUBCASE("v1 cpuset.effective_cpus") {
     fixture_tree t;
     layout_v1_host(t);
-    t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus", "2-3,6\n");
+    t.file(
+        "sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
+        "2-3,6\n");
     auto r = open_at(t);
     const auto s = r.snapshot();
     CHECK(*s.cpuset == std::optional<std::uint32_t>{3});
@@ -196,18 +206,22 @@ TEST_CASE("a cpuset narrower than the affinity") {
   SUBCASE("v1 on a kernel without effective_cpus: cpuset.cpus") {
     fixture_tree t;
     layout_v1_host(t);
-    t.remove("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
-    t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "4-5\n");
+    t.remove(
+        "sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
+    t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus",
+           "4-5\n");
     auto r = open_at(t);
     const auto s = r.snapshot();
     CHECK(*s.cpuset == std::optional<std::uint32_t>{2});
-    CHECK(r.cpuset_path(s) == "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus");
+    CHECK(r.cpuset_path(s) ==
+          "/sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus");
     CHECK(down(s) == 2);
   }
   SUBCASE("v2, with a quota that would allow more") {
     fixture_tree t;
     layout_kubernetes_v2_cpu(t);
-    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
     t.file(ctr + "/cpuset.cpus.effective", "3\n");
     write_v2_cpu(t, std::string("sys/fs/cgroup") + k8s_pod, "400000 100000");
     auto r = open_at(t);
@@ -222,10 +236,10 @@ TEST_CASE("no cpu controller: the affinity alone") {
   SUBCASE("v1 host with only the memory hierarchy mounted") {
     fixture_tree t;
     layout_docker_v1(t);  // mounts cpu,cpuacct: replace the mountinfo
-    t.file(
-        "proc/self/mountinfo",
-        std::string(mi_base) +
-            "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+    t.file("proc/self/mountinfo",
+           std::string(mi_base) +
+               "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory ro - "
+               "cgroup cgroup rw,memory\n");
     write_affinity(t, "0-3");
     auto r = open_at(t);
     CHECK(r.cpu_location().mode == hierarchy_mode::none);
@@ -241,9 +255,10 @@ TEST_CASE("no cpu controller: the affinity alone") {
     layout_kubernetes_v2_cpu(t);
     const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
     for (const std::string& dir :
-         {std::string("sys/fs/cgroup"), std::string("sys/fs/cgroup/kubepods.slice"),
-          std::string("sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice"), pod,
-          pod + k8s_container}) {
+         {std::string("sys/fs/cgroup"),
+          std::string("sys/fs/cgroup/kubepods.slice"),
+          std::string("sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice"),
+          pod, pod + k8s_container}) {
       t.file(dir + "/cgroup.controllers", "io memory pids\n");
     }
     auto r = open_at(t);
@@ -275,16 +290,19 @@ TEST_CASE("garbage files: errors that name the file, never a made-up count") {
   } cases[] = {
       {"cpu.max words", "/cpu.max", "lots\n", "quota"},
       {"cpu.max zero period", "/cpu.max", "100000 0\n", "quota"},
-      {"cpu.max huge", "/cpu.max", std::string(200, '9') + " 100000\n", "quota"},
+      {"cpu.max huge", "/cpu.max", std::string(200, '9') + " 100000\n",
+       "quota"},
       {"cpuset backwards", "/cpuset.cpus.effective", "3-1\n", "cpuset"},
       {"cpuset empty", "/cpuset.cpus.effective", "\n", "cpuset"},
-      {"cpuset binary", "/cpuset.cpus.effective", std::string("\0\1\2", 3), "cpuset"},
+      {"cpuset binary", "/cpuset.cpus.effective", std::string("\0\1\2", 3),
+       "cpuset"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
     fixture_tree t;
     layout_kubernetes_v2_cpu(t);
-    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
     t.file(ctr + c.file, c.content);
     auto r = open_at(t);
     const auto s = r.snapshot();
@@ -311,12 +329,14 @@ TEST_CASE("garbage files: errors that name the file, never a made-up count") {
     auto r = open_at(t);
     auto s = r.snapshot();
     REQUIRE_FALSE(s.quota);
-    CHECK(s.quota.error().path == t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
+    CHECK(s.quota.error().path ==
+          t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us");
     t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
     t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-7\n");
     s = r.snapshot();
     REQUIRE_FALSE(s.quota);
-    CHECK(s.quota.error().path == t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us");
+    CHECK(s.quota.error().path ==
+          t.root() + "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us");
   }
   SUBCASE("status without Cpus_allowed_list, and missing") {
     fixture_tree t;
@@ -334,7 +354,8 @@ TEST_CASE("garbage files: errors that name the file, never a made-up count") {
   SUBCASE("a cpu.max that is a directory: the read fails, with its path") {
     fixture_tree t;
     layout_kubernetes_v2_cpu(t);
-    const std::string ctr = std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
     t.remove(ctr + "/cpu.max").dir(ctr + "/cpu.max");
     auto s = open_at(t).snapshot();
     REQUIRE_FALSE(s.quota);
@@ -358,7 +379,9 @@ TEST_CASE("the live process: affinity from sched_getaffinity") {
   CHECK(*n <= *s.affinity);
 }
 
-TEST_CASE("HEADROOM_DETECT=off: no cgroup is looked for, the affinity is still read") {
+TEST_CASE(
+    "HEADROOM_DETECT=off: no cgroup is looked for, the affinity is still "
+    "read") {
   fixture_tree t;
   layout_kubernetes_v2_cpu(t);
   REQUIRE(::setenv("HEADROOM_DETECT", "off", 1) == 0);
@@ -387,10 +410,12 @@ TEST_CASE("cpu: the mapping and the search are the memory reader's") {
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
              "50 31 0:32 / /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n"
-             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n");
+             "51 31 0:33 /docker/other /sys/fs/cgroup/cpu,cpuacct ro - cgroup "
+             "cgroup rw,cpu,cpuacct\n");
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "50000");  // another container's
   SUBCASE("a quota of a cgroup that is not the process's is never its own") {
-    t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
+    t.file("proc/self/cgroup",
+           "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n");
     t.file("sys/fs/cgroup/cpu,cpuacct/cgroup.procs", "1\n");
     const auto r = open_at(t);
     CHECK(r.cpu_location().mapping == path_mapping::not_under_mount_root);
@@ -401,7 +426,8 @@ TEST_CASE("cpu: the mapping and the search are the memory reader's") {
     CHECK_FALSE(s.effective(cpu_rounding::up));
   }
   SUBCASE("found by pid below the mount") {
-    t.file("proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/elsewhere/x\n0::/\n");
+    t.file("proc/self/cgroup",
+           "4:memory:/docker/abc\n3:cpu,cpuacct:/elsewhere/x\n0::/\n");
     t.file("sys/fs/cgroup/cpu,cpuacct/cgroup.procs", "1\n");
     write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/x", "150000");
     t.file("sys/fs/cgroup/cpu,cpuacct/x/cgroup.procs", "4242\n");

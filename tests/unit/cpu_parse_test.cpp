@@ -2,8 +2,8 @@
 // Table tests of the CPU parsers (cpu.max, cpu.cfs_quota_us,
 // cpu.cfs_period_us, CPU lists, /proc/<pid>/status), the effective count
 // from its witnesses, and locate().
-#include "../support/doctest.hpp"
 #include <headroom/cpu.hpp>
+#include "../support/doctest.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -137,13 +137,18 @@ TEST_CASE("parse_status_cpus_allowed") {
       "Cpus_allowed:\tff\nCpus_allowed_list:\t0-5,7\n"
       "Mems_allowed:\t1\nMems_allowed_list:\t0\n";
   CHECK(*parse_status_cpus_allowed(status) == 7);
-  CHECK(parse_status_cpus_allowed("Name:\tcat\n").error().code == errc::malformed);
-  CHECK(parse_status_cpus_allowed("Cpus_allowed_list:\t\n").error().code == errc::malformed);
-  CHECK(parse_status_cpus_allowed("Cpus_allowed_list:\t0-x\n").error().code == errc::malformed);
+  CHECK(parse_status_cpus_allowed("Name:\tcat\n").error().code ==
+        errc::malformed);
+  CHECK(parse_status_cpus_allowed("Cpus_allowed_list:\t\n").error().code ==
+        errc::malformed);
+  CHECK(parse_status_cpus_allowed("Cpus_allowed_list:\t0-x\n").error().code ==
+        errc::malformed);
   CHECK(*parse_status_cpus_allowed("Cpus_allowed_list: 3\n") == 1);
 }
 
-TEST_CASE("quota_cpu_count: up like the JDK and .NET, down like automaxprocs, never 0") {
+TEST_CASE(
+    "quota_cpu_count: up like the JDK and .NET, down like automaxprocs, never "
+    "0") {
   const struct {
     std::uint64_t quota;
     std::uint64_t period;
@@ -177,23 +182,32 @@ TEST_CASE("quotas with different periods compare exactly") {
   CHECK_FALSE(no_more_cpu({big, std::uint64_t{1} << 62}, {2, 1}));
 }
 
-TEST_CASE("effective_cpu_count: the minimum of the witnesses; an unreadable one makes it unknown") {
+TEST_CASE(
+    "effective_cpu_count: the minimum of the witnesses; an unreadable one "
+    "makes it unknown") {
   using q = std::optional<cpu_quota>;
   using c = std::optional<std::uint32_t>;
   const result<std::uint32_t> aff8 = 8u;
   CHECK(*effective_cpu_count(aff8, q{}, c{}, cpu_rounding::up) == 8);
-  CHECK(*effective_cpu_count(aff8, q{{150000, 100000}}, c{}, cpu_rounding::up) == 2);
-  CHECK(*effective_cpu_count(aff8, q{{150000, 100000}}, c{}, cpu_rounding::down) == 1);
-  CHECK(*effective_cpu_count(aff8, q{{950000, 100000}}, c{4u}, cpu_rounding::up) == 4);
+  CHECK(*effective_cpu_count(aff8, q{{150000, 100000}}, c{},
+                             cpu_rounding::up) == 2);
+  CHECK(*effective_cpu_count(aff8, q{{150000, 100000}}, c{},
+                             cpu_rounding::down) == 1);
+  CHECK(*effective_cpu_count(aff8, q{{950000, 100000}}, c{4u},
+                             cpu_rounding::up) == 4);
   CHECK(*effective_cpu_count(aff8, q{}, c{3u}, cpu_rounding::down) == 3);
-  CHECK(*effective_cpu_count(2u, q{{400000, 100000}}, c{}, cpu_rounding::down) == 2);
-  CHECK(*effective_cpu_count(aff8, q{{10000, 100000}}, c{}, cpu_rounding::down) == 1);
+  CHECK(*effective_cpu_count(2u, q{{400000, 100000}}, c{},
+                             cpu_rounding::down) == 2);
+  CHECK(*effective_cpu_count(aff8, q{{10000, 100000}}, c{},
+                             cpu_rounding::down) == 1);
 
   const error bad{make_error_code(errc::malformed), "/x/cpu.max"};
-  const auto e1 = effective_cpu_count(aff8, result<q>(bad), c{}, cpu_rounding::up);
+  const auto e1 =
+      effective_cpu_count(aff8, result<q>(bad), c{}, cpu_rounding::up);
   REQUIRE_FALSE(e1);
   CHECK(e1.error().path == "/x/cpu.max");
-  CHECK_FALSE(effective_cpu_count(result<std::uint32_t>(bad), q{}, c{}, cpu_rounding::up));
+  CHECK_FALSE(effective_cpu_count(result<std::uint32_t>(bad), q{}, c{},
+                                  cpu_rounding::up));
   CHECK_FALSE(effective_cpu_count(aff8, q{}, result<c>(bad), cpu_rounding::up));
 }
 
@@ -201,17 +215,21 @@ namespace {
 
 const char* const mi_v1_cpu_cpuacct =
     "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup "
+    "rw,cpu,cpuacct\n"
     "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
-    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n";
+    "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup "
+    "rw,memory\n";
 
 const char* const mi_v1_separate =  // cpu and cpuacct mounted apart
     "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-    "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+    "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup "
+    "rw,cpuacct\n"
     "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
     "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
-const char* const mi_v2 = "26 23 0:23 / /sys/fs/cgroup rw,relatime shared:4 - cgroup2 cgroup2 rw\n";
+const char* const mi_v2 =
+    "26 23 0:23 / /sys/fs/cgroup rw,relatime shared:4 - cgroup2 cgroup2 rw\n";
 
 }  // namespace
 
@@ -235,8 +253,8 @@ TEST_CASE("locate(): cpu and cpuset on v1, v2 and hybrid layouts") {
        3,
        {}},
       {"cpuacct alone is not cpu", "11:cpuacct:/a\n0::/\n",
-       "33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n", "cpu",
-       hierarchy_mode::none, "", 0, errc::no_cgroup},
+       "33 31 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n",
+       "cpu", hierarchy_mode::none, "", 0, errc::no_cgroup},
       {"cpu mounted apart from cpuacct (this host's layout)",
        "3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n0::/\n",
        mi_v1_separate,
@@ -254,8 +272,8 @@ TEST_CASE("locate(): cpu and cpuset on v1, v2 and hybrid layouts") {
        3,
        {}},
       {"cpuset is not cpu", "3:cpuset:/a\n0::/\n",
-       "33 31 0:30 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n", "cpu",
-       hierarchy_mode::none, "", 0, errc::no_cgroup},
+       "33 31 0:30 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n",
+       "cpu", hierarchy_mode::none, "", 0, errc::no_cgroup},
       {"v2",
        "0::/kubepods.slice/pod.slice/c.scope\n",
        mi_v2,
@@ -273,12 +291,14 @@ TEST_CASE("locate(): cpu and cpuset on v1, v2 and hybrid layouts") {
        2,
        {}},
       {"hybrid: cpuset not mounted on v1 is not on cgroup2 either",
-       "3:cpuset:/a\n1:cpu:/a\n0::/a\n", mi_v1_separate, "cpuset", hierarchy_mode::none, "", 0,
-       errc::controller_absent},
-      {"no cgroup lines", "", mi_v2, "cpu", hierarchy_mode::none, "", 0, errc::no_cgroup},
+       "3:cpuset:/a\n1:cpu:/a\n0::/a\n", mi_v1_separate, "cpuset",
+       hierarchy_mode::none, "", 0, errc::controller_absent},
+      {"no cgroup lines", "", mi_v2, "cpu", hierarchy_mode::none, "", 0,
+       errc::no_cgroup},
       {"Docker v1 with the host's namespace: the mount root is stripped",
        "11:cpu,cpuacct:/docker/0123abcd\n",
-       "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup "
+       "1291 1282 0:30 /docker/0123abcd /sys/fs/cgroup/cpu,cpuacct ro - cgroup "
+       "cgroup "
        "rw,cpu,cpuacct\n",
        "cpu",
        hierarchy_mode::v1,

@@ -51,12 +51,16 @@ TEST_CASE("systemd watch: a missing path, a directory, bad base64") {
   headroom_test::fixture_tree t;
   CHECK(open_systemd_watch(t.path("nope"), nullptr).error().code ==
         std::errc::no_such_file_or_directory);
-  CHECK(open_systemd_watch(t.root(), nullptr).error().code == errc::not_supported);
+  CHECK(open_systemd_watch(t.root(), nullptr).error().code ==
+        errc::not_supported);
   t.file("psi", "");
-  CHECK(open_systemd_watch(t.path("psi"), "%%%").error().code == errc::malformed);
+  CHECK(open_systemd_watch(t.path("psi"), "%%%").error().code ==
+        errc::malformed);
 }
 
-TEST_CASE("systemd watch: a regular file that is not a PSI file is refused, nothing written") {
+TEST_CASE(
+    "systemd watch: a regular file that is not a PSI file is refused, nothing "
+    "written") {
   headroom_test::fixture_tree t;
   t.file("passwd", "root:x:0:0::/root:/bin/sh\n");
   auto w = open_systemd_watch(t.path("passwd"), "c29tZSAxMDAwMDAgMTAwMDAwMAA=");
@@ -68,13 +72,17 @@ TEST_CASE("systemd watch: a regular file that is not a PSI file is refused, noth
   CHECK(*content == "root:x:0:0::/root:/bin/sh\n");
 }
 
-TEST_CASE("systemd watch: a kernel PSI file is written and watched for POLLPRI") {
+TEST_CASE(
+    "systemd watch: a kernel PSI file is written and watched for POLLPRI") {
   // /proc/pressure/memory: procfs, where the payload is a trigger.
   if (::access("/proc/pressure/memory", W_OK) != 0) {
-    MESSAGE("not run: /proc/pressure/memory is not writable here (no PSI, or not root)");
+    MESSAGE(
+        "not run: /proc/pressure/memory is not writable here (no PSI, or not "
+        "root)");
     return;
   }
-  auto w = open_systemd_watch("/proc/pressure/memory", "c29tZSAxNTAwMDAgMjAwMDAwMAA=");
+  auto w = open_systemd_watch("/proc/pressure/memory",
+                              "c29tZSAxNTAwMDAgMjAwMDAwMAA=");
   REQUIRE_MESSAGE(w, w.error().message());
   CHECK(w->type == systemd_watch::kind::psi_file);
   CHECK(w->wants_pollpri());
@@ -96,7 +104,9 @@ TEST_CASE("systemd watch: a FIFO is watched for POLLIN and drained") {
   CHECK_FALSE(readable(w->fd.get(), POLLIN, 0));
 }
 
-TEST_CASE("systemd watch: an AF_UNIX socket is connected, written, watched for POLLIN") {
+TEST_CASE(
+    "systemd watch: an AF_UNIX socket is connected, written, watched for "
+    "POLLIN") {
   headroom_test::fixture_tree t;
   const std::string path = t.path("pressure.sock");
   unique_fd server(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -105,7 +115,8 @@ TEST_CASE("systemd watch: an AF_UNIX socket is connected, written, watched for P
   addr.sun_family = AF_UNIX;
   REQUIRE(path.size() < sizeof addr.sun_path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  REQUIRE(::bind(server.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::bind(server.get(), reinterpret_cast<sockaddr*>(&addr),
+                 sizeof addr) == 0);
   REQUIRE(::listen(server.get(), 1) == 0);
 
   auto w = open_systemd_watch(path, "aGVsbG8=");  // "hello"
@@ -138,15 +149,19 @@ TEST_CASE("v1 registration fails with an error where there is no cgroup") {
   CHECK(missing.error().path == t.path("gone") + "/memory.oom_control");
 }
 
-TEST_CASE("a PSI trigger on a file that is not a PSI file is refused by the kernel, or not") {
+TEST_CASE(
+    "a PSI trigger on a file that is not a PSI file is refused by the kernel, "
+    "or not") {
   // /proc/pressure/memory is the real thing where PSI is on; whatever the
   // kernel says, the helper returns a descriptor or a clear error.
-  auto r = open_psi_trigger("/proc/pressure/memory", false, std::chrono::microseconds(200000),
+  auto r = open_psi_trigger("/proc/pressure/memory", false,
+                            std::chrono::microseconds(200000),
                             std::chrono::microseconds(2000000));
   if (r) {
     CHECK(r->get() >= 0);
   } else {
-    MESSAGE("PSI trigger on /proc/pressure/memory refused: " << r.error().message());
+    MESSAGE("PSI trigger on /proc/pressure/memory refused: "
+            << r.error().message());
     CHECK(r.error().path == "/proc/pressure/memory");
   }
 }

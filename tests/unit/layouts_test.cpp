@@ -2,8 +2,8 @@
 // Fixture trees for every layout users run on, read through the root prefix
 // by the real memory_reader: discovery, the chain walk, limit, usage,
 // working set, effective limit, headroom, and the report's extras.
-#include "../support/doctest.hpp"
 #include <headroom/memory.hpp>
+#include "../support/doctest.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -48,7 +48,8 @@ TEST_CASE("Docker v1 with the host's cgroup namespace") {
   CHECK(r.location().path == "/docker/0123abcd");
   CHECK(r.location().mapping == path_mapping::below_mount_root);
   CHECK(r.location().dir == "/sys/fs/cgroup/memory");
-  CHECK(r.location().chain == std::vector<std::string>{"/sys/fs/cgroup/memory"});
+  CHECK(r.location().chain ==
+        std::vector<std::string>{"/sys/fs/cgroup/memory"});
   const auto s = r.snapshot();
   CHECK(limit_of(s) == 256 * MiB);
   CHECK(s.source == limit_source::chain);
@@ -72,13 +73,16 @@ TEST_CASE("Docker v1 with the host's cgroup namespace") {
   CHECK_FALSE(rep.swap_limit.value->has_value());  // memsw unlimited
 }
 
-TEST_CASE("Docker v1: a limit above the mount point, seen only by hierarchical_memory_limit") {
+TEST_CASE(
+    "Docker v1: a limit above the mount point, seen only by "
+    "hierarchical_memory_limit") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "4:memory:/docker/abc\n0::/\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
-             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+             "50 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup "
+             "rw,memory\n");
   v1_dir d;
   d.hierarchical_limit = std::to_string(128 * MiB);
   write_v1(t, "sys/fs/cgroup/memory", d);
@@ -99,12 +103,14 @@ TEST_CASE("Kubernetes v2 with a private cgroup namespace") {
   t.file("proc/self/cgroup", "0::/\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
-             "1300 1290 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n");
+             "1300 1290 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime "
+             "- cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n");
   v2_dir d;
   d.max = std::to_string(512 * MiB);
   d.high = std::to_string(480 * MiB);
-  d.pressure = "some avg10=2.50 avg60=1.00 avg300=0.50 total=5000\n"
-               "full avg10=1.25 avg60=0.50 avg300=0.25 total=2500\n";
+  d.pressure =
+      "some avg10=2.50 avg60=1.00 avg300=0.50 total=5000\n"
+      "full avg10=1.25 avg60=0.50 avg300=0.25 total=2500\n";
   write_v2(t, "sys/fs/cgroup", d);
 
   auto r = open_at(t);
@@ -125,7 +131,8 @@ TEST_CASE("Kubernetes v2 with a private cgroup namespace") {
   CHECK(rep.pressure.value->full->avg10 == doctest::Approx(1.25));
 }
 
-TEST_CASE("Kubernetes v2 without a cgroup namespace: the pod slice holds the limit") {
+TEST_CASE(
+    "Kubernetes v2 without a cgroup namespace: the pod slice holds the limit") {
   fixture_tree t;
   layout_kubernetes_v2(t);
   const std::string pod = k8s_pod;
@@ -176,15 +183,16 @@ TEST_CASE("systemd: MemoryMax on the slice, MemoryHigh on the service") {
   CHECK(rep.chain[0].limit.value() == std::nullopt);
   CHECK(rep.chain[1].limit.value() == 2 * GiB);
   // The root has no memory.max.
-  CHECK(rep.chain[2].limit.error().code == std::errc::no_such_file_or_directory);
+  CHECK(rep.chain[2].limit.error().code ==
+        std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("hybrid host: memory on v1, PSI from the unified mount") {
   fixture_tree t;
   write_host(t);
   const std::string scope = "/user.slice/user-1000.slice/session-3.scope";
-  t.file("proc/self/cgroup", "12:memory:" + scope + "\n1:name=systemd:" + scope +
-                                 "\n0::" + scope + "\n");
+  t.file("proc/self/cgroup", "12:memory:" + scope + "\n1:name=systemd:" +
+                                 scope + "\n0::" + scope + "\n");
   t.file("proc/self/mountinfo", std::string(mi_base) + mi_v1_host + mi_unified);
   v1_dir root;
   root.usage = 3 * GiB;
@@ -324,7 +332,8 @@ TEST_CASE("v1 unlimited is a state, with 4 KiB and with 64 KiB pages") {
   }
 }
 
-TEST_CASE("v1 swap limit: memsw minus the limit; absent without swap accounting") {
+TEST_CASE(
+    "v1 swap limit: memsw minus the limit; absent without swap accounting") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "4:memory:/svc\n");
@@ -338,7 +347,8 @@ TEST_CASE("v1 swap limit: memsw minus the limit; absent without swap accounting"
     write_v1(t, "sys/fs/cgroup/memory/svc", d);
     CHECK(open_at(t).report().swap_limit.value.value() == 256 * MiB);
   }
-  SUBCASE("no memsw files (swap accounting off): the cgroup does not limit swap") {
+  SUBCASE(
+      "no memsw files (swap accounting off): the cgroup does not limit swap") {
     root.memsw_limit = "";
     d.memsw_limit = "";
     t.remove("sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
@@ -349,7 +359,9 @@ TEST_CASE("v1 swap limit: memsw minus the limit; absent without swap accounting"
   }
 }
 
-TEST_CASE("a limit above host RAM is reported as it is, and capped only in the effective limit") {
+TEST_CASE(
+    "a limit above host RAM is reported as it is, and capped only in the "
+    "effective limit") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/big.slice\n");
@@ -371,7 +383,8 @@ TEST_CASE("a mount root other than /") {
     t.file("proc/self/cgroup", "4:memory:/docker/abc/worker\n");
     t.file("proc/self/mountinfo",
            std::string(mi_base) +
-               "60 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n");
+               "60 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup "
+               "cgroup rw,memory\n");
     v1_dir outer;
     outer.limit = std::to_string(512 * MiB);
     write_v1(t, "sys/fs/cgroup/memory", outer);
@@ -384,11 +397,14 @@ TEST_CASE("a mount root other than /") {
     CHECK(r.location().chain.size() == 2);
     CHECK(limit_of(r.snapshot()) == 200 * MiB);
   }
-  SUBCASE("v2: the path is not under the mount root and not found: errors, no number") {
+  SUBCASE(
+      "v2: the path is not under the mount root and not found: errors, no "
+      "number") {
     t.file("proc/self/cgroup", "0::/system.slice/other.service\n");
     t.file("proc/self/mountinfo",
            std::string(mi_base) +
-               "61 23 0:30 /system.slice/container.scope /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+               "61 23 0:30 /system.slice/container.scope /sys/fs/cgroup rw - "
+               "cgroup2 cgroup2 rw\n");
     v2_dir d;
     d.max = std::to_string(64 * MiB);
     write_v2(t, "sys/fs/cgroup", d);
@@ -404,7 +420,9 @@ TEST_CASE("a mount root other than /") {
   }
 }
 
-TEST_CASE("a /.. path (moved out of the namespace root), not found: errors, no number") {
+TEST_CASE(
+    "a /.. path (moved out of the namespace root), not found: errors, no "
+    "number") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/../../system.slice/moved.scope\n");
@@ -430,7 +448,8 @@ TEST_CASE("an escaped mount point") {
   t.file("proc/self/cgroup", "4:memory:/svc\n");
   t.file("proc/self/mountinfo",
          std::string(mi_base) +
-             "63 31 0:32 / /sys/fs/cgroup/mem\\040ory\\011x rw - cgroup cgroup rw,memory\n");
+             "63 31 0:32 / /sys/fs/cgroup/mem\\040ory\\011x rw - cgroup cgroup "
+             "rw,memory\n");
   write_v1(t, "sys/fs/cgroup/mem ory\tx", v1_dir{});
   v1_dir d;
   d.limit = std::to_string(42 * MiB);
@@ -441,14 +460,17 @@ TEST_CASE("an escaped mount point") {
   CHECK(limit_of(r.snapshot()) == 42 * MiB);
 }
 
-TEST_CASE("duplicate mounts: the one under /sys/fs/cgroup wins, whatever the order") {
+TEST_CASE(
+    "duplicate mounts: the one under /sys/fs/cgroup wins, whatever the order") {
   for (const bool sys_first : {false, true}) {
     CAPTURE(sys_first);
     fixture_tree t;
     write_host(t);
     t.file("proc/self/cgroup", "4:memory:/svc\n");
-    const std::string bind = "70 27 0:32 / /run/bind/memory rw - cgroup cgroup rw,memory\n";
-    const std::string sys = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+    const std::string bind =
+        "70 27 0:32 / /run/bind/memory rw - cgroup cgroup rw,memory\n";
+    const std::string sys =
+        "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
     t.file("proc/self/mountinfo",
            std::string(mi_base) + (sys_first ? sys + bind : bind + sys));
     v1_dir a;
@@ -464,7 +486,9 @@ TEST_CASE("duplicate mounts: the one under /sys/fs/cgroup wins, whatever the ord
   }
 }
 
-TEST_CASE("a v2 leaf without the memory controller: its nearest ancestor that has it") {
+TEST_CASE(
+    "a v2 leaf without the memory controller: its nearest ancestor that has "
+    "it") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/svc.slice/leaf\n");
@@ -505,8 +529,8 @@ TEST_CASE("v2 root only: no memory.current, host-wide usage") {
   const auto s = r.snapshot();
   check_no_limit(s);
   CHECK(!s.usage_at);
-  CHECK(*s.usage == 8 * GiB);          // MemTotal - MemFree
-  CHECK(*s.working_set == 4 * GiB);    // MemTotal - MemAvailable
+  CHECK(*s.usage == 8 * GiB);        // MemTotal - MemFree
+  CHECK(*s.working_set == 4 * GiB);  // MemTotal - MemAvailable
   CHECK(*s.headroom == 12 * GiB);
   CHECK(r.usage_path(s) == "/proc/meminfo");
   // No directory has memory files: the report has no per-cgroup counters.
@@ -558,7 +582,8 @@ TEST_CASE("memory controller absent") {
   CHECK(*r.snapshot().effective_limit == 16 * GiB);
 }
 
-TEST_CASE("garbage and missing files: a clear error for that value, the rest works") {
+TEST_CASE(
+    "garbage and missing files: a clear error for that value, the rest works") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/svc\n");
@@ -594,7 +619,8 @@ TEST_CASE("garbage and missing files: a clear error for that value, the rest wor
     CHECK(limit_of(s) == 256 * MiB);
     CHECK(s.stat.error().code == errc::malformed);
     CHECK(s.working_set.error().code == errc::malformed);
-    CHECK(s.working_set.error().path == t.root() + "/sys/fs/cgroup/svc/memory.stat");
+    CHECK(s.working_set.error().path ==
+          t.root() + "/sys/fs/cgroup/svc/memory.stat");
     CHECK(*s.usage == 100 * MiB);
   }
   SUBCASE("memory.stat without inactive_file") {
@@ -617,7 +643,9 @@ TEST_CASE("garbage and missing files: a clear error for that value, the rest wor
     CHECK(*s.headroom == 176 * MiB);
   }
   SUBCASE("garbage meminfo") {
-    t.file("proc/meminfo", "\x7f" "ELF\x01\x02");
+    t.file("proc/meminfo",
+           "\x7f"
+           "ELF\x01\x02");
     const auto s = open_at(t).snapshot();
     CHECK(s.host_total.error().code == errc::malformed);
   }
@@ -781,7 +809,8 @@ TEST_CASE("hostile trees: symlinks never lead a read outside the mount") {
   t.file("secret", "12345\n");
 
   SUBCASE("a directory on the chain is a symlink: the mount point, reported") {
-    std::filesystem::create_symlink(t.path("elsewhere"), t.path("sys/fs/cgroup/app.slice"));
+    std::filesystem::create_symlink(t.path("elsewhere"),
+                                    t.path("sys/fs/cgroup/app.slice"));
     auto r = open_at(t);
     CHECK(r.location().mapping == path_mapping::unsafe_path);
     CHECK(is_fallback(r.location().mapping));
@@ -794,7 +823,8 @@ TEST_CASE("hostile trees: symlinks never lead a read outside the mount") {
     write_v2(t, "sys/fs/cgroup/app.slice/leaf", leaf);
     write_v2(t, "sys/fs/cgroup/app.slice", v2_dir{});
     t.remove("sys/fs/cgroup/app.slice/leaf/memory.max");
-    std::filesystem::create_symlink(t.path("secret"), t.path("sys/fs/cgroup/app.slice/leaf/memory.max"));
+    std::filesystem::create_symlink(
+        t.path("secret"), t.path("sys/fs/cgroup/app.slice/leaf/memory.max"));
     auto r = open_at(t);
     const auto s = r.snapshot();
     REQUIRE_FALSE(s.limit.has_value());

@@ -25,23 +25,28 @@ TEST_CASE("band_level: edges and hysteresis") {
     pressure_level expect;
   } cases[] = {
       {"low stays none", pressure_level::none, 100 * MiB, pressure_level::none},
-      {"just below moderate", pressure_level::none, 800 * MiB - 1, pressure_level::none},
-      {"at moderate", pressure_level::none, 800 * MiB, pressure_level::moderate},
-      {"at critical from none", pressure_level::none, 920 * MiB, pressure_level::critical},
-      {"over the limit", pressure_level::none, 2000 * MiB, pressure_level::critical},
-      {"moderate holds inside the hysteresis", pressure_level::moderate, 760 * MiB,
+      {"just below moderate", pressure_level::none, 800 * MiB - 1,
+       pressure_level::none},
+      {"at moderate", pressure_level::none, 800 * MiB,
        pressure_level::moderate},
+      {"at critical from none", pressure_level::none, 920 * MiB,
+       pressure_level::critical},
+      {"over the limit", pressure_level::none, 2000 * MiB,
+       pressure_level::critical},
+      {"moderate holds inside the hysteresis", pressure_level::moderate,
+       760 * MiB, pressure_level::moderate},
       {"moderate holds at the exit edge", pressure_level::moderate, 750 * MiB,
        pressure_level::moderate},
-      {"moderate leaves below the exit edge", pressure_level::moderate, 750 * MiB - 1,
-       pressure_level::none},
-      {"critical holds inside its hysteresis", pressure_level::critical, 880 * MiB,
-       pressure_level::critical},
+      {"moderate leaves below the exit edge", pressure_level::moderate,
+       750 * MiB - 1, pressure_level::none},
+      {"critical holds inside its hysteresis", pressure_level::critical,
+       880 * MiB, pressure_level::critical},
       {"critical falls to moderate", pressure_level::critical, 860 * MiB,
        pressure_level::moderate},
-      {"critical falls to none", pressure_level::critical, 700 * MiB, pressure_level::none},
-      {"critical falls to moderate, inside moderate's hysteresis", pressure_level::critical,
-       780 * MiB, pressure_level::moderate},
+      {"critical falls to none", pressure_level::critical, 700 * MiB,
+       pressure_level::none},
+      {"critical falls to moderate, inside moderate's hysteresis",
+       pressure_level::critical, 780 * MiB, pressure_level::moderate},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -66,7 +71,8 @@ TEST_CASE("tracker: escalation and de-escalation are notified at once") {
   CHECK(n->previous == pressure_level::critical);
 }
 
-TEST_CASE("tracker: a sustained level is repeated at most once per repeat_interval") {
+TEST_CASE(
+    "tracker: a sustained level is repeated at most once per repeat_interval") {
   level_tracker t({3s, 10s});
   REQUIRE(t.on_band(t0, pressure_level::moderate));
   int repeats = 0;
@@ -80,7 +86,8 @@ TEST_CASE("tracker: a sustained level is repeated at most once per repeat_interv
   CHECK(repeats == 3);  // at 10 s, 20 s, 30 s
   // none is never repeated
   REQUIRE(t.on_band(t0 + 36s, pressure_level::none));
-  for (auto at = 37s; at < 80s; at += 1s) CHECK_FALSE(t.on_band(t0 + at, pressure_level::none));
+  for (auto at = 37s; at < 80s; at += 1s)
+    CHECK_FALSE(t.on_band(t0 + at, pressure_level::none));
 }
 
 TEST_CASE("tracker: signals hold their level, then expire to the band level") {
@@ -119,20 +126,22 @@ TEST_CASE("tracker: the level is the higher of band and signals") {
   CHECK(t.level() == pressure_level::critical);
 }
 
-TEST_CASE("sampling interval: slow far away, fast near an edge or when growing fast") {
+TEST_CASE(
+    "sampling interval: slow far away, fast near an edge or when growing "
+    "fast") {
   const auto fast = steady::duration(2ms);
   const auto slow = steady::duration(1000ms);
   const std::uint64_t limit = 1000 * MiB;
   const auto at = [&](std::uint64_t ws, pressure_level l, double rate = 0) {
     return next_sample_interval(ws, limit, edges, l, rate, fast, slow);
   };
-  CHECK(at(100 * MiB, pressure_level::none) == slow);   // 70% from moderate
-  CHECK(at(600 * MiB, pressure_level::none) == slow);   // 20% away
+  CHECK(at(100 * MiB, pressure_level::none) == slow);    // 70% from moderate
+  CHECK(at(600 * MiB, pressure_level::none) == slow);    // 20% away
   const auto ten = at(700 * MiB, pressure_level::none);  // 10% away: a quarter
   CHECK(ten >= 240ms);
   CHECK(ten <= 260ms);
-  CHECK(at(799 * MiB, pressure_level::none) == fast);   // 0.1% away
-  CHECK(at(800 * MiB, pressure_level::none) == fast);   // on it
+  CHECK(at(799 * MiB, pressure_level::none) == fast);  // 0.1% away
+  CHECK(at(800 * MiB, pressure_level::none) == fast);  // on it
   // Growing 1000 MiB/s at 600 MiB: the edge is 200 ms away, sample in 50.
   const auto growing = at(600 * MiB, pressure_level::none, 1000.0 * MiB);
   CHECK(growing >= 45ms);

@@ -39,7 +39,8 @@ void layout(fixture_tree& t) {
 }
 
 // Sets usage and working set (usage - 0 inactive) of the fixture cgroup.
-void set_usage(fixture_tree& t, std::uint64_t bytes, const std::string& dir = "app.slice") {
+void set_usage(fixture_tree& t, std::uint64_t bytes,
+               const std::string& dir = "app.slice") {
   t.file("sys/fs/cgroup/" + dir + "/memory.current", n(bytes));
   t.file("sys/fs/cgroup/" + dir + "/memory.stat", v2_stat(bytes, 0, 0));
 }
@@ -63,7 +64,8 @@ struct recorder {
 
 // Dispatches until pred() holds, or fails after `limit`.
 template <class Pred>
-bool pump_until(monitor& m, Pred pred, std::chrono::milliseconds limit = 5000ms) {
+bool pump_until(monitor& m, Pred pred,
+                std::chrono::milliseconds limit = 5000ms) {
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() > end) return false;
@@ -74,7 +76,8 @@ bool pump_until(monitor& m, Pred pred, std::chrono::milliseconds limit = 5000ms)
   return true;
 }
 
-bool has(const std::vector<memory_event>& evs, event_kind k, pressure_level l = pressure_level::none) {
+bool has(const std::vector<memory_event>& evs, event_kind k,
+         pressure_level l = pressure_level::none) {
   for (const auto& e : evs) {
     if (e.kind == k && (k != event_kind::pressure || e.level == l)) return true;
   }
@@ -106,7 +109,8 @@ monitor make(const monitor_options& o) {
 TEST_CASE("monitor: sources on a captured tree (nothing is written into it)") {
   fixture_tree t;
   layout(t);
-  const auto before = read_whole_or_empty(t.path("sys/fs/cgroup/app.slice/memory.pressure"));
+  const auto before =
+      read_whole_or_empty(t.path("sys/fs/cgroup/app.slice/memory.pressure"));
   auto m = make(fast_options(t));
   bool sampler = false;
   for (const auto& s : m.sources()) {
@@ -123,10 +127,12 @@ TEST_CASE("monitor: sources on a captured tree (nothing is written into it)") {
     if (s.kind == source_kind::memory_events) CHECK(s.active);
   }
   CHECK(sampler);
-  CHECK(read_whole_or_empty(t.path("sys/fs/cgroup/app.slice/memory.pressure")) == before);
+  CHECK(read_whole_or_empty(
+            t.path("sys/fs/cgroup/app.slice/memory.pressure")) == before);
 }
 
-TEST_CASE("monitor: usage crossing the bands gives moderate, critical, then none") {
+TEST_CASE(
+    "monitor: usage crossing the bands gives moderate, critical, then none") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));
@@ -134,7 +140,9 @@ TEST_CASE("monitor: usage crossing the bands gives moderate, critical, then none
   CHECK(m.level() == pressure_level::none);
 
   set_usage(t, 810 * MiB);
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::pressure, pressure_level::moderate); }));
+  REQUIRE(pump_until(m, [&] {
+    return has(r.events, event_kind::pressure, pressure_level::moderate);
+  }));
   const auto& mod = r.events.back();
   CHECK(mod.previous == pressure_level::none);
   CHECK(mod.source == source_kind::usage_bands);
@@ -144,11 +152,14 @@ TEST_CASE("monitor: usage crossing the bands gives moderate, critical, then none
   CHECK(m.level() == pressure_level::moderate);
 
   set_usage(t, 950 * MiB);
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::pressure, pressure_level::critical); }));
+  REQUIRE(pump_until(m, [&] {
+    return has(r.events, event_kind::pressure, pressure_level::critical);
+  }));
   // Inside the hysteresis: still critical, nothing new.
   set_usage(t, 900 * MiB);
   const std::size_t seen = r.events.size();
-  REQUIRE(pump_until(m, [] { return false; }, 200ms) == false);
+  REQUIRE(pump_until(
+              m, [] { return false; }, 200ms) == false);
   CHECK(r.events.size() == seen);
   CHECK(m.level() == pressure_level::critical);
 
@@ -158,7 +169,9 @@ TEST_CASE("monitor: usage crossing the bands gives moderate, critical, then none
   CHECK(r.events.back().previous == pressure_level::critical);
 }
 
-TEST_CASE("monitor: a level already reached at start is reported by the first dispatch") {
+TEST_CASE(
+    "monitor: a level already reached at start is reported by the first "
+    "dispatch") {
   fixture_tree t;
   layout(t);
   set_usage(t, 990 * MiB);
@@ -168,7 +181,8 @@ TEST_CASE("monitor: a level already reached at start is reported by the first di
   CHECK(r.events.front().level == pressure_level::critical);
 }
 
-TEST_CASE("monitor: a limit changed at runtime gives limit_changed, and new bands") {
+TEST_CASE(
+    "monitor: a limit changed at runtime gives limit_changed, and new bands") {
   fixture_tree t;
   layout(t);
   set_usage(t, 850 * MiB);
@@ -176,7 +190,8 @@ TEST_CASE("monitor: a limit changed at runtime gives limit_changed, and new band
   recorder r(m);
   REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::moderate; }));
   t.file("sys/fs/cgroup/app.slice/memory.max", n(4000 * MiB));
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
+  REQUIRE(
+      pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
   const memory_event* changed = nullptr;
   for (const auto& e : r.events) {
     if (e.kind == event_kind::limit_changed) changed = &e;
@@ -190,7 +205,8 @@ TEST_CASE("monitor: a limit changed at runtime gives limit_changed, and new band
 
   t.file("sys/fs/cgroup/app.slice/memory.max", "max\n");
   REQUIRE(pump_until(m, [&] {
-    return r.events.back().kind == event_kind::limit_changed && !r.events.back().new_limit;
+    return r.events.back().kind == event_kind::limit_changed &&
+           !r.events.back().new_limit;
   }));
 }
 
@@ -203,7 +219,8 @@ TEST_CASE("monitor: the process moves to another cgroup") {
   auto m = make(fast_options(t));
   recorder r(m);
   t.file("proc/self/cgroup", "0::/other.slice\n");
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
+  REQUIRE(
+      pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
   const auto& e = r.events.back();
   CHECK(e.moved);
   CHECK(e.old_cgroup == "/sys/fs/cgroup/app.slice");
@@ -226,13 +243,15 @@ TEST_CASE("monitor: the cgroup is removed and the process is in its parent") {
   recorder r(m);
   t.remove("sys/fs/cgroup/app.slice");
   t.file("proc/self/cgroup", "0::/\n");
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
+  REQUIRE(
+      pump_until(m, [&] { return has(r.events, event_kind::limit_changed); }));
   CHECK(r.events.back().moved);
   CHECK(r.events.back().new_cgroup == "/sys/fs/cgroup");
   CHECK_FALSE(r.events.back().new_limit.has_value());
 }
 
-TEST_CASE("monitor: an OOM kill counted in memory.events is an oom_kill event") {
+TEST_CASE(
+    "monitor: an OOM kill counted in memory.events is an oom_kill event") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));
@@ -251,7 +270,8 @@ TEST_CASE("monitor: an OOM kill counted in memory.events is an oom_kill event") 
   CHECK(m.level() == pressure_level::none);
 }
 
-TEST_CASE("monitor: callbacks may unsubscribe themselves and others, and subscribe") {
+TEST_CASE(
+    "monitor: callbacks may unsubscribe themselves and others, and subscribe") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));
@@ -300,9 +320,11 @@ TEST_CASE("monitor: start() runs callbacks on its own thread; stop() returns") {
   const auto t0 = std::chrono::steady_clock::now();
   m.stop();
   // A hang would fail the run; the figure is for the reader.
-  MESSAGE("stop() took "
-          << std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()
-          << " us");
+  MESSAGE(
+      "stop() took " << std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count()
+                     << " us");
   // Stopped: dispatch() works again on this thread.
   set_usage(t, 100 * MiB);
   const int before = calls;
@@ -340,7 +362,9 @@ TEST_CASE("monitor: no descriptor is left behind") {
   CHECK(count_fds() == before);
 }
 
-TEST_CASE("monitor: fork() with a running monitor; the child forgets it and makes its own") {
+TEST_CASE(
+    "monitor: fork() with a running monitor; the child forgets it and makes "
+    "its own") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));
@@ -348,7 +372,8 @@ TEST_CASE("monitor: fork() with a running monitor; the child forgets it and make
   auto sub = m.subscribe([&](const memory_event&) { ++parent_events; });
   REQUIRE(m.start());
   set_usage(t, 990 * MiB);
-  for (int i = 0; i < 500 && parent_events == 0; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 500 && parent_events == 0; ++i)
+    std::this_thread::sleep_for(10ms);
   REQUIRE(parent_events > 0);
 
   const pid_t child = ::fork();
@@ -379,7 +404,8 @@ TEST_CASE("monitor: fork() with a running monitor; the child forgets it and make
   // The parent's monitor still works.
   const int before = parent_events;
   set_usage(t, 100 * MiB);
-  for (int i = 0; i < 500 && parent_events == before; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 500 && parent_events == before; ++i)
+    std::this_thread::sleep_for(10ms);
   CHECK(parent_events > before);
   CHECK(m.level() == pressure_level::none);
   m.stop();
@@ -418,7 +444,8 @@ static std::vector<std::string> thread_names() {
   if (DIR* d = ::opendir("/proc/self/task")) {
     while (const dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      std::string comm = read_whole_or_empty(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::string comm = read_whole_or_empty(std::string("/proc/self/task/") +
+                                             e->d_name + "/comm");
       while (!comm.empty() && comm.back() == '\n') comm.pop_back();
       names.push_back(comm);
     }
@@ -447,7 +474,8 @@ TEST_CASE("monitor: its thread is named headroom") {
   CHECK(count() == before);
 }
 
-TEST_CASE("monitor: memory.high on the chain moves the critical edge before it") {
+TEST_CASE(
+    "monitor: memory.high on the chain moves the critical edge before it") {
   fixture_tree t;
   write_host(t);
   t.file("proc/self/cgroup", "0::/app.slice\n");
@@ -471,18 +499,23 @@ TEST_CASE("monitor: memory.high on the chain moves the critical edge before it")
   o.high_margin_percent = -1;
   auto plain = make(o);
   recorder pr(plain);
-  REQUIRE(pump_until(plain, [&] { return plain.level() == pressure_level::moderate; }));
+  REQUIRE(pump_until(
+      plain, [&] { return plain.level() == pressure_level::moderate; }));
   plain.dispatch();
   CHECK(plain.level() == pressure_level::moderate);
 }
 
-TEST_CASE("monitor: pressure events say how much to free and when the limit is reached") {
+TEST_CASE(
+    "monitor: pressure events say how much to free and when the limit is "
+    "reached") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));
   recorder r(m);
   set_usage(t, 810 * MiB);
-  REQUIRE(pump_until(m, [&] { return has(r.events, event_kind::pressure, pressure_level::moderate); }));
+  REQUIRE(pump_until(m, [&] {
+    return has(r.events, event_kind::pressure, pressure_level::moderate);
+  }));
   const auto& mod = r.events.back();
   // Moderate ends below 800 - 50 MiB of hysteresis.
   REQUIRE(mod.bytes_to_free);
@@ -501,7 +534,9 @@ TEST_CASE("monitor: pressure events say how much to free and when the limit is r
   CHECK_FALSE(r.events.back().time_to_limit);
 }
 
-TEST_CASE("monitor: the sampler reads usage at least every sample_bound far from the edges") {
+TEST_CASE(
+    "monitor: the sampler reads usage at least every sample_bound far from the "
+    "edges") {
   fixture_tree t;
   layout(t);
   auto o = fast_options(t);
@@ -511,19 +546,24 @@ TEST_CASE("monitor: the sampler reads usage at least every sample_bound far from
   recorder r(m);
   bool sampler = false;
   for (const auto& s : m.sources()) {
-    if (s.kind == source_kind::usage_bands) sampler = s.detail.find("to 50 ms") != std::string::npos;
+    if (s.kind == source_kind::usage_bands)
+      sampler = s.detail.find("to 50 ms") != std::string::npos;
   }
   CHECK(sampler);
   // A jump from 10% to 95%: seen by the next read of usage.
   set_usage(t, 950 * MiB);
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(pump_until(m, [&] { return m.level() == pressure_level::critical; }, 2000ms));
+  REQUIRE(pump_until(
+      m, [&] { return m.level() == pressure_level::critical; }, 2000ms));
   const auto took = std::chrono::steady_clock::now() - t0;
-  MESSAGE("jump seen after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                             << " ms (bound 50 ms; not a timing assertion beyond 2 s)");
+  MESSAGE("jump seen after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+          << " ms (bound 50 ms; not a timing assertion beyond 2 s)");
 }
 
-TEST_CASE("monitor: after stop() from a callback, dispatch() and start() work again") {
+TEST_CASE(
+    "monitor: after stop() from a callback, dispatch() and start() work "
+    "again") {
   fixture_tree t;
   layout(t);
   auto m = make(fast_options(t));

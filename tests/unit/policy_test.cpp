@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Budgets and presets, with numbers worked out by hand from the runtimes'
 // rules (see the comments on the presets in policy.hpp).
-#include "../support/doctest.hpp"
 #include <headroom/policy.hpp>
+#include "../support/doctest.hpp"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -43,7 +43,8 @@ budget must(const result<std::optional<budget>>& b) {
 
 }  // namespace
 
-TEST_CASE("JVM: MaxRAMPercentage, the small-memory rule and InitialRAMPercentage") {
+TEST_CASE(
+    "JVM: MaxRAMPercentage, the small-memory rule and InitialRAMPercentage") {
   // MaxHeapSize default: 96 MiB * 13 / 10 = 130862284.8, truncated and
   // rounded down to 8 bytes: 130862280. Heap alignment 2 MiB.
   const struct {
@@ -60,7 +61,8 @@ TEST_CASE("JVM: MaxRAMPercentage, the small-memory rule and InitialRAMPercentage
       // 2 MiB: 63 * 2 MiB = 126 MiB.
       {"249 MiB", 249 * MiB, 126 * MiB, budget_bound::small_memory, 8 * MiB},
       // One byte under 2 * 130862280: 50% truncates to 130862279, small.
-      {"261724559 bytes", 261724559, 126 * MiB, budget_bound::small_memory, 8 * MiB},
+      {"261724559 bytes", 261724559, 126 * MiB, budget_bound::small_memory,
+       8 * MiB},
       // 2 * 130862280 exactly: 50% is not below MaxHeapSize: the floor,
       // max(25% = 62.4 MiB, 130862280), aligned up: 126 MiB.
       {"261724560 bytes", 261724560, 126 * MiB, budget_bound::floor, 8 * MiB},
@@ -77,7 +79,8 @@ TEST_CASE("JVM: MaxRAMPercentage, the small-memory rule and InitialRAMPercentage
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    const budget b = must(compute_budget(snap(c.limit), presets::jvm(), no_rlimits));
+    const budget b =
+        must(compute_budget(snap(c.limit), presets::jvm(), no_rlimits));
     CHECK(b.basis == c.limit);
     CHECK(b.max == c.max);
     CHECK(b.max_bound == c.bound);
@@ -85,15 +88,19 @@ TEST_CASE("JVM: MaxRAMPercentage, the small-memory rule and InitialRAMPercentage
     CHECK(*b.initial == c.initial);
   }
   // No limit: the host's 16 GiB: 4 GiB and 256 MiB.
-  const budget h = must(compute_budget(snap(std::nullopt), presets::jvm(), no_rlimits));
+  const budget h =
+      must(compute_budget(snap(std::nullopt), presets::jvm(), no_rlimits));
   CHECK(h.basis == host);
   CHECK(h.max == 4 * GiB);
   CHECK(*h.initial == 256 * MiB);
   // A limit above host RAM counts as host RAM.
-  CHECK(must(compute_budget(snap(64 * GiB), presets::jvm(), no_rlimits)).max == 4 * GiB);
+  CHECK(must(compute_budget(snap(64 * GiB), presets::jvm(), no_rlimits)).max ==
+        4 * GiB);
 }
 
-TEST_CASE("JVM: RLIMIT_AS / MaxVirtMemFraction bounds both sizes; RLIMIT_DATA is not read") {
+TEST_CASE(
+    "JVM: RLIMIT_AS / MaxVirtMemFraction bounds both sizes; RLIMIT_DATA is not "
+    "read") {
   address_limits lim;
   lim.address_space = 512 * MiB;
   lim.data = 1 * MiB;  // ignored by the JVM preset
@@ -111,10 +118,14 @@ TEST_CASE("JVM: RLIMIT_AS / MaxVirtMemFraction bounds both sizes; RLIMIT_DATA is
 }
 
 TEST_CASE(".NET: max(20 MB, 75% of the limit), and no hard limit without one") {
-  CHECK(must(compute_budget(snap(256 * MiB), presets::dotnet(), no_rlimits)).max == 192 * MiB);
-  CHECK(must(compute_budget(snap(1 * GiB), presets::dotnet(), no_rlimits)).max == 768 * MiB);
+  CHECK(must(compute_budget(snap(256 * MiB), presets::dotnet(), no_rlimits))
+            .max == 192 * MiB);
+  CHECK(
+      must(compute_budget(snap(1 * GiB), presets::dotnet(), no_rlimits)).max ==
+      768 * MiB);
   // 16 MiB: 12 MiB < 20 MiB: the floor, above the limit as .NET does.
-  const budget small = must(compute_budget(snap(16 * MiB), presets::dotnet(), no_rlimits));
+  const budget small =
+      must(compute_budget(snap(16 * MiB), presets::dotnet(), no_rlimits));
   CHECK(small.max == 20 * MiB);
   CHECK(small.max_bound == budget_bound::floor);
   CHECK_FALSE(small.initial.has_value());
@@ -125,7 +136,8 @@ TEST_CASE(".NET: max(20 MB, 75% of the limit), and no hard limit without one") {
   // RLIMIT_AS caps the limit before the percentage.
   address_limits lim;
   lim.address_space = 100 * MiB;
-  const budget capped = must(compute_budget(snap(1 * GiB), presets::dotnet(), lim));
+  const budget capped =
+      must(compute_budget(snap(1 * GiB), presets::dotnet(), lim));
   CHECK(capped.basis == 100 * MiB);
   CHECK(capped.max == 75 * MiB);
   CHECK(capped.max_bound == budget_bound::percent);
@@ -133,18 +145,22 @@ TEST_CASE(".NET: max(20 MB, 75% of the limit), and no hard limit without one") {
 
 TEST_CASE("Go automemlimit: 90% of the limit, unset without one") {
   // 0.9 * 1073741824 = 966367641.6, truncated.
-  CHECK(must(compute_budget(snap(1 * GiB), presets::go_automemlimit(), no_rlimits)).max ==
-        966367641);
+  CHECK(must(compute_budget(snap(1 * GiB), presets::go_automemlimit(),
+                            no_rlimits))
+            .max == 966367641);
   // A limit above host RAM: 90% of the host's 16 GiB.
-  CHECK(must(compute_budget(snap(32 * GiB), presets::go_automemlimit(), no_rlimits)).max ==
-        15461882265);
-  auto none = compute_budget(snap(std::nullopt), presets::go_automemlimit(), no_rlimits);
+  CHECK(must(compute_budget(snap(32 * GiB), presets::go_automemlimit(),
+                            no_rlimits))
+            .max == 15461882265);
+  auto none = compute_budget(snap(std::nullopt), presets::go_automemlimit(),
+                             no_rlimits);
   REQUIRE(none.has_value());
   CHECK_FALSE(none->has_value());
   address_limits lim;
   lim.address_space = 1 * MiB;
   lim.data = 1 * MiB;
-  CHECK(must(compute_budget(snap(1 * GiB), presets::go_automemlimit(), lim)).max == 966367641);
+  CHECK(must(compute_budget(snap(1 * GiB), presets::go_automemlimit(), lim))
+            .max == 966367641);
 }
 
 TEST_CASE("a custom policy: percent, reserve, floor, ceiling, RLIMIT_DATA") {
@@ -186,11 +202,13 @@ TEST_CASE("a custom policy: percent, reserve, floor, ceiling, RLIMIT_DATA") {
 }
 
 TEST_CASE("an unreadable limit is an error, never a made-up budget") {
-  const error garbage{make_error_code(errc::malformed), "/sys/fs/cgroup/a/memory.max"};
+  const error garbage{make_error_code(errc::malformed),
+                      "/sys/fs/cgroup/a/memory.max"};
   memory_snapshot s = snap(256 * MiB);
   s.limit = garbage;
   s.effective_limit = garbage;
-  for (const auto& p : {presets::jvm(), presets::dotnet(), presets::go_automemlimit()}) {
+  for (const auto& p :
+       {presets::jvm(), presets::dotnet(), presets::go_automemlimit()}) {
     auto b = compute_budget(s, p, no_rlimits);
     REQUIRE_FALSE(b.has_value());
     CHECK(b.error().code == errc::malformed);
@@ -199,7 +217,8 @@ TEST_CASE("an unreadable limit is an error, never a made-up budget") {
   // No limit, and MemTotal unreadable: the JVM has nothing to size from;
   // .NET does not need it (no limit: no budget).
   memory_snapshot no_total = snap(std::nullopt);
-  const error meminfo{std::make_error_code(std::errc::permission_denied), "/proc/meminfo"};
+  const error meminfo{std::make_error_code(std::errc::permission_denied),
+                      "/proc/meminfo"};
   no_total.host_total = meminfo;
   no_total.effective_limit = meminfo;
   auto jvm = compute_budget(no_total, presets::jvm(), no_rlimits);
@@ -211,14 +230,17 @@ TEST_CASE("an unreadable limit is an error, never a made-up budget") {
 }
 
 TEST_CASE("a policy out of range is refused") {
-  for (const double bad : {-1.0, 100.5, std::nan(""), std::numeric_limits<double>::infinity()}) {
+  for (const double bad :
+       {-1.0, 100.5, std::nan(""), std::numeric_limits<double>::infinity()}) {
     CAPTURE(bad);
     budget_policy p;
     p.percent = bad;
-    CHECK(compute_budget(snap(1 * GiB), p, no_rlimits).error().code == std::errc::invalid_argument);
+    CHECK(compute_budget(snap(1 * GiB), p, no_rlimits).error().code ==
+          std::errc::invalid_argument);
     budget_policy q;
     q.initial_percent = bad;
-    CHECK(compute_budget(snap(1 * GiB), q, no_rlimits).error().code == std::errc::invalid_argument);
+    CHECK(compute_budget(snap(1 * GiB), q, no_rlimits).error().code ==
+          std::errc::invalid_argument);
   }
   budget_policy a;
   a.alignment = 0;
@@ -228,7 +250,8 @@ TEST_CASE("a policy out of range is refused") {
   CHECK_FALSE(compute_budget(snap(1 * GiB), d, no_rlimits));
 }
 
-TEST_CASE("read_address_limits: what getrlimit says, in a child with RLIMIT_AS set") {
+TEST_CASE(
+    "read_address_limits: what getrlimit says, in a child with RLIMIT_AS set") {
   const pid_t child = ::fork();
   if (child == 0) {
     struct rlimit rl {};
@@ -237,7 +260,8 @@ TEST_CASE("read_address_limits: what getrlimit says, in a child with RLIMIT_AS s
     if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(11);
     const auto lim = read_address_limits();
     if (!lim) ::_exit(12);
-    if (lim->address_space != std::optional<std::uint64_t>{1 * GiB}) ::_exit(13);
+    if (lim->address_space != std::optional<std::uint64_t>{1 * GiB})
+      ::_exit(13);
     // The JVM preset then caps a 16 GiB host's 4 GiB at 512 MiB.
     const auto b = compute_budget(snap(std::nullopt), presets::jvm());
     if (!b || !b->has_value() || (*b)->max != 512 * MiB) ::_exit(14);

@@ -19,7 +19,8 @@ TEST_CASE("make_band_edges: edges, hysteresis, critical never below moderate") {
   CHECK(e.moderate == 800 * MiB);
   CHECK(e.critical == 920 * MiB);
   CHECK(e.hysteresis == 50 * MiB);
-  const band_edges inverted = make_band_edges(1000 * MiB, 900 * MiB, 700 * MiB, 0);
+  const band_edges inverted =
+      make_band_edges(1000 * MiB, 900 * MiB, 700 * MiB, 0);
   CHECK(inverted.critical == 900 * MiB);
   CHECK(inverted.hysteresis == 0);
 }
@@ -45,7 +46,8 @@ TEST_CASE("psi_stall_rule: stall per window over the totals read") {
   CHECK_FALSE(r.fires(t0 + 2s + 1ms, true, 200ms, window));
 }
 
-TEST_CASE("psi_stall_rule: a longer history is a rate, old samples are dropped") {
+TEST_CASE(
+    "psi_stall_rule: a longer history is a rate, old samples are dropped") {
   psi_stall_rule r;
   const auto window = 2s;
   // 100 ms of full stall per second for 10 s: 200 ms per 2 s window.
@@ -64,7 +66,8 @@ TEST_CASE("psi_stall_rule: a longer history is a rate, old samples are dropped")
   CHECK_FALSE(r.per_window(t0 + 11s, true, window));
 }
 
-TEST_CASE("counter_growth: what grew, and nothing for a counter that went down") {
+TEST_CASE(
+    "counter_growth: what grew, and nothing for a counter that went down") {
   const event_counts was{3, 1, 0, 2};
   const event_counts now{5, 1, 1, 0};
   const event_counts g = counter_growth(was, now);
@@ -74,20 +77,23 @@ TEST_CASE("counter_growth: what grew, and nothing for a counter that went down")
   CHECK(g.oom_kill == 0);  // the cgroup was made again
 }
 
-TEST_CASE("growth_rate: smoothed, a sudden rise counts at once, falling is negative") {
+TEST_CASE(
+    "growth_rate: smoothed, a sudden rise counts at once, falling is "
+    "negative") {
   growth_rate g;
   CHECK(g.per_second() == 0);
   g.add(t0, 100 * MiB);
   CHECK(g.per_second() == 0);  // one sample: no rate yet
   g.add(t0 + 1s, 110 * MiB);   // +10 MiB/s
   CHECK(g.per_second() == doctest::Approx(10.0 * MiB));
-  g.add(t0 + 2s, 110 * MiB);   // flat: halves
+  g.add(t0 + 2s, 110 * MiB);  // flat: halves
   CHECK(g.per_second() == doctest::Approx(5.0 * MiB));
   g.add(t0 + 2s + 100ms, 210 * MiB);  // a jump: at once
   CHECK(g.per_second() == doctest::Approx(1000.0 * MiB));
   // Falling 10 MiB/s: the smoothed rate comes down to it.
   for (int i = 1; i <= 20; ++i) {
-    g.add(t0 + 2s + 100ms + i * 1s, 210 * MiB - static_cast<std::uint64_t>(i) * 10 * MiB);
+    g.add(t0 + 2s + 100ms + i * 1s,
+          210 * MiB - static_cast<std::uint64_t>(i) * 10 * MiB);
   }
   CHECK(g.per_second() == doctest::Approx(-10.0 * MiB).epsilon(0.01));
   const double before = g.per_second();
@@ -98,7 +104,8 @@ TEST_CASE("growth_rate: smoothed, a sudden rise counts at once, falling is negat
 }
 
 TEST_CASE("bytes_to_free: down to where moderate ends") {
-  const band_edges e = make_band_edges(1000 * MiB, 800 * MiB, 920 * MiB, 5);  // exit 750
+  const band_edges e =
+      make_band_edges(1000 * MiB, 800 * MiB, 920 * MiB, 5);  // exit 750
   CHECK(bytes_to_free(810 * MiB, e) == 60 * MiB + 1);
   CHECK(bytes_to_free(750 * MiB, e) == 1);
   CHECK(bytes_to_free(750 * MiB - 1, e) == 0);
@@ -124,7 +131,8 @@ TEST_CASE("critical_edge_with_high: before the kernel throttles") {
   CHECK(critical_edge_with_high(920 * MiB, 10 * MiB, 20 * MiB) == 0);
 }
 
-TEST_CASE("level_tracker: an OOM kill releases held signals; who holds the level") {
+TEST_CASE(
+    "level_tracker: an OOM kill releases held signals; who holds the level") {
   level_tracker t({3s, 10s});
   (void)t.on_band(t0, pressure_level::moderate);
   auto n = t.on_signal(t0 + 1ms, pressure_level::critical);

@@ -3,8 +3,8 @@
 // found at run time and its release call really runs. In a normal build that
 // is glibc's malloc_trim(0); a sanitizer build has the sanitizer's allocator.
 // jemalloc and gperftools are tested through LD_PRELOAD in tests/release.
-#include "../support/doctest.hpp"
 #include <headroom/release.hpp>
+#include "../support/doctest.hpp"
 
 #include <dlfcn.h>
 
@@ -20,12 +20,16 @@ TEST_CASE("parse_statm_resident") {
   CHECK(*parse_statm_resident("2523 1081 785 26 0 229 0\n") == 1081);
   CHECK(*parse_statm_resident("2523 1081 785 26 0 229 0") == 1081);
   CHECK(parse_statm_resident("2523 1081\n").error().code == errc::malformed);
-  CHECK(parse_statm_resident("2523 1081 785 26 0 229 0 9\n").error().code == errc::malformed);
-  CHECK(parse_statm_resident("2523 -1 785 26 0 229 0\n").error().code == errc::malformed);
+  CHECK(parse_statm_resident("2523 1081 785 26 0 229 0 9\n").error().code ==
+        errc::malformed);
+  CHECK(parse_statm_resident("2523 -1 785 26 0 229 0\n").error().code ==
+        errc::malformed);
   CHECK(parse_statm_resident("").error().code == errc::malformed);
 }
 
-TEST_CASE("release_free_memory: the allocator that serves malloc releases what it holds free") {
+TEST_CASE(
+    "release_free_memory: the allocator that serves malloc releases what it "
+    "holds free") {
   // Many small blocks from the main heap, touched so they are resident,
   // then freed: glibc keeps them (the pin after them stops the heap top
   // from shrinking) until malloc_trim(0) gives the pages back.
@@ -53,8 +57,9 @@ TEST_CASE("release_free_memory: the allocator that serves malloc releases what i
   REQUIRE_MESSAGE(r.has_value(), r.error().message());
   REQUIRE_MESSAGE(r->rss_before.has_value(), r->rss_before.error().message());
   REQUIRE_MESSAGE(r->rss_after.has_value(), r->rss_after.error().message());
-  MESSAGE("allocator " << std::string(to_string(r->allocator)) << ", call " << r->call
-                       << ", malloc from " << r->malloc_from << ", rss " << *r->rss_before << " -> "
+  MESSAGE("allocator " << std::string(to_string(r->allocator)) << ", call "
+                       << r->call << ", malloc from " << r->malloc_from
+                       << ", rss " << *r->rss_before << " -> "
                        << *r->rss_after);
 #if HEADROOM_TEST_SANITIZED
   // The sanitizer runtime, linked into this program, defines malloc; its

@@ -11,8 +11,8 @@
 //   private-ns  a private cgroup namespace with a fresh cgroup2 mount
 //   cgns-only   a cgroup namespace only, the host's mount kept: found by pid
 //   pod         a pod limit, an unlimited container, no namespace
-//   pod-ns      a namespace rooted below the limit cgroup: not visible, an error
-//   pod-cgns    the same with the host's mount kept: found by pid
+//   pod-ns      a namespace rooted below the limit cgroup: not visible, an
+//   error pod-cgns    the same with the host's mount kept: found by pid
 //   moved-ns    moved to a sibling outside its namespace root: an error
 //   moved-cgns  the same with the host's mount kept: found by pid
 //   changed     binds, the limit changed while it runs
@@ -45,8 +45,8 @@ std::string limit_text(const memory_snapshot& s) {
 
 struct layout {
   const char* name;
-  std::string cgroup;   // where the child starts
-  std::string enforced; // the cgroup whose memory.max the kernel enforces
+  std::string cgroup;    // where the child starts
+  std::string enforced;  // the cgroup whose memory.max the kernel enforces
   std::function<std::string()> setup;  // in the child: "" or what failed
   std::function<void(pid_t)> action;   // in the parent, before the child reads
   std::string expect_limit;            // "300MiB" or "error"
@@ -55,7 +55,9 @@ struct layout {
 
 std::string join(const std::string& dir) {
   std::string err;
-  return write_file(dir + "/cgroup.procs", std::to_string(::getpid()), &err) ? "" : err;
+  return write_file(dir + "/cgroup.procs", std::to_string(::getpid()), &err)
+             ? ""
+             : err;
 }
 
 std::string sys(int rc, const char* what) {
@@ -63,9 +65,11 @@ std::string sys(int rc, const char* what) {
 }
 
 std::string new_ns(int flags) {
-  if (::unshare(flags) != 0) return std::string("unshare: ") + std::strerror(errno);
+  if (::unshare(flags) != 0)
+    return std::string("unshare: ") + std::strerror(errno);
   if (flags & CLONE_NEWNS) {
-    return sys(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make-rprivate");
+    return sys(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr),
+               "make-rprivate");
   }
   return "";
 }
@@ -75,12 +79,16 @@ std::string new_ns(int flags) {
 // (EBUSY), so a tmpfs goes between, as a new root's empty /sys/fs/cgroup
 // would be; the host's mount stays underneath, covered.
 std::string fresh_cgroup2() {
-  std::string e = sys(::mount("tmpfs", "/sys/fs/cgroup", "tmpfs", 0, "mode=755"), "mount tmpfs");
+  std::string e =
+      sys(::mount("tmpfs", "/sys/fs/cgroup", "tmpfs", 0, "mode=755"),
+          "mount tmpfs");
   if (e.empty()) {
-    e = sys(::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nullptr), "mount cgroup2");
+    e = sys(::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nullptr),
+            "mount cgroup2");
   }
   if (e.empty()) {
-    e = sys(::mount(nullptr, "/sys/fs/cgroup", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr),
+    e = sys(::mount(nullptr, "/sys/fs/cgroup", nullptr,
+                    MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr),
             "remount ro");
   }
   return e;
@@ -90,17 +98,23 @@ std::string fresh_cgroup2() {
 // /tmp/hr-host, the container's cgroup bound read-only at /sys/fs/cgroup.
 std::string runtime_bind(const std::string& rel, bool stack_host) {
   ::mkdir("/tmp/hr-host", 0755);
-  std::string e = sys(::mount("/sys/fs/cgroup", "/tmp/hr-host", nullptr, MS_BIND | MS_REC, nullptr),
+  std::string e = sys(::mount("/sys/fs/cgroup", "/tmp/hr-host", nullptr,
+                              MS_BIND | MS_REC, nullptr),
                       "rbind host");
-  if (e.empty()) e = sys(::umount2("/sys/fs/cgroup", MNT_DETACH), "umount host");
+  if (e.empty())
+    e = sys(::umount2("/sys/fs/cgroup", MNT_DETACH), "umount host");
   const std::string src = "/tmp/hr-host" + rel;
-  if (e.empty()) e = sys(::mount(src.c_str(), "/sys/fs/cgroup", nullptr, MS_BIND, nullptr), "bind");
+  if (e.empty())
+    e = sys(::mount(src.c_str(), "/sys/fs/cgroup", nullptr, MS_BIND, nullptr),
+            "bind");
   if (e.empty()) {
-    e = sys(::mount(nullptr, "/sys/fs/cgroup", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr),
+    e = sys(::mount(nullptr, "/sys/fs/cgroup", nullptr,
+                    MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr),
             "remount ro");
   }
   if (e.empty() && stack_host) {
-    e = sys(::mount("/tmp/hr-host", "/sys/fs/cgroup", nullptr, MS_BIND | MS_REC, nullptr),
+    e = sys(::mount("/tmp/hr-host", "/sys/fs/cgroup", nullptr, MS_BIND | MS_REC,
+                    nullptr),
             "bind host over");
   }
   if (e.empty()) e = sys(::umount2("/tmp/hr-host", MNT_DETACH), "umount aside");
@@ -136,10 +150,12 @@ int main() {
   }
   const std::string own = host.own_dir;
   std::string err;
-  const std::string base_name = "headroom-vm-layouts-" + std::to_string(::getpid());
+  const std::string base_name =
+      "headroom-vm-layouts-" + std::to_string(::getpid());
   auto base = headroom_live::cgroup_dir::make(host, own, base_name, &err);
   if (!base) {
-    std::printf("SKIP: cannot make a child cgroup of %s: %s\n", own.c_str(), err.c_str());
+    std::printf("SKIP: cannot make a child cgroup of %s: %s\n", own.c_str(),
+                err.c_str());
     return 77;
   }
   std::vector<std::string> made{*base};
@@ -147,36 +163,53 @@ int main() {
                       const char* max) -> std::string {
     auto d = headroom_live::cgroup_dir::make(host, parent, name, &err);
     if (!d) {
-      std::printf("FAIL: mkdir %s/%s: %s\n", parent.c_str(), name.c_str(), err.c_str());
+      std::printf("FAIL: mkdir %s/%s: %s\n", parent.c_str(), name.c_str(),
+                  err.c_str());
       std::exit(1);
     }
     if (max) write_file(*d + "/memory.max", max);
     made.push_back(*d);
     return *d;
   };
-  const auto rel = [&](const std::string& dir) { return dir.substr(std::string("/sys/fs/cgroup").size()); };
+  const auto rel = [&](const std::string& dir) {
+    return dir.substr(std::string("/sys/fs/cgroup").size());
+  };
 
   std::vector<layout> layouts;
-  const auto container = [&](const std::string& n) { return mk(*base, n, "314572800"); };
+  const auto container = [&](const std::string& n) {
+    return mk(*base, n, "314572800");
+  };
   {
     const std::string c = container("binds");
-    layouts.push_back({"binds", c, c, [=] { return in_ns(CLONE_NEWNS, [=] { return runtime_bind(rel(c), false); }); },
+    layouts.push_back({"binds", c, c,
+                       [=] {
+                         return in_ns(CLONE_NEWNS, [=] {
+                           return runtime_bind(rel(c), false);
+                         });
+                       },
                        nullptr, "300MiB", path_mapping::below_mount_root});
   }
   {
     const std::string c = container("stacked");
-    layouts.push_back({"stacked", c, c, [=] { return in_ns(CLONE_NEWNS, [=] { return runtime_bind(rel(c), true); }); },
+    layouts.push_back({"stacked", c, c,
+                       [=] {
+                         return in_ns(CLONE_NEWNS, [=] {
+                           return runtime_bind(rel(c), true);
+                         });
+                       },
                        nullptr, "300MiB", path_mapping::mount_root});
   }
   {
     const std::string c = container("private-ns");
-    layouts.push_back({"private-ns", c, c,
-                       [] { return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2); },
-                       nullptr, "300MiB", path_mapping::mount_root});
+    layouts.push_back(
+        {"private-ns", c, c,
+         [] { return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2); },
+         nullptr, "300MiB", path_mapping::mount_root});
   }
   {
     const std::string c = container("cgns-only");
-    layouts.push_back({"cgns-only", c, c, [] { return new_ns(CLONE_NEWCGROUP); }, nullptr,
+    layouts.push_back({"cgns-only", c, c,
+                       [] { return new_ns(CLONE_NEWCGROUP); }, nullptr,
                        "300MiB", path_mapping::found_by_pid});
   }
   for (const char* n : {"pod", "pod-ns", "pod-cgns"}) {
@@ -187,7 +220,9 @@ int main() {
     std::string expect = "400MiB";
     path_mapping how = path_mapping::mount_root;
     if (name == "pod-ns") {
-      setup = [] { return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2); };
+      setup = [] {
+        return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2);
+      };
       expect = "error";
     } else if (name == "pod-cgns") {
       setup = [] { return new_ns(CLONE_NEWCGROUP); };
@@ -198,27 +233,39 @@ int main() {
   {
     const std::string c = container("moved-ns");
     const std::string s = mk(*base, "moved-ns-sib", "209715200");
-    layouts.push_back({"moved-ns", c, s,
-                       [] { return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2); },
-                       [=](pid_t pid) { write_file(s + "/cgroup.procs", std::to_string(pid)); },
-                       "error", path_mapping::outside_namespace});
+    layouts.push_back(
+        {"moved-ns", c, s,
+         [] { return in_ns(CLONE_NEWNS | CLONE_NEWCGROUP, fresh_cgroup2); },
+         [=](pid_t pid) {
+           write_file(s + "/cgroup.procs", std::to_string(pid));
+         },
+         "error", path_mapping::outside_namespace});
   }
   {
     const std::string c = container("moved-cgns");
     const std::string s = mk(*base, "moved-cgns-sib", "209715200");
-    layouts.push_back({"moved-cgns", c, s, [] { return new_ns(CLONE_NEWCGROUP); },
-                       [=](pid_t pid) { write_file(s + "/cgroup.procs", std::to_string(pid)); },
+    layouts.push_back({"moved-cgns", c, s,
+                       [] { return new_ns(CLONE_NEWCGROUP); },
+                       [=](pid_t pid) {
+                         write_file(s + "/cgroup.procs", std::to_string(pid));
+                       },
                        "200MiB", path_mapping::found_by_pid});
   }
   {
     const std::string c = container("changed");
-    layouts.push_back({"changed", c, c, [=] { return in_ns(CLONE_NEWNS, [=] { return runtime_bind(rel(c), false); }); },
-                       [=](pid_t) { write_file(c + "/memory.max", "262144000"); }, "250MiB",
-                       path_mapping::below_mount_root});
+    layouts.push_back(
+        {"changed", c, c,
+         [=] {
+           return in_ns(CLONE_NEWNS,
+                        [=] { return runtime_bind(rel(c), false); });
+         },
+         [=](pid_t) { write_file(c + "/memory.max", "262144000"); }, "250MiB",
+         path_mapping::below_mount_root});
   }
 
   int failures = 0;
-  std::printf("| layout | kernel's limit | inside | mapping | --pid from the host |\n");
+  std::printf(
+      "| layout | kernel's limit | inside | mapping | --pid from the host |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
   for (const auto& l : layouts) {
     int up[2];
@@ -241,11 +288,12 @@ int main() {
       if (::read(go[0], &c, 1) != 1) ::_exit(1);
       auto r = memory_reader::open();
       if (!r) {
-        std::snprintf(line.text, sizeof line.text, "open: %s", r.error().message().c_str());
+        std::snprintf(line.text, sizeof line.text, "open: %s",
+                      r.error().message().c_str());
       } else {
         const auto s = r->snapshot();
-        std::snprintf(line.text, sizeof line.text, "%s %s", limit_text(s).c_str(),
-                      to_string(r->location().mapping));
+        std::snprintf(line.text, sizeof line.text, "%s %s",
+                      limit_text(s).c_str(), to_string(r->location().mapping));
       }
       write_all(up[1], &line, sizeof line);
       ::pause();
@@ -260,7 +308,8 @@ int main() {
       if (l.action) l.action(pid);
       write_all(go[1], "g", 1);
     }
-    const bool got = ::read(up[0], &line, sizeof line) == static_cast<ssize_t>(sizeof line);
+    const bool got =
+        ::read(up[0], &line, sizeof line) == static_cast<ssize_t>(sizeof line);
     std::string from_host = "error";
     std::string view;
     if (ready && got) {
@@ -278,23 +327,28 @@ int main() {
     ::close(go[1]);
     const std::string enforced = read_file(l.enforced + "/memory.max");
     const std::string kernel =
-        std::to_string(std::strtoull(enforced.c_str(), nullptr, 10) / MiB) + "MiB";
+        std::to_string(std::strtoull(enforced.c_str(), nullptr, 10) / MiB) +
+        "MiB";
     const std::string inside = got ? line.text : "no answer";
-    const std::string want =
-        l.expect_limit + " " + to_string(l.expect_mapping);
+    const std::string want = l.expect_limit + " " + to_string(l.expect_mapping);
     const bool ok = inside == want && from_host == kernel && view == "reader" &&
                     (l.expect_limit == "error" || l.expect_limit == kernel);
     if (!ok) {
       ++failures;
-      if (failures == 1) std::printf("mountinfo:\n%s\n", read_file("/proc/self/mountinfo").c_str());
+      if (failures == 1)
+        std::printf("mountinfo:\n%s\n",
+                    read_file("/proc/self/mountinfo").c_str());
     }
     std::printf("| %s | %s | %s | %s | %s (%s) |%s\n", l.name, kernel.c_str(),
                 inside.substr(0, inside.find(' ')).c_str(),
-                inside.find(' ') == std::string::npos ? "" : inside.substr(inside.find(' ') + 1).c_str(),
-                from_host.c_str(), view.c_str(), ok ? "" : (" FAIL, expected " + want).c_str());
+                inside.find(' ') == std::string::npos
+                    ? ""
+                    : inside.substr(inside.find(' ') + 1).c_str(),
+                from_host.c_str(), view.c_str(),
+                ok ? "" : (" FAIL, expected " + want).c_str());
   }
   for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
-  std::printf("%zu passed, %d failed\n", layouts.size() - static_cast<std::size_t>(failures),
-              failures);
+  std::printf("%zu passed, %d failed\n",
+              layouts.size() - static_cast<std::size_t>(failures), failures);
   return failures == 0 ? 0 : 1;
 }

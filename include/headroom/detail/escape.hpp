@@ -69,7 +69,8 @@ inline constexpr std::string_view replacement_character = "\xef\xbf\xbd";
 inline void append_hex_byte(std::string& out, const char* prefix,
                             unsigned char b, int width) {
   char buf[12];
-  std::snprintf(buf, sizeof buf, "%s%0*x", prefix, width, static_cast<unsigned>(b));
+  std::snprintf(buf, sizeof buf, "%s%0*x", prefix, width,
+                static_cast<unsigned>(b));
   out += buf;
 }
 
@@ -79,7 +80,8 @@ inline void append_hex_byte(std::string& out, const char* prefix,
 inline bool is_control(std::string_view seq) noexcept {
   const auto b = static_cast<unsigned char>(seq[0]);
   if (seq.size() == 1) return b < 0x20 || b == 0x7f;
-  return seq.size() == 2 && b == 0xc2 && static_cast<unsigned char>(seq[1]) < 0xa0;
+  return seq.size() == 2 && b == 0xc2 &&
+         static_cast<unsigned char>(seq[1]) < 0xa0;
 }
 
 // Walks `s` one UTF-8 sequence at a time: emit(out, seq) for each valid
@@ -101,9 +103,13 @@ std::string escape_each(std::string_view s, Emit emit, Invalid invalid) {
   return out;
 }
 
-inline void replace_invalid(std::string& out, unsigned char) { out += replacement_character; }
+inline void replace_invalid(std::string& out, unsigned char) {
+  out += replacement_character;
+}
 
-inline void hex_byte(std::string& out, unsigned char b) { append_hex_byte(out, "\\x", b, 2); }
+inline void hex_byte(std::string& out, unsigned char b) {
+  append_hex_byte(out, "\\x", b, 2);
+}
 
 inline std::string json_escape(std::string_view s) {
   return escape_each(
@@ -121,7 +127,8 @@ inline std::string json_escape(std::string_view s) {
         } else if (c == '\r') {
           out += "\\r";
         } else if (is_control(seq)) {
-          append_hex_byte(out, "\\u", static_cast<unsigned char>(seq.back()), 4);
+          append_hex_byte(out, "\\u", static_cast<unsigned char>(seq.back()),
+                          4);
         } else {
           out += seq;
         }

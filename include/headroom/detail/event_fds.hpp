@@ -24,8 +24,8 @@
 #if HEADROOM_HAVE_LINUX
 #include <linux/magic.h>
 #include <sys/eventfd.h>
-#include <sys/statfs.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #endif
@@ -49,26 +49,33 @@ inline std::uint64_t drain_eventfd(int fd) noexcept {
 }
 
 inline result<unique_fd> make_timerfd() {
-  const int fd = HEADROOM_SYSCALL(timerfd_create)(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  const int fd = HEADROOM_SYSCALL(timerfd_create)(CLOCK_MONOTONIC,
+                                                  TFD_CLOEXEC | TFD_NONBLOCK);
   if (fd < 0) return errno_error(errno, "timerfd");
   return unique_fd(fd);
 }
 
 // Arms a timerfd to fire once at `when` (steady_clock is CLOCK_MONOTONIC).
-inline void arm_timer_at(int fd, std::chrono::steady_clock::time_point when) noexcept {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+inline void arm_timer_at(int fd,
+                         std::chrono::steady_clock::time_point when) noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      when.time_since_epoch())
+                      .count();
   itimerspec spec{};
   // 0 disarms: never ask for the epoch itself.
   spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
   spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
-  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0)
+    spec.it_value.tv_nsec = 1;
   HEADROOM_SYSCALL(timerfd_settime)(fd, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
-inline result<void> write_all(int fd, std::string_view data, const std::string& path) {
+inline result<void> write_all(int fd, std::string_view data,
+                              const std::string& path) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = HEADROOM_SYSCALL(write)(fd, data.data() + done, data.size() - done);
+    const ssize_t n =
+        HEADROOM_SYSCALL(write)(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path);
@@ -85,7 +92,8 @@ inline result<void> write_all(int fd, std::string_view data, const std::string& 
 // "OOM Control", "Memory Pressure"). The kernel keeps its own reference to
 // the eventfd; closing ours unregisters. The watched file's descriptor is
 // only needed while registering.
-inline result<unique_fd> v1_register_event(const std::string& dir, std::string_view watched,
+inline result<unique_fd> v1_register_event(const std::string& dir,
+                                           std::string_view watched,
                                            std::string_view args) {
   auto efd = make_eventfd();
   if (!efd) return efd;
@@ -95,7 +103,8 @@ inline result<unique_fd> v1_register_event(const std::string& dir, std::string_v
   const std::string control = dir + "/cgroup.event_control";
   unique_fd cfd(HEADROOM_SYSCALL(open)(control.c_str(), O_WRONLY | O_CLOEXEC));
   if (!cfd) return errno_error(errno, control);
-  std::string line = std::to_string(efd->get()) + " " + std::to_string(wfd->get());
+  std::string line =
+      std::to_string(efd->get()) + " " + std::to_string(wfd->get());
   if (!args.empty()) line += " " + std::string(args);
   auto written = write_all(cfd.get(), line, control);
   if (!written) return written.error();
@@ -111,10 +120,12 @@ inline result<unique_fd> v1_register_event(const std::string& dir, std::string_v
 inline result<unique_fd> open_psi_trigger(const std::string& path, bool full,
                                           std::chrono::microseconds stall,
                                           std::chrono::microseconds window) {
-  unique_fd fd(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  unique_fd fd(
+      HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return errno_error(errno, path);
-  std::string trigger = std::string(full ? "full " : "some ") + std::to_string(stall.count()) +
-                        " " + std::to_string(window.count());
+  std::string trigger = std::string(full ? "full " : "some ") +
+                        std::to_string(stall.count()) + " " +
+                        std::to_string(window.count());
   trigger.push_back('\0');
   auto written = write_all(fd.get(), trigger, path);
   if (!written) return written.error();
@@ -146,7 +157,8 @@ inline result<std::string> base64_decode(std::string_view in) {
         return errc::malformed;
       }
     }
-    const unsigned n = static_cast<unsigned>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+    const unsigned n =
+        static_cast<unsigned>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
     out.push_back(static_cast<char>(n >> 16));
     if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
@@ -169,7 +181,8 @@ struct systemd_watch {
 
 // PSI files live in procfs (/proc/pressure/*) and cgroupfs (memory.pressure).
 inline bool is_psi_file_system(decltype(statfs::f_type) type) noexcept {
-  return type == PROC_SUPER_MAGIC || type == CGROUP2_SUPER_MAGIC || type == CGROUP_SUPER_MAGIC;
+  return type == PROC_SUPER_MAGIC || type == CGROUP2_SUPER_MAGIC ||
+         type == CGROUP_SUPER_MAGIC;
 }
 
 // An environment variable, ignored in a setuid or setgid program (its
@@ -189,11 +202,13 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
   std::string payload;
   if (write_b64 && *write_b64) {
     auto decoded = base64_decode(write_b64);
-    if (!decoded) return result<systemd_watch>(errc::malformed, "$MEMORY_PRESSURE_WRITE");
+    if (!decoded)
+      return result<systemd_watch>(errc::malformed, "$MEMORY_PRESSURE_WRITE");
     payload = std::move(*decoded);
   }
   struct stat st {};
-  if (HEADROOM_SYSCALL(stat)(path.c_str(), &st) != 0) return errno_error(errno, path);
+  if (HEADROOM_SYSCALL(stat)(path.c_str(), &st) != 0)
+    return errno_error(errno, path);
   systemd_watch w;
   w.path = path;
   if (S_ISREG(st.st_mode)) {
@@ -201,18 +216,24 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
     // (say /etc/passwd) is refused before anything is written. Checked on
     // the opened descriptor, by its file system, not by its name.
     w.type = systemd_watch::kind::psi_file;
-    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+    w.fd.reset(HEADROOM_SYSCALL(open)(
+        path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
     struct statfs fs {};
-    if (w.fd && (HEADROOM_SYSCALL(fstatfs)(w.fd.get(), &fs) != 0 || !is_psi_file_system(fs.f_type))) {
-      return result<systemd_watch>(errc::not_supported, path + ": a regular file that is not a PSI file");
+    if (w.fd && (HEADROOM_SYSCALL(fstatfs)(w.fd.get(), &fs) != 0 ||
+                 !is_psi_file_system(fs.f_type))) {
+      return result<systemd_watch>(
+          errc::not_supported,
+          path + ": a regular file that is not a PSI file");
     }
   } else if (S_ISFIFO(st.st_mode)) {
     // O_RDWR: the open neither blocks for a writer nor sees EOF without one.
     w.type = systemd_watch::kind::fifo;
-    w.fd.reset(HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    w.fd.reset(
+        HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   } else if (S_ISSOCK(st.st_mode)) {
     w.type = systemd_watch::kind::socket;
-    w.fd.reset(HEADROOM_SYSCALL(socket)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    w.fd.reset(HEADROOM_SYSCALL(socket)(
+        AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (w.fd) {
       sockaddr_un addr{};
       addr.sun_family = AF_UNIX;
@@ -220,7 +241,9 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
         return result<systemd_watch>(errc::malformed, path);
       }
       std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-      if (HEADROOM_SYSCALL(connect)(w.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+      if (HEADROOM_SYSCALL(connect)(w.fd.get(),
+                                    reinterpret_cast<const sockaddr*>(&addr),
+                                    sizeof addr) != 0 &&
           errno != EINPROGRESS) {
         return errno_error(errno, path);
       }

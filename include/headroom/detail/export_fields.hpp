@@ -98,9 +98,7 @@ inline const cgroup_location& loc(const export_report& r) {
 inline const memory_snapshot& snap(const export_report& r) {
   return r.memory.snapshot;
 }
-inline bool host_wide(const export_report& r) {
-  return !snap(r).usage_at;
-}
+inline bool host_wide(const export_report& r) { return !snap(r).usage_at; }
 
 // Why the library does not provide a value here (errc::not_supported).
 inline std::string not_provided(const export_report& r) {
@@ -162,7 +160,8 @@ inline std::optional<std::string> limit_cgroup(const export_report& r) {
 
 inline std::string proc_file(const export_report& r, const char* name) {
   const int pid = r.from->opts().pid;
-  return "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/" + name;
+  return "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/" +
+         name;
 }
 
 inline constexpr field top_fields[] = {
@@ -228,19 +227,22 @@ inline constexpr field cgroup_fields[] = {
     {"memory path", "memory_path", "", field_type::text, "",
      [](const export_report& r) {
        const auto& l = loc(r);
-       return l.why_none.code ? absent("") : text(l.path, proc_file(r, "cgroup"));
+       return l.why_none.code ? absent("")
+                              : text(l.path, proc_file(r, "cgroup"));
      }},
     {"directory", "memory_dir", "", field_type::text, "",
      [](const export_report& r) {
        const auto& l = loc(r);
        if (l.why_none.code) return absent("");
-       const std::string how = "mount " + l.mount.mount_point + " (root " + l.mount.root +
-                               "), " + to_string(l.mapping);
+       const std::string how = "mount " + l.mount.mount_point + " (root " +
+                               l.mount.root + "), " + to_string(l.mapping);
        if (l.dir.empty()) return absent("not visible", "not visible", how);
        return text(l.dir, how);
      }},
     {"", "mount_point", "", field_type::text, "",
-     [](const export_report& r) { return text_or_null(loc(r).mount.mount_point); }},
+     [](const export_report& r) {
+       return text_or_null(loc(r).mount.mount_point);
+     }},
     {"", "mount_root", "", field_type::text, "",
      [](const export_report& r) { return text_or_null(loc(r).mount.root); }},
     {"", "path_mapping", "", field_type::text, "",
@@ -249,16 +251,19 @@ inline constexpr field cgroup_fields[] = {
      [](const export_report& r) {
        const auto& l = loc(r);
        if (is_unmapped(l.mapping)) {
-         return with_human(flag(true), "the process's cgroup is not visible here: its "
-                                       "values are errors, never another cgroup's");
+         return with_human(flag(true),
+                           "the process's cgroup is not visible here: its "
+                           "values are errors, never another cgroup's");
        }
        if (is_fallback(l.mapping)) {
-         return with_human(flag(true),
-                           "a symlink below the mount: using the mount point, an "
-                           "ancestor whose limits may be looser");
+         return with_human(
+             flag(true),
+             "a symlink below the mount: using the mount point, an "
+             "ancestor whose limits may be looser");
        }
        if (l.mapping == path_mapping::found_by_pid) {
-         return with_human(flag(false), "found by the cgroup.procs that lists the process");
+         return with_human(flag(false),
+                           "found by the cgroup.procs that lists the process");
        }
        return quiet(flag(false));
      }},
@@ -269,7 +274,8 @@ inline constexpr field cgroup_fields[] = {
      }},
     {"view", "view", "", field_type::text, "",
      [](const export_report& r) {
-       field_value v = text(to_string(loc(r).view), "whose mountinfo mapped the path");
+       field_value v =
+           text(to_string(loc(r).view), "whose mountinfo mapped the path");
        return r.from->opts().pid ? v : quiet(v);
      }},
     {"why", "reason", "", field_type::text, "",
@@ -301,7 +307,8 @@ inline constexpr field cgroup_fields[] = {
 // or a whole number with Ki Mi Gi Ti or k M G T), with the spelling to use.
 inline std::string size_hint(std::string_view v) {
   const std::string form =
-      "it takes bytes, or a whole number and Ki Mi Gi Ti (1024^n) or k M G T (1000^n)";
+      "it takes bytes, or a whole number and Ki Mi Gi Ti (1024^n) or k M G T "
+      "(1000^n)";
   std::size_t digits = 0;
   while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
   const std::string_view unit = v.substr(digits);
@@ -325,16 +332,22 @@ inline std::string size_hint(std::string_view v) {
   } else if (is({"m", "g", "t"})) {
     const std::string n(v.substr(0, digits));
     const char upper = static_cast<char>(unit[0] - 'a' + 'A');
-    why = "a lowercase unit is ambiguous (Docker's -m 512m is MiB, a Kubernetes 512m is "
-          "0.512 bytes): write " + n + upper + "i (binary) or " + n + upper + " (decimal)";
+    why =
+        "a lowercase unit is ambiguous (Docker's -m 512m is MiB, a Kubernetes "
+        "512m is "
+        "0.512 bytes): write " +
+        n + upper + "i (binary) or " + n + upper + " (decimal)";
   } else if (is({"KB", "kB", "kb", "MB", "mb", "GB", "gb", "TB", "tb"})) {
     why = "no B: write " + std::string(v.substr(0, digits)) +
-          static_cast<char>(unit[0] == 'k' || unit[0] == 'K' ? 'k' : std::toupper(unit[0])) +
+          static_cast<char>(
+              unit[0] == 'k' || unit[0] == 'K' ? 'k' : std::toupper(unit[0])) +
           " (decimal) or " + std::string(v.substr(0, digits)) +
           static_cast<char>(std::toupper(unit[0])) + "i (binary)";
   } else if (is({"KiB", "MiB", "GiB", "TiB"})) {
-    why = "no B: write " + std::string(v.substr(0, digits)) + std::string(unit.substr(0, 2));
-  } else if (unit.empty() || is({"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T"})) {
+    why = "no B: write " + std::string(v.substr(0, digits)) +
+          std::string(unit.substr(0, 2));
+  } else if (unit.empty() ||
+             is({"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T"})) {
     why = "it is more than 2^64 bytes";
   } else {
     why = "unknown unit " + std::string(unit);
@@ -349,12 +362,13 @@ inline field_value limit_bytes(const export_report& r) {
   if (s.source == limit_source::environment) {
     from += " (environment override; the chain below is what was detected)";
   }
-  field_value v =
-      limit(r, s.limit, "no limit: nothing on the chain limits memory", "none", from);
+  field_value v = limit(
+      r, s.limit, "no limit: nothing on the chain limits memory", "none", from);
   if (v.st == state::error && s.source == limit_source::environment) {
     const std::string& path = v.failure.path;  // HEADROOM_MEMORY_LIMIT=value
     const std::size_t eq = path.find('=');
-    if (eq != std::string::npos) v.why = size_hint(std::string_view(path).substr(eq + 1));
+    if (eq != std::string::npos)
+      v.why = size_hint(std::string_view(path).substr(eq + 1));
   }
   return v;
 }
@@ -390,7 +404,8 @@ inline constexpr field memory_fields[] = {
      limit_bytes},
     {"note", "", "", field_type::text, "",
      [](const export_report& r) {
-       if (snap(r).source != limit_source::hierarchical) return quiet(absent(""));
+       if (snap(r).source != limit_source::hierarchical)
+         return quiet(absent(""));
        return text(
            "an ancestor above the mount point holds this limit; usage is read "
            "at the topmost visible cgroup");
@@ -444,7 +459,8 @@ inline constexpr field memory_fields[] = {
      [](const export_report& r) {
        const auto& chain = loc(r).chain;
        const auto at = snap(r).usage_at;
-       return at && at->index < chain.size() ? text(chain[at->index]) : absent("");
+       return at && at->index < chain.size() ? text(chain[at->index])
+                                             : absent("");
      }},
     {"", "usage_scope", "", field_type::text, "",
      [](const export_report& r) { return text(to_string(snap(r).scope)); }},
@@ -475,12 +491,14 @@ inline constexpr field memory_fields[] = {
     {"oom kills", "oom_kill_count", "container_oom_events_total",
      field_type::counter,
      "Processes killed by the OOM killer in the cgroup the limit applies to",
-     [](const export_report& r) { return reading_bytes(r, r.memory.oom_kills); }},
+     [](const export_report& r) {
+       return reading_bytes(r, r.memory.oom_kills);
+     }},
     {"events", "events", "", field_type::group, "", events},
     {"", "events_path", "", field_type::text, "",
      [](const export_report& r) { return text_or_null(r.memory.events.path); }},
-    {"host total", "host_total_bytes", "machine_memory_bytes", field_type::bytes,
-     "Amount of memory installed on the machine (MemTotal)",
+    {"host total", "host_total_bytes", "machine_memory_bytes",
+     field_type::bytes, "Amount of memory installed on the machine (MemTotal)",
      [](const export_report& r) {
        return bytes(r, snap(r).host_total, "/proc/meminfo MemTotal");
      }},
@@ -488,8 +506,9 @@ inline constexpr field memory_fields[] = {
      "headroom_effective_limit_bytes", field_type::bytes,
      "min(limit, host total); the host total when nothing limits",
      [](const export_report& r) {
-       return bytes(r, snap(r).effective_limit,
-                    limited(r) ? "min(limit, host total)" : "host total (no limit)");
+       return bytes(
+           r, snap(r).effective_limit,
+           limited(r) ? "min(limit, host total)" : "host total (no limit)");
      }},
     {"headroom", "headroom_bytes", "headroom_headroom_bytes", field_type::bytes,
      "Effective limit minus working set, floored at 0",
@@ -500,9 +519,10 @@ inline constexpr field memory_fields[] = {
      [](const export_report& r) {
        const memory_snapshot& s = snap(r);
        if (!s.headroom_is_bound()) return quiet(flag(false));
-       return with_human(flag(true),
-                         "the headroom is an upper bound: usage is not the limit cgroup's (" +
-                             std::string(to_string(s.scope)) + ")");
+       return with_human(
+           flag(true),
+           "the headroom is an upper bound: usage is not the limit cgroup's (" +
+               std::string(to_string(s.scope)) + ")");
      }},
 };
 
@@ -546,42 +566,57 @@ inline field_value psi_total(const export_report& r, bool full) {
 // cgroup's own (host-wide pressure is not the container's).
 inline field_value psi_seconds(const export_report& r, bool full) {
   if (r.memory.pressure_from != pressure_scope::cgroup) {
-    return absent("the pressure read is not the cgroup's (scope " + scope(r) + ")");
+    return absent("the pressure read is not the cgroup's (scope " + scope(r) +
+                  ")");
   }
   return psi_total(r, full);
 }
 
 inline constexpr field pressure_fields[] = {
     {"scope", "scope", "", field_type::text, "",
-     [](const export_report& r) { return text(scope(r), r.memory.pressure.path); }},
+     [](const export_report& r) {
+       return text(scope(r), r.memory.pressure.path);
+     }},
     {"", "path", "", field_type::text, "",
      [](const export_report& r) { return text(r.memory.pressure.path); }},
     {"some", "some", "", field_type::group, "",
      [](const export_report& r) { return psi_group(r, false); }},
-    {"avg10", "some.avg10", "headroom_psi_memory_some_avg10", field_type::percent,
+    {"avg10", "some.avg10", "headroom_psi_memory_some_avg10",
+     field_type::percent,
      "Percent of time some tasks stalled on memory, over 10 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg10>(r, false); }},
-    {"avg60", "some.avg60", "headroom_psi_memory_some_avg60", field_type::percent,
+     [](const export_report& r) {
+       return psi_avg<&psi_line::avg10>(r, false);
+     }},
+    {"avg60", "some.avg60", "headroom_psi_memory_some_avg60",
+     field_type::percent,
      "Percent of time some tasks stalled on memory, over 60 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg60>(r, false); }},
+     [](const export_report& r) {
+       return psi_avg<&psi_line::avg60>(r, false);
+     }},
     {"avg300", "some.avg300", "headroom_psi_memory_some_avg300",
      field_type::percent,
      "Percent of time some tasks stalled on memory, over 300 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg300>(r, false); }},
+     [](const export_report& r) {
+       return psi_avg<&psi_line::avg300>(r, false);
+     }},
     {"total", "some.total_us", "", field_type::micros, "",
      [](const export_report& r) { return psi_total(r, false); }},
     {"full", "full", "", field_type::group, "",
      [](const export_report& r) { return psi_group(r, true); }},
-    {"avg10", "full.avg10", "headroom_psi_memory_full_avg10", field_type::percent,
+    {"avg10", "full.avg10", "headroom_psi_memory_full_avg10",
+     field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 10 s (PSI)",
      [](const export_report& r) { return psi_avg<&psi_line::avg10>(r, true); }},
-    {"avg60", "full.avg60", "headroom_psi_memory_full_avg60", field_type::percent,
+    {"avg60", "full.avg60", "headroom_psi_memory_full_avg60",
+     field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 60 s (PSI)",
      [](const export_report& r) { return psi_avg<&psi_line::avg60>(r, true); }},
     {"avg300", "full.avg300", "headroom_psi_memory_full_avg300",
      field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 300 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg300>(r, true); }},
+     [](const export_report& r) {
+       return psi_avg<&psi_line::avg300>(r, true);
+     }},
     {"total", "full.total_us", "", field_type::micros, "",
      [](const export_report& r) { return psi_total(r, true); }},
     {"", "", "container_pressure_memory_waiting_seconds_total",
@@ -605,14 +640,17 @@ inline const cpu_reader* cpu(const export_report& r) {
 }
 
 // Why a controller is not there, in words (the error code says which case).
-inline std::string why_no_controller(const cgroup_location& l, const char* name) {
+inline std::string why_no_controller(const cgroup_location& l,
+                                     const char* name) {
   if (l.why_none.code == errc::controller_absent) {
-    return std::string("the ") + name + " controller is not mounted or not enabled";
+    return std::string("the ") + name +
+           " controller is not mounted or not enabled";
   }
   if (l.why_none.code == errc::no_cgroup) {
     return std::string("no ") + name + " cgroup for the process";
   }
-  if (l.why_none.code == errc::disabled) return "not looked for (" + l.why_none.path + ")";
+  if (l.why_none.code == errc::disabled)
+    return "not looked for (" + l.why_none.path + ")";
   return l.why_none.message();
 }
 
@@ -644,8 +682,8 @@ field_value quota(const export_report& r, bool listed, Make make) {
                     : absent("unreadable: " + s.quota.error().message());
     }
     if (!s.quota->has_value()) {
-      return absent("no quota: nothing on the cpu cgroup chain sets one", "none",
-                    "nothing on the chain sets one");
+      return absent("no quota: nothing on the cpu cgroup chain sets one",
+                    "none", "nothing on the chain sets one");
     }
     return make(c, s, **s.quota);
   });
@@ -666,21 +704,26 @@ inline constexpr field cpu_fields[] = {
     {"controller", "controller", "", field_type::text, "",
      [](const export_report& r) {
        const cpu_reader* c = cpu(r);
-       if (!c) return with_human(text("none"), "unavailable: " + r.from->cpu().error().message());
+       if (!c)
+         return with_human(text("none"),
+                           "unavailable: " + r.from->cpu().error().message());
        const auto& l = c->cpu_location();
        if (l.why_none.code) {
-         return with_human(text("none"), "none: " + why_no_controller(l, "cpu"));
+         return with_human(text("none"),
+                           "none: " + why_no_controller(l, "cpu"));
        }
        const std::string version = controller_version(l.mode);
-       return with_human(text(version, "mount " + l.mount.mount_point + ", " +
-                                           to_string(l.mapping)),
-                         version + ": " + (l.dir.empty() ? "not visible" : l.dir));
+       return with_human(
+           text(version,
+                "mount " + l.mount.mount_point + ", " + to_string(l.mapping)),
+           version + ": " + (l.dir.empty() ? "not visible" : l.dir));
      }},
     {"", "cgroup_dir", "", field_type::text, "",
      [](const export_report& r) {
        const cpu_reader* c = cpu(r);
-       return c && !c->cpu_location().why_none.code ? text_or_null(c->cpu_location().dir)
-                                                     : absent("");
+       return c && !c->cpu_location().why_none.code
+                  ? text_or_null(c->cpu_location().dir)
+                  : absent("");
      }},
     {"", "path_mapping", "", field_type::text, "",
      [](const export_report& r) {
@@ -710,38 +753,47 @@ inline constexpr field cpu_fields[] = {
        });
      }},
     {"", "affinity_source", "", field_type::text, "",
-     [](const export_report& r) { return text(to_string(r.cpu.affinity_from)); }},
+     [](const export_report& r) {
+       return text(to_string(r.cpu.affinity_from));
+     }},
     {"quota", "quota_cpus", "headroom_cpu_quota_cpus", field_type::cpus,
      "CPU quota as a number of CPUs: quota / period",
      [](const export_report& r) {
-       return quota(r, true, [](const cpu_reader& c, const cpu_snapshot& s,
-                                         const cpu_quota& q) {
-         return with_human(real(q.cpus(), c.quota_path(s)),
-                           decimals(q.cpus(), 2) + " CPUs (" + std::to_string(q.quota_us) +
-                               " us per " + std::to_string(q.period_us) + " us)");
-       });
+       return quota(
+           r, true,
+           [](const cpu_reader& c, const cpu_snapshot& s, const cpu_quota& q) {
+             return with_human(real(q.cpus(), c.quota_path(s)),
+                               decimals(q.cpus(), 2) + " CPUs (" +
+                                   std::to_string(q.quota_us) + " us per " +
+                                   std::to_string(q.period_us) + " us)");
+           });
      }},
     {"", "quota_us", "container_spec_cpu_quota", field_type::count,
-     "CPU quota in microseconds per period, of the tightest cgroup on the chain",
+     "CPU quota in microseconds per period, of the tightest cgroup on the "
+     "chain",
      [](const export_report& r) {
-       return quota(r, false, [](const cpu_reader&, const cpu_snapshot&,
-                                 const cpu_quota& q) { return number(q.quota_us); });
+       return quota(r, false,
+                    [](const cpu_reader&, const cpu_snapshot&,
+                       const cpu_quota& q) { return number(q.quota_us); });
      }},
     {"", "period_us", "container_spec_cpu_period", field_type::count,
      "CPU period in microseconds of that quota",
      [](const export_report& r) {
-       return quota(r, false, [](const cpu_reader&, const cpu_snapshot&,
-                                 const cpu_quota& q) { return number(q.period_us); });
+       return quota(r, false,
+                    [](const cpu_reader&, const cpu_snapshot&,
+                       const cpu_quota& q) { return number(q.period_us); });
      }},
     {"", "quota_path", "", field_type::text, "",
      [](const export_report& r) {
-       return quota(r, false, [](const cpu_reader& c, const cpu_snapshot& s,
-                                 const cpu_quota&) { return text(c.quota_path(s)); });
+       return quota(r, false,
+                    [](const cpu_reader& c, const cpu_snapshot& s,
+                       const cpu_quota&) { return text(c.quota_path(s)); });
      }},
     {"", "quota_cgroup", "", field_type::text, "",
      [](const export_report& r) {
-       return quota(r, false, [](const cpu_reader& c, const cpu_snapshot& s,
-                                 const cpu_quota&) { return text(c.quota_cgroup(s)); });
+       return quota(r, false,
+                    [](const cpu_reader& c, const cpu_snapshot& s,
+                       const cpu_quota&) { return text(c.quota_cgroup(s)); });
      }},
     {"", "cpuset_controller", "", field_type::text, "",
      [](const export_report& r) {
@@ -756,32 +808,38 @@ inline constexpr field cpu_fields[] = {
          if (!s.cpuset->has_value()) {
            const auto& cs = c.cpuset_location();
            return absent("no cpuset controller",
-                         cs.why_none.code ? "none: " + why_no_controller(cs, "cpuset")
-                                        : std::string("none"));
+                         cs.why_none.code
+                             ? "none: " + why_no_controller(cs, "cpuset")
+                             : std::string("none"));
          }
-         return with_human(number(**s.cpuset, c.cpuset_path(s)), cpu_count(**s.cpuset));
+         return with_human(number(**s.cpuset, c.cpuset_path(s)),
+                           cpu_count(**s.cpuset));
        });
      }},
     {"", "cpuset_path", "", field_type::text, "",
      [](const export_report& r) {
        return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
-         return s.cpuset && s.cpuset->has_value() ? text(c.cpuset_path(s)) : absent("");
+         return s.cpuset && s.cpuset->has_value() ? text(c.cpuset_path(s))
+                                                  : absent("");
        });
      }},
     {"effective", "effective_count_up", "headroom_cpu_effective_count",
-     field_type::count, "min(affinity, quota, cpuset) in whole CPUs, at least 1",
+     field_type::count,
+     "min(affinity, quota, cpuset) in whole CPUs, at least 1",
      [](const export_report& r) {
        field_value up = effective(r, cpu_rounding::up);
        const field_value down = effective(r, cpu_rounding::down);
        if (up.has_value() && down.has_value()) {
          up.human = std::to_string(up.number) + " rounded up (JDK, .NET), " +
-                    std::to_string(down.number) + " rounded down (automaxprocs)";
+                    std::to_string(down.number) +
+                    " rounded down (automaxprocs)";
          up.source = "min(affinity, quota, cpuset)";
        }
        return up;
      }},
     {"", "effective_count_down", "headroom_cpu_effective_count",
-     field_type::count, "min(affinity, quota, cpuset) in whole CPUs, at least 1",
+     field_type::count,
+     "min(affinity, quota, cpuset) in whole CPUs, at least 1",
      [](const export_report& r) { return effective(r, cpu_rounding::down); }},
 };
 
@@ -800,7 +858,8 @@ inline field_value info_labels(const export_report& r) {
       {"memory_dir", loc(r).dir},
       {"limit_cgroup", limit_cgroup(r).value_or(std::string())},
       {"pressure_scope", scope(r)},
-      {"cpu_controller", c ? controller_version(c->cpu_location().mode) : "none"},
+      {"cpu_controller",
+       c ? controller_version(c->cpu_location().mode) : "none"},
       {"cpu_quota_cgroup", c && r.cpu.quota && r.cpu.quota->has_value()
                                ? c->quota_cgroup(r.cpu)
                                : std::string()},

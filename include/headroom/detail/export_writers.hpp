@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "../format.hpp"   // format_bytes
 #include "../version.hpp"  // HEADROOM_VERSION_STRING
 #include "escape.hpp"      // label_escape, terminal_escape
-#include "../format.hpp"   // format_bytes
 
 namespace headroom::detail::writers {
 
@@ -57,12 +57,14 @@ inline void json_item(json_writer& w, std::string_view key, field_type type,
       return;
     case field_type::group:
       w.begin_object(key);
-      for (const field_value& item : v.items) json_item(w, item.key, item.type, item);
+      for (const field_value& item : v.items)
+        json_item(w, item.key, item.type, item);
       w.end_object();
       return;
     case field_type::list:
       w.begin_array(key);
-      for (const field_value& item : v.items) json_item(w, {}, field_type::group, item);
+      for (const field_value& item : v.items)
+        json_item(w, {}, field_type::group, item);
       w.end_array();
       return;
     case field_type::info:
@@ -103,10 +105,12 @@ inline void json_section(json_writer& w, const export_report& r,
     const field_value v = f->get(r);
     if (v.st == state::error) {
       errors.emplace_back(
-          (sec.json.empty() ? "" : std::string(sec.json) + ".") + std::string(key),
+          (sec.json.empty() ? "" : std::string(sec.json) + ".") +
+              std::string(key),
           v.failure);
     }
-    const std::string_view leaf = open.empty() ? key : key.substr(open.size() + 1);
+    const std::string_view leaf =
+        open.empty() ? key : key.substr(open.size() + 1);
     if (f->type == field_type::group && v.items.empty()) {
       if (v.has_value()) {
         w.begin_object(leaf);
@@ -219,7 +223,8 @@ inline std::string human_items(const field_value& v) {
 
 inline std::string human_value(field_type type, const field_value& v) {
   if (v.st == state::error) {
-    return "unavailable: " + v.failure.message() + (v.why.empty() ? "" : " (" + v.why + ")");
+    return "unavailable: " + v.failure.message() +
+           (v.why.empty() ? "" : " (" + v.why + ")");
   }
   if (!v.human.empty() || v.st != state::value) return v.human;
   switch (type) {
@@ -255,8 +260,10 @@ inline void human_row(std::string& out, std::string_view label,
 
 // A list (the chain): a line per entry, its first item then the others as
 // "name value", where the name is the item's key without "_bytes".
-inline void human_list(std::string& out, std::string_view label, const field_value& v) {
-  out += "  " + std::string(label) + (v.source.empty() ? "" : " (" + v.source + ")") + "\n";
+inline void human_list(std::string& out, std::string_view label,
+                       const field_value& v) {
+  out += "  " + std::string(label) +
+         (v.source.empty() ? "" : " (" + v.source + ")") + "\n";
   for (const field_value& entry : v.items) {
     std::string line = "    ";
     std::size_t written = 0;
@@ -266,7 +273,9 @@ inline void human_list(std::string& out, std::string_view label, const field_val
       if (name.size() > 6 && name.compare(name.size() - 6, 6, "_bytes") == 0) {
         name.resize(name.size() - 6);
       }
-      line += written == 0 ? "" : written == 1 ? "  " + name + " " : ", " + name + " ";
+      line += written == 0   ? ""
+              : written == 1 ? "  " + name + " "
+                             : ", " + name + " ";
       line += human_value(item.type, item);
       ++written;
     }
@@ -291,14 +300,16 @@ inline void human_section(std::string& out, const export_report& r,
     }
     std::string text = human_value(f->type, v);
     if (f->type == field_type::group && v.has_value() && v.items.empty()) {
-      for (const field* c = f + 1; c != sec.end && child_of(c->json, f->json); ++c) {
+      for (const field* c = f + 1; c != sec.end && child_of(c->json, f->json);
+           ++c) {
         const field_value cv = c->get(r);
         if (cv.st != state::value) continue;
         text += (text.empty() ? "" : " ") + std::string(c->label) + "=" +
                 human_value(c->type, cv);
       }
     }
-    human_row(out, f->label, text, v.st == state::error ? std::string() : v.source);
+    human_row(out, f->label, text,
+              v.st == state::error ? std::string() : v.source);
   }
 }
 
@@ -336,9 +347,10 @@ inline std::string to_prometheus(const export_report& r) {
             x.family(f->metric, detail::writers::metric_type(f->type), f->help);
             last_family = f->metric;
           }
-          x.sample(f->metric, v.labels, f->type == field_type::info
-                                            ? std::string("1")
-                                            : detail::writers::sample_value(f->type, v));
+          x.sample(f->metric, v.labels,
+                   f->type == field_type::info
+                       ? std::string("1")
+                       : detail::writers::sample_value(f->type, v));
           break;
         case state::absent:
         case state::unsupported:

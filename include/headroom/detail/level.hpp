@@ -51,20 +51,24 @@ struct band_edges {
 
   // Working set below which the level leaves `l` (for none: never).
   std::uint64_t exit_of(pressure_level l) const noexcept {
-    const std::uint64_t edge = l == pressure_level::critical ? critical : moderate;
+    const std::uint64_t edge =
+        l == pressure_level::critical ? critical : moderate;
     return edge > hysteresis ? edge - hysteresis : 0;
   }
 };
 
 // The band level of `working_set`, starting from `current`.
-constexpr pressure_level band_level(pressure_level current, std::uint64_t working_set,
+constexpr pressure_level band_level(pressure_level current,
+                                    std::uint64_t working_set,
                                     const band_edges& e) noexcept {
   if (working_set >= e.critical) return pressure_level::critical;
-  if (current == pressure_level::critical && working_set >= e.exit_of(pressure_level::critical)) {
+  if (current == pressure_level::critical &&
+      working_set >= e.exit_of(pressure_level::critical)) {
     return pressure_level::critical;
   }
   if (working_set >= e.moderate) return pressure_level::moderate;
-  if (current != pressure_level::none && working_set >= e.exit_of(pressure_level::moderate)) {
+  if (current != pressure_level::none &&
+      working_set >= e.exit_of(pressure_level::moderate)) {
     return pressure_level::moderate;
   }
   return pressure_level::none;
@@ -105,7 +109,9 @@ class level_tracker {
   }
 
   // Time passed: held signals may have expired.
-  std::optional<notice> on_tick(steady::time_point now) { return update(now, false); }
+  std::optional<notice> on_tick(steady::time_point now) {
+    return update(now, false);
+  }
 
   // What held the signals is over (an OOM kill freed memory): every held
   // signal ends now, and the level falls to what the band says until a
@@ -167,9 +173,11 @@ class level_tracker {
 //    so 1 s at 20% away, 250 ms at 10%, 62 ms at 5%, 10 ms at 2%;
 //  - by speed: a quarter of the time the current growth needs to reach the
 //    edge, so samples close in on it geometrically.
-inline steady::duration next_sample_interval(std::uint64_t working_set, std::uint64_t limit,
-                                             const band_edges& e, pressure_level level,
-                                             double rate, steady::duration fast,
+inline steady::duration next_sample_interval(std::uint64_t working_set,
+                                             std::uint64_t limit,
+                                             const band_edges& e,
+                                             pressure_level level, double rate,
+                                             steady::duration fast,
                                              steady::duration slow) {
   if (limit == 0) return fast;
   // The next edge above (the one that raises the level) and the one below
@@ -177,15 +185,18 @@ inline steady::duration next_sample_interval(std::uint64_t working_set, std::uin
   std::uint64_t up = limit;
   if (level == pressure_level::none) up = e.moderate;
   if (level == pressure_level::moderate) up = e.critical;
-  const std::uint64_t down = level == pressure_level::none ? 0 : e.exit_of(level);
+  const std::uint64_t down =
+      level == pressure_level::none ? 0 : e.exit_of(level);
   std::uint64_t distance = up > working_set ? up - working_set : 0;
   if (level != pressure_level::none) {
     distance = std::min(distance, working_set > down ? working_set - down : 0);
   }
-  const double fraction = static_cast<double>(distance) / static_cast<double>(limit);
+  const double fraction =
+      static_cast<double>(distance) / static_cast<double>(limit);
   const double scale = std::min(1.0, (fraction / 0.2) * (fraction / 0.2));
   auto by_distance = std::chrono::duration_cast<steady::duration>(
-      std::chrono::duration<double>(std::chrono::duration<double>(slow).count() * scale));
+      std::chrono::duration<double>(
+          std::chrono::duration<double>(slow).count() * scale));
   auto next = by_distance;
   if (rate > 0 && up > working_set) {
     const double seconds = static_cast<double>(up - working_set) / rate / 4;

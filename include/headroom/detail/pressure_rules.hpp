@@ -27,37 +27,44 @@ namespace headroom::detail {
 
 // Band edges for `limit` (the effective limit) from the edges' byte values
 // at that limit; critical is never below moderate.
-inline band_edges make_band_edges(std::uint64_t limit, std::uint64_t moderate_at,
-                                  std::uint64_t critical_at, double hysteresis_percent) noexcept {
+inline band_edges make_band_edges(std::uint64_t limit,
+                                  std::uint64_t moderate_at,
+                                  std::uint64_t critical_at,
+                                  double hysteresis_percent) noexcept {
   band_edges e;
   e.moderate = moderate_at;
   e.critical = std::max(critical_at, moderate_at);
-  e.hysteresis =
-      static_cast<std::uint64_t>(static_cast<double>(limit) * hysteresis_percent / 100.0);
+  e.hysteresis = static_cast<std::uint64_t>(static_cast<double>(limit) *
+                                            hysteresis_percent / 100.0);
   return e;
 }
 
 // Bytes the working set must lose for the level to leave moderate (fall
 // below the moderate edge less the hysteresis); 0 when it is already below.
-inline std::uint64_t bytes_to_free(std::uint64_t working_set, const band_edges& e) noexcept {
+inline std::uint64_t bytes_to_free(std::uint64_t working_set,
+                                   const band_edges& e) noexcept {
   const std::uint64_t below = e.exit_of(pressure_level::moderate);
   return working_set >= below ? working_set - below + 1 : 0;
 }
 
 // How long the working set takes to reach `limit` at `rate` bytes per
 // second; nullopt when it is not growing (or already there).
-inline std::optional<steady::duration> time_to_reach(std::uint64_t working_set, std::uint64_t limit,
+inline std::optional<steady::duration> time_to_reach(std::uint64_t working_set,
+                                                     std::uint64_t limit,
                                                      double rate) {
   if (rate <= 0 || working_set >= limit) return std::nullopt;
-  const double seconds = std::min(static_cast<double>(limit - working_set) / rate, 1e9);
-  return std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+  const double seconds =
+      std::min(static_cast<double>(limit - working_set) / rate, 1e9);
+  return std::chrono::duration_cast<steady::duration>(
+      std::chrono::duration<double>(seconds));
 }
 
 // The critical edge with a memory.high on the chain: at most `margin`
 // bytes below high, so that the callback comes before the kernel
 // throttles (Kubernetes MemoryQoS puts high at request + 0.9 x (limit -
 // request): 90% of the limit without a request, under the default 92%).
-constexpr std::uint64_t critical_edge_with_high(std::uint64_t critical, std::uint64_t high,
+constexpr std::uint64_t critical_edge_with_high(std::uint64_t critical,
+                                                std::uint64_t high,
                                                 std::uint64_t margin) noexcept {
   const std::uint64_t before_high = high > margin ? high - margin : 0;
   return std::min(critical, before_high);
@@ -87,12 +94,14 @@ class psi_stall_rule {
     }
     if (!base || history_.empty()) return std::nullopt;
     const sample& last = history_.back();
-    const double covered = std::chrono::duration<double, std::micro>(now - base->time).count();
+    const double covered =
+        std::chrono::duration<double, std::micro>(now - base->time).count();
     if (covered <= 0) return std::nullopt;
     const std::uint64_t was = full ? base->full : base->some;
     const std::uint64_t is = full ? last.full : last.some;
     const double grown = is > was ? static_cast<double>(is - was) : 0.0;
-    const double window_us = std::chrono::duration<double, std::micro>(window).count();
+    const double window_us =
+        std::chrono::duration<double, std::micro>(window).count();
     return grown * window_us / covered;
   }
 
@@ -124,10 +133,13 @@ struct event_counts {
 };
 
 // How much each counter grew from `was` to `now`.
-constexpr event_counts counter_growth(const event_counts& was, const event_counts& now) noexcept {
-  const auto grew = [](std::uint64_t a, std::uint64_t b) { return b > a ? b - a : 0; };
-  return {grew(was.high, now.high), grew(was.max, now.max), grew(was.oom, now.oom),
-          grew(was.oom_kill, now.oom_kill)};
+constexpr event_counts counter_growth(const event_counts& was,
+                                      const event_counts& now) noexcept {
+  const auto grew = [](std::uint64_t a, std::uint64_t b) {
+    return b > a ? b - a : 0;
+  };
+  return {grew(was.high, now.high), grew(was.max, now.max),
+          grew(was.oom, now.oom), grew(was.oom_kill, now.oom_kill)};
 }
 
 // Growth of a value (usage, working set) in bytes per second: smoothed over
@@ -138,7 +150,8 @@ class growth_rate {
     if (have_) {
       const double dt = std::chrono::duration<double>(now - time_).count();
       if (dt > 0) {
-        const double inst = (static_cast<double>(value) - static_cast<double>(value_)) / dt;
+        const double inst =
+            (static_cast<double>(value) - static_cast<double>(value_)) / dt;
         rate_ = std::max(inst, 0.5 * rate_ + 0.5 * inst);
       }
     }

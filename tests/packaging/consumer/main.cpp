@@ -11,8 +11,8 @@ int main() {
     return 1;
   }
   const auto s = reader->snapshot();
-  std::printf("headroom %s: mode %s, effective limit %llu bytes\n", HEADROOM_VERSION_STRING,
-              headroom::to_string(reader->mode()),
+  std::printf("headroom %s: mode %s, effective limit %llu bytes\n",
+              HEADROOM_VERSION_STRING, headroom::to_string(reader->mode()),
               static_cast<unsigned long long>(s.effective_limit.value_or(0)));
   return s.effective_limit ? 0 : 1;
 }

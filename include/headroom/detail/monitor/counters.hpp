@@ -57,12 +57,15 @@ class event_counters {
     // memory.events: 6 keys of at most 14 characters and a 20-digit counter
     // each; memory.oom_control 3 lines. 1 KiB leaves room for new keys.
     char buf[1024];
-    auto text = pread_all(watched < 0 ? opened.get() : watched, buf, sizeof buf, path_);
+    auto text =
+        pread_all(watched < 0 ? opened.get() : watched, buf, sizeof buf, path_);
     if (!text) return false;
-    std::array<key_slot, 4> keys{{{"high", {}}, {"max", {}}, {"oom", {}}, {"oom_kill", {}}}};
+    std::array<key_slot, 4> keys{
+        {{"high", {}}, {"max", {}}, {"oom", {}}, {"oom_kill", {}}}};
     if (!parse_keyed(*text, keys)) return false;
     const event_counts now{keys[0].value.value_or(0), keys[1].value.value_or(0),
-                           keys[2].value.value_or(0), keys[3].value.value_or(0)};
+                           keys[2].value.value_or(0),
+                           keys[3].value.value_or(0)};
     if (what != report::baseline && last_) {
       const event_counts grew = counter_growth(*last_, now);
       if (what == report::everything) {
@@ -75,8 +78,8 @@ class event_counters {
         }
         if (grew.max) {
           out.signal(pressure_level::moderate, source_kind::memory_events,
-                     "memory.events high +" + std::to_string(grew.high) + ", max +" +
-                         std::to_string(grew.max));
+                     "memory.events high +" + std::to_string(grew.high) +
+                         ", max +" + std::to_string(grew.max));
         }
         if (grew.oom) {
           out.signal(pressure_level::critical, source_kind::memory_events,
@@ -84,7 +87,8 @@ class event_counters {
         }
       }
       if (grew.oom_kill) {
-        out.kills.push_back({kind_, now.oom_kill, grew.oom_kill, path_.substr(0, path_.rfind('/'))});
+        out.kills.push_back({kind_, now.oom_kill, grew.oom_kill,
+                             path_.substr(0, path_.rfind('/'))});
       }
     }
     last_ = now;
@@ -102,7 +106,8 @@ class event_counters {
 inline void open_memory_events(const source_env& env, source_sink& sink) {
   if (!env.has_memcg() || !env.table() || !env.table()->events_notify) return;
   constexpr source_kind k = source_kind::memory_events;
-  if (!env.opt.use_memory_events) return sink.push_back(status_only(source_failed(k, disabled_error())));
+  if (!env.opt.use_memory_events)
+    return sink.push_back(status_only(source_failed(k, disabled_error())));
   const std::string path = env.counters.path();
   auto f = open_read(path);
   if (!f) return sink.push_back(status_only(source_failed(k, f.error())));
@@ -111,7 +116,8 @@ inline void open_memory_events(const source_env& env, source_sink& sink) {
   src.fds.push_back({std::move(*f), EPOLLPRI, path});
   event_counters* kills = &env.counters;
   const memory_reader* reader = &env.reader;
-  src.on_ready = [kills, reader](monitor_clock::time_point, source_fd& w, std::uint32_t) {
+  src.on_ready = [kills, reader](monitor_clock::time_point, source_fd& w,
+                                 std::uint32_t) {
     source_outcome out;
     if (!kills->read(event_counters::report::everything, out, w.fd.get())) {
       out.resolve = !cgroup_alive(*reader);

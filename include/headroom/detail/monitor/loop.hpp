@@ -73,7 +73,8 @@ class monitor_loop {
     auto w = make_eventfd();
     if (!w) return w.error();
     wake_ = std::move(*w);
-    if (!watch(timer_.get(), EPOLLIN, timer_key) || !watch(wake_.get(), EPOLLIN, wake_key)) {
+    if (!watch(timer_.get(), EPOLLIN, timer_key) ||
+        !watch(wake_.get(), EPOLLIN, wake_key)) {
       return errno_error(errno, "epoll_ctl");
     }
     const auto now = clock::now();
@@ -103,26 +104,30 @@ class monitor_loop {
 
   result<void> start() {
     if (!epoll_) {
-      return result<void>(make_error(make_error_code(errc::not_supported), "monitor forgotten after fork"));
+      return result<void>(make_error(make_error_code(errc::not_supported),
+                                     "monitor forgotten after fork"));
     }
     // From a callback of dispatch(): the thread would run beside it.
     if (dispatching_.load() == std::this_thread::get_id()) {
-      return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
-                                     "start() from inside dispatch()"));
+      return result<void>(
+          make_error(std::make_error_code(std::errc::device_or_resource_busy),
+                     "start() from inside dispatch()"));
     }
     // From a callback on the monitor's own thread: it runs already (and a
     // stop() joining it may hold the lock).
     if (thread_id_.load() == std::this_thread::get_id() && running_.load()) {
-      return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
-                                     "monitor already started"));
+      return result<void>(
+          make_error(std::make_error_code(std::errc::device_or_resource_busy),
+                     "monitor already started"));
     }
     // A dispatch() on another thread finishes first (it does not block).
     std::lock_guard<std::mutex> loop(loop_mu_);
     bool expected = false;
     if (thread_.joinable() && !running_.load()) thread_.join();
     if (!running_.compare_exchange_strong(expected, true)) {
-      return result<void>(make_error(std::make_error_code(std::errc::device_or_resource_busy),
-                                     "monitor already started"));
+      return result<void>(
+          make_error(std::make_error_code(std::errc::device_or_resource_busy),
+                     "monitor already started"));
     }
     stopping_.store(false);
     thread_ = std::thread([this] {
@@ -202,19 +207,24 @@ class monitor_loop {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = key;
-    return HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+    return HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) ==
+           0;
   }
 
   void watch_source(std::size_t i) {
     auto& fds = sources_[i].fds;
-    for (std::size_t k = 0; k < fds.size(); ++k) watch(fds[k].fd.get(), fds[k].events, key_of(i, k));
+    for (std::size_t k = 0; k < fds.size(); ++k)
+      watch(fds[k].fd.get(), fds[k].events, key_of(i, k));
   }
 
   // Out of the epoll set before closing: a forked child holding copies of
   // the descriptors would otherwise keep the entries alive.
   void unwatch_source(monitor_source& s) {
     for (auto& f : s.fds) {
-      if (f.fd && epoll_) HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL, f.fd.get(), nullptr);
+      if (f.fd && epoll_) {
+        (void)HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL,
+                                          f.fd.get(), nullptr);
+      }
     }
   }
   void unwatch_all() {
@@ -230,7 +240,8 @@ class monitor_loop {
   }
 
   source_env env_for(const memory_snapshot& s) {
-    return source_env{opt_, *reader_, s, edges_, counters_, reader_->files().root().empty()};
+    return source_env{opt_,   *reader_,  s,
+                      edges_, counters_, reader_->files().root().empty()};
   }
 
   // ---------------------------------------------------------------- resolve
@@ -250,9 +261,10 @@ class monitor_loop {
     const memory_snapshot s = reader_->snapshot();
     high_ = read_high();
     update_limit(s);
-    cgroup_status_ = source_active(source_kind::cgroup,
-                                   "limit and cgroup re-checked every " +
-                                       std::to_string(opt_.slow_interval.count()) + " ms");
+    cgroup_status_ =
+        source_active(source_kind::cgroup,
+                      "limit and cgroup re-checked every " +
+                          std::to_string(opt_.slow_interval.count()) + " ms");
     psi_read_ = reader_->files().keep(psi_path_for(*reader_));
     psi_scope_ = psi_scope_for(*reader_);
     reset_counters(s, now);
@@ -273,12 +285,15 @@ class monitor_loop {
       return;
     }
     const memory_layout& table = reader_->layout()->memory;
-    const chain_position at =
-        s.source == limit_source::chain && s.limit_at ? *s.limit_at : *reader_->memory_at();
+    const chain_position at = s.source == limit_source::chain && s.limit_at
+                                  ? *s.limit_at
+                                  : *reader_->memory_at();
     // Where the file notifies, it is its own source; elsewhere the kills
     // are v1 oom_control's.
-    counters_.reset(reader_->files().real_path(reader_->path_at(at, table.events)),
-                    table.events_notify ? source_kind::memory_events : source_kind::v1_oom_control);
+    counters_.reset(
+        reader_->files().real_path(reader_->path_at(at, table.events)),
+        table.events_notify ? source_kind::memory_events
+                            : source_kind::v1_oom_control);
     source_outcome ignored;
     counters_.read(event_counters::report::baseline, ignored);
     (void)now;
@@ -286,7 +301,8 @@ class monitor_loop {
 
   // The tightest memory.high on the chain, where the version has one.
   std::optional<std::uint64_t> read_high() const {
-    if (!reader_->layout() || !reader_->layout()->memory.high || opt_.high_margin_percent < 0) {
+    if (!reader_->layout() || !reader_->layout()->memory.high ||
+        opt_.high_margin_percent < 0) {
       return std::nullopt;
     }
     const auto h = reader_->report().high.value;
@@ -299,12 +315,12 @@ class monitor_loop {
     const std::uint64_t limit = *s.effective_limit;
     std::uint64_t critical = opt_.critical.at(limit);
     if (high_) {
-      const auto margin =
-          static_cast<std::uint64_t>(static_cast<double>(limit) * opt_.high_margin_percent / 100.0);
+      const auto margin = static_cast<std::uint64_t>(
+          static_cast<double>(limit) * opt_.high_margin_percent / 100.0);
       critical = critical_edge_with_high(critical, *high_, margin);
     }
-    edges_ = make_band_edges(limit, std::min(opt_.moderate.at(limit), critical), critical,
-                             opt_.hysteresis_percent);
+    edges_ = make_band_edges(limit, std::min(opt_.moderate.at(limit), critical),
+                             critical, opt_.hysteresis_percent);
     effective_ = limit;
     limit_ = s.limit ? *s.limit : std::nullopt;
     limit_dir_ = limit_dir_of(s);
@@ -318,7 +334,9 @@ class monitor_loop {
   // The usage bands' source (opened first), re-opened for new edges.
   void reopen_usage_bands(const memory_snapshot& s) {
     for (std::size_t i = 0; i < sources_.size(); ++i) {
-      if (sources_[i].status.kind != source_kind::usage_bands || sources_[i].fds.empty()) continue;
+      if (sources_[i].status.kind != source_kind::usage_bands ||
+          sources_[i].fds.empty())
+        continue;
       unwatch_source(sources_[i]);
       sources_[i] = open_usage_thresholds(env_for(s));
       watch_source(i);
@@ -353,12 +371,17 @@ class monitor_loop {
       } else {
         const std::size_t si = static_cast<std::size_t>((key >> 32) - 1);
         const std::size_t fi = static_cast<std::size_t>(key & 0xffffffffu);
-        if (si >= sources_.size() || fi >= sources_[si].fds.size() || !sources_[si].on_ready) continue;
-        sample_now |= apply(now, si, sources_[si].on_ready(now, sources_[si].fds[fi], evs[i].events));
+        if (si >= sources_.size() || fi >= sources_[si].fds.size() ||
+            !sources_[si].on_ready)
+          continue;
+        sample_now |= apply(
+            now, si,
+            sources_[si].on_ready(now, sources_[si].fds[fi], evs[i].events));
       }
     }
     for (std::size_t si = 0; si < sources_.size() && !resolve_pending_; ++si) {
-      if (sources_[si].on_pass) sample_now |= apply(now, si, sources_[si].on_pass(now));
+      if (sources_[si].on_pass)
+        sample_now |= apply(now, si, sources_[si].on_pass(now));
     }
     if (resolve_pending_) {
       resolve_pending_ = false;
@@ -374,12 +397,14 @@ class monitor_loop {
       release_pending_ = false;
       const memory_snapshot s = last_snapshot();
       note(tracker_.release_signals(now), now, source_kind::usage_bands,
-           "after the OOM kill: " + (s.working_set ? band_reason(*s.working_set) : std::string()));
+           "after the OOM kill: " +
+               (s.working_set ? band_reason(*s.working_set) : std::string()));
     }
     if (auto t = tracker_.on_tick(now)) {
       const memory_snapshot s = last_snapshot();
       note(t, now, source_kind::usage_bands,
-           "no new signal; " + (s.working_set ? band_reason(*s.working_set) : std::string()));
+           "no new signal; " +
+               (s.working_set ? band_reason(*s.working_set) : std::string()));
     }
     arm(now);
     return deliver();
@@ -407,7 +432,8 @@ class monitor_loop {
     memory_event ev = make_event(event_kind::oom_kill, k.kind, now);
     ev.oom_kills = k.total;
     ev.new_oom_kills = k.added;
-    ev.reason = std::to_string(k.added) + " process(es) OOM-killed in " + k.where;
+    ev.reason =
+        std::to_string(k.added) + " process(es) OOM-killed in " + k.where;
     pending_.push_back(std::move(ev));
     release_pending_ = true;  // once usage is read again
   }
@@ -444,16 +470,21 @@ class monitor_loop {
     if (!s.limit || !s.effective_limit) return;
     const std::optional<std::uint64_t> new_limit = *s.limit;
     const std::string new_dir = limit_dir_of(s);
-    if (new_limit == limit_ && new_dir == limit_dir_ && *s.effective_limit == effective_) return;
+    if (new_limit == limit_ && new_dir == limit_dir_ &&
+        *s.effective_limit == effective_)
+      return;
     if (new_limit != limit_ || new_dir != limit_dir_) {
-      memory_event ev = make_event(event_kind::limit_changed, source_kind::cgroup, now, &s);
+      memory_event ev =
+          make_event(event_kind::limit_changed, source_kind::cgroup, now, &s);
       ev.old_limit = limit_;
       ev.new_limit = new_limit;
       ev.old_cgroup = limit_dir_;
       ev.new_cgroup = new_dir;
-      ev.reason = "limit " + limit_text(limit_) + " -> " + limit_text(new_limit);
+      ev.reason =
+          "limit " + limit_text(limit_) + " -> " + limit_text(new_limit);
       if (new_dir != limit_dir_) {
-        ev.reason += ", held by " + (new_dir.empty() ? std::string("no cgroup") : new_dir);
+        ev.reason += ", held by " +
+                     (new_dir.empty() ? std::string("no cgroup") : new_dir);
       }
       pending_.push_back(std::move(ev));
     }
@@ -474,14 +505,16 @@ class monitor_loop {
       next_housekeeping_ = now + opt_.slow_interval;  // try again later
       return;
     }
-    memory_event ev = make_event(event_kind::limit_changed, source_kind::cgroup, now);
+    memory_event ev =
+        make_event(event_kind::limit_changed, source_kind::cgroup, now);
     ev.moved = true;
     ev.old_limit = old_limit;
     ev.new_limit = limit_;
     ev.old_cgroup = old_dir;
     ev.new_cgroup = reader_->location().dir;
-    ev.reason = "the process's memory cgroup changed: " + old_dir + " -> " + ev.new_cgroup +
-                "; limit " + limit_text(old_limit) + " -> " + limit_text(limit_);
+    ev.reason = "the process's memory cgroup changed: " + old_dir + " -> " +
+                ev.new_cgroup + "; limit " + limit_text(old_limit) + " -> " +
+                limit_text(limit_);
     pending_.push_back(std::move(ev));
   }
 
@@ -517,35 +550,42 @@ class monitor_loop {
     const std::uint64_t ws = *s.working_set;
     sampler_.add(now, ws);
     const pressure_level band = band_level(tracker_.band(), ws, edges_);
-    if (auto t = tracker_.on_band(now, band)) note(t, now, source_kind::usage_bands, band_reason(ws));
+    if (auto t = tracker_.on_band(now, band))
+      note(t, now, source_kind::usage_bands, band_reason(ws));
     schedule(now, ws, s.usage && *s.usage < usage_watched_below());
   }
 
   std::string band_reason(std::uint64_t ws) const {
-    const double pct = effective_ ? 100.0 * static_cast<double>(ws) / static_cast<double>(effective_) : 0;
+    const double pct = effective_ ? 100.0 * static_cast<double>(ws) /
+                                        static_cast<double>(effective_)
+                                  : 0;
     char buf[48];
     std::snprintf(buf, sizeof buf, "%.1f%%", pct);
-    return "working set " + human_bytes(ws) + " is " + buf + " of the effective limit " +
-           human_bytes(effective_) + " (moderate at " + human_bytes(edges_.moderate) +
-           ", critical at " + human_bytes(edges_.critical) +
-           (high_ ? ", memory.high " + human_bytes(*high_) : std::string()) + ")";
+    return "working set " + human_bytes(ws) + " is " + buf +
+           " of the effective limit " + human_bytes(effective_) +
+           " (moderate at " + human_bytes(edges_.moderate) + ", critical at " +
+           human_bytes(edges_.critical) +
+           (high_ ? ", memory.high " + human_bytes(*high_) : std::string()) +
+           ")";
   }
 
   // When to sample next: v1 with usage below every threshold waits for an
   // eventfd; otherwise the adaptive interval.
-  void schedule(clock::time_point now, std::uint64_t value, bool events_cover_it) {
+  void schedule(clock::time_point now, std::uint64_t value,
+                bool events_cover_it) {
     if (events_cover_it) {
       next_sample_ = next_housekeeping_;
       return;
     }
-    next_sample_ = sampler_.next(now, value, effective_, edges_, tracker_.band(), opt_);
+    next_sample_ =
+        sampler_.next(now, value, effective_, edges_, tracker_.band(), opt_);
   }
 
   // Queues a pressure event for a tracker notice. The event names the
   // source that holds the level now: a band notice whose level a held
   // signal keeps (above the band) is that signal's.
-  void note(const std::optional<level_tracker::notice>& n, clock::time_point now, source_kind k,
-            const std::string& why) {
+  void note(const std::optional<level_tracker::notice>& n,
+            clock::time_point now, source_kind k, const std::string& why) {
     if (!n) return;
     level_.store(static_cast<int>(n->level), std::memory_order_relaxed);
     memory_event ev = make_event(event_kind::pressure, k, now);
@@ -557,11 +597,14 @@ class monitor_loop {
         tracker_.held_by_signal(now)) {
       const auto& h = held_[static_cast<std::size_t>(n->level)];
       ev.source = h.first;
-      ev.reason = "held by " + std::string(to_string(h.first)) + " (" + h.second + "); " + why;
+      ev.reason = "held by " + std::string(to_string(h.first)) + " (" +
+                  h.second + "); " + why;
     }
     if (ev.working_set) {
       ev.bytes_to_free = bytes_to_free(*ev.working_set, edges_);
-      if (effective_) ev.time_to_limit = time_to_reach(*ev.working_set, effective_, sampler_.rate());
+      if (effective_)
+        ev.time_to_limit =
+            time_to_reach(*ev.working_set, effective_, sampler_.rate());
     }
     pending_.push_back(std::move(ev));
   }

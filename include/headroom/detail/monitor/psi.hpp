@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
+#include "../../parse.hpp"
 #include "../event_fds.hpp"
 #include "../fs.hpp"
-#include "../../parse.hpp"
 #include "../pressure_rules.hpp"
 #include "source.hpp"
 
@@ -25,13 +25,15 @@ namespace headroom::detail {
 // The PSI file of the process (logical path, under the root prefix).
 inline std::string psi_path_for(const memory_reader& r) {
   const auto& loc = r.location();
-  return loc.unified_dir.empty() ? std::string("/proc/pressure/memory")
-                                 : join_path(loc.unified_dir, "/memory.pressure");
+  return loc.unified_dir.empty()
+             ? std::string("/proc/pressure/memory")
+             : join_path(loc.unified_dir, "/memory.pressure");
 }
 
 inline std::string describe(const psi_threshold& t) {
-  return std::string(t.full ? "full " : "some ") + std::to_string(t.stall.count() / 1000) +
-         " ms/" + std::to_string(t.window.count() / 1000) + " ms";
+  return std::string(t.full ? "full " : "some ") +
+         std::to_string(t.stall.count() / 1000) + " ms/" +
+         std::to_string(t.window.count() / 1000) + " ms";
 }
 
 // What the PSI source keeps between wakeups.
@@ -43,27 +45,30 @@ struct psi_state {
 };
 
 // A trigger is ready: a signal at its level; POLLERR: the cgroup is gone.
-inline source_outcome psi_on_ready(const psi_state& st, const source_fd& w, std::uint32_t events) {
+inline source_outcome psi_on_ready(const psi_state& st, const source_fd& w,
+                                   std::uint32_t events) {
   source_outcome out;
   if (events & EPOLLERR) {
     // A gone trigger reports POLLERR for ever: out of the epoll set with it,
     // or the loop spins while the cgroup cannot be resolved again (the
     // watched process has exited).
     out.stop_watching = true;
-    out.status = source_failed(source_kind::psi,
-                               make_error(std::make_error_code(std::errc::no_such_device), w.path));
+    out.status = source_failed(
+        source_kind::psi,
+        make_error(std::make_error_code(std::errc::no_such_device), w.path));
     out.resolve = true;
     return out;
   }
   const psi_threshold& t = w.row == 1 ? st.critical : st.moderate;
-  out.signal(w.row == 1 ? pressure_level::critical : pressure_level::moderate, source_kind::psi,
-             "PSI trigger " + describe(t) + " on " + st.path);
+  out.signal(w.row == 1 ? pressure_level::critical : pressure_level::moderate,
+             source_kind::psi, "PSI trigger " + describe(t) + " on " + st.path);
   out.sample = true;
   return out;
 }
 
 // Every pass: the totals, and the triggers' rule applied to them.
-inline source_outcome psi_check_totals(psi_state& st, monitor_clock::time_point now) {
+inline source_outcome psi_check_totals(psi_state& st,
+                                       monitor_clock::time_point now) {
   source_outcome out;
   // "some avg10=.. avg60=.. avg300=.. total=.." and a "full" line.
   char buf[512];
@@ -78,7 +83,8 @@ inline source_outcome psi_check_totals(psi_state& st, monitor_clock::time_point 
     if (per && *per >= static_cast<double>(t.stall.count())) {
       out.signal(l, source_kind::psi,
                  "PSI " + describe(t) + " on " + st.path + ": " +
-                     std::to_string(static_cast<long long>(*per / 1000)) + " ms stalled per window");
+                     std::to_string(static_cast<long long>(*per / 1000)) +
+                     " ms stalled per window");
     }
   };
   check(st.moderate, pressure_level::moderate);
@@ -101,8 +107,10 @@ inline pressure_scope psi_scope_for(const memory_reader& r) {
 // read-only cgroupfs (EROFS), an unprivileged process (EACCES, EPERM), a
 // window the kernel refuses (EINVAL), or a file taken (EBUSY).
 inline bool trigger_refused(const error& e) {
-  return e.code == std::errc::read_only_file_system || e.code == std::errc::permission_denied ||
-         e.code == std::errc::operation_not_permitted || e.code == std::errc::invalid_argument ||
+  return e.code == std::errc::read_only_file_system ||
+         e.code == std::errc::permission_denied ||
+         e.code == std::errc::operation_not_permitted ||
+         e.code == std::errc::invalid_argument ||
          e.code == std::errc::device_or_resource_busy;
 }
 
@@ -121,13 +129,15 @@ inline monitor_source open_psi_source(const source_env& env) {
     off.status.scope = scope;
     return off;
   }
-  const std::string rules = " (" + describe(env.opt.psi_moderate) + " -> moderate, " +
-                            describe(env.opt.psi_critical) + " -> critical)";
+  const std::string rules = " (" + describe(env.opt.psi_moderate) +
+                            " -> moderate, " + describe(env.opt.psi_critical) +
+                            " -> critical)";
   const psi_threshold levels[] = {env.opt.psi_moderate, env.opt.psi_critical};
   monitor_source src;
   error refused;
   for (std::size_t i = 0; i < 2 && !refused.code; ++i) {
-    auto t = open_psi_trigger(real, levels[i].full, levels[i].stall, levels[i].window);
+    auto t = open_psi_trigger(real, levels[i].full, levels[i].stall,
+                              levels[i].window);
     if (t) {
       src.fds.push_back({std::move(*t), EPOLLPRI, real, i});
     } else if (trigger_refused(t.error())) {
@@ -136,8 +146,12 @@ inline monitor_source open_psi_source(const source_env& env) {
       return status_only(source_failed(k, t.error(), real));
     }
   }
-  auto st = std::make_shared<psi_state>(psi_state{env.reader.files().keep(logical), {},
-                                                   env.opt.psi_moderate, env.opt.psi_critical, logical});
+  auto st =
+      std::make_shared<psi_state>(psi_state{env.reader.files().keep(logical),
+                                            {},
+                                            env.opt.psi_moderate,
+                                            env.opt.psi_critical,
+                                            logical});
   if (refused.code) {
     // Polled: the same rule on the totals, read on every pass of the loop
     // (at least every slow_interval, faster near an edge).
@@ -145,19 +159,26 @@ inline monitor_source open_psi_source(const source_env& env) {
     char buf[512];
     auto first = read_kept(st->totals, buf, sizeof buf);
     if (!first) return status_only(source_failed(k, first.error(), real));
-    src.status = source_active(k, real + " polled" + rules + "; trigger refused: " + refused.message());
+    src.status =
+        source_active(k, real + " polled" + rules +
+                             "; trigger refused: " + refused.message());
     src.status.failure = refused;
   } else {
     src.status = source_active(k, real + rules);
-    src.on_ready = [st](monitor_clock::time_point, source_fd& w, std::uint32_t events) {
+    src.on_ready = [st](monitor_clock::time_point, source_fd& w,
+                        std::uint32_t events) {
       return psi_on_ready(*st, w, events);
     };
   }
   src.status.scope = scope;
-  src.on_pass = [st](monitor_clock::time_point now) { return psi_check_totals(*st, now); };
+  src.on_pass = [st](monitor_clock::time_point now) {
+    return psi_check_totals(*st, now);
+  };
   return src;
 }
 
-inline void open_psi(const source_env& env, source_sink& out) { out.push_back(open_psi_source(env)); }
+inline void open_psi(const source_env& env, source_sink& out) {
+  out.push_back(open_psi_source(env));
+}
 
 }  // namespace headroom::detail

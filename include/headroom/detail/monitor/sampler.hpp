@@ -21,15 +21,20 @@ class usage_sampler {
   void reset() noexcept { rate_.reset(); }
 
   // Records `value` (usage, or the working set when it was read) at `now`.
-  void add(monitor_clock::time_point now, std::uint64_t value) noexcept { rate_.add(now, value); }
+  void add(monitor_clock::time_point now, std::uint64_t value) noexcept {
+    rate_.add(now, value);
+  }
   double rate() const noexcept { return rate_.per_second(); }
 
-  monitor_clock::time_point next(monitor_clock::time_point now, std::uint64_t value,
-                                 std::uint64_t effective, const band_edges& edges,
-                                 pressure_level band, const monitor_options& opt) const {
-    const auto slow = std::max(opt.fast_interval, std::min(opt.slow_interval, opt.sample_bound));
-    return now + next_sample_interval(value, effective, edges, band, rate_.per_second(),
-                                      opt.fast_interval, slow);
+  monitor_clock::time_point next(monitor_clock::time_point now,
+                                 std::uint64_t value, std::uint64_t effective,
+                                 const band_edges& edges, pressure_level band,
+                                 const monitor_options& opt) const {
+    const auto slow = std::max(opt.fast_interval,
+                               std::min(opt.slow_interval, opt.sample_bound));
+    return now + next_sample_interval(value, effective, edges, band,
+                                      rate_.per_second(), opt.fast_interval,
+                                      slow);
   }
 
  private:
@@ -38,11 +43,15 @@ class usage_sampler {
 
 // The status of the usage bands when they are sampled.
 inline monitor_source open_sampler(const source_env& env) {
-  const std::string what = env.has_memcg() ? env.reader.usage_path(env.snapshot) : "/proc/meminfo";
+  const std::string what =
+      env.has_memcg() ? env.reader.usage_path(env.snapshot) : "/proc/meminfo";
   return status_only(source_active(
-      source_kind::usage_bands, "sampler of " + what + ", " +
-                                    std::to_string(env.opt.fast_interval.count()) + " ms to " +
-                                    std::to_string(std::min(env.opt.slow_interval, env.opt.sample_bound).count()) + " ms"));
+      source_kind::usage_bands,
+      "sampler of " + what + ", " +
+          std::to_string(env.opt.fast_interval.count()) + " ms to " +
+          std::to_string(
+              std::min(env.opt.slow_interval, env.opt.sample_bound).count()) +
+          " ms"));
 }
 
 }  // namespace headroom::detail

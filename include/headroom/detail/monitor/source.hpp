@@ -75,7 +75,9 @@ struct monitor_source {
   source_status status;
   std::vector<source_fd> fds;
   // One of `fds` is ready with the epoll `events`.
-  std::function<source_outcome(monitor_clock::time_point, source_fd&, std::uint32_t)> on_ready;
+  std::function<source_outcome(monitor_clock::time_point, source_fd&,
+                               std::uint32_t)>
+      on_ready;
   // Every pass of the loop, whatever woke it.
   std::function<source_outcome(monitor_clock::time_point)> on_pass;
   // Usage below this is watched by the kernel (v1 thresholds): the loop
@@ -104,12 +106,14 @@ struct source_env {
     return reader.layout() ? &reader.layout()->memory : nullptr;
   }
   error no_kernel() const {
-    return make_error(make_error_code(errc::not_supported),
-                      "root prefix " + opt.reader.root + ": no kernel to register with");
+    return make_error(
+        make_error_code(errc::not_supported),
+        "root prefix " + opt.reader.root + ": no kernel to register with");
   }
 };
 
-inline source_status source_failed(source_kind k, error e, std::string detail = {}) {
+inline source_status source_failed(source_kind k, error e,
+                                   std::string detail = {}) {
   source_status s;
   s.kind = k;
   s.failure = std::move(e);
@@ -125,7 +129,9 @@ inline source_status source_active(source_kind k, std::string detail) {
   return s;
 }
 
-inline error disabled_error() { return make_error(make_error_code(errc::disabled)); }
+inline error disabled_error() {
+  return make_error(make_error_code(errc::disabled));
+}
 
 // A source that only reports a status (failed, disabled, not here).
 inline monitor_source status_only(source_status s) {
@@ -136,7 +142,8 @@ inline monitor_source status_only(source_status s) {
 
 // Whether a read failed because the cgroup directory was removed.
 inline bool is_gone_error(const error& e) {
-  return e.code == std::errc::no_such_device || e.code == std::errc::no_such_file_or_directory;
+  return e.code == std::errc::no_such_device ||
+         e.code == std::errc::no_such_file_or_directory;
 }
 
 // The cgroup is still there (its usage reads, or fails for another reason).

@@ -21,11 +21,11 @@ namespace headroom::detail {
 using source_opener = void (*)(const source_env&, source_sink&);
 
 inline constexpr source_opener source_list[] = {
-    open_usage_bands,        // v1 eventfd thresholds, else the sampler
-    open_cgroup_events,      // the table's cgroup.event_control rows (v1)
-    open_psi,                // PSI triggers
-    open_memory_events,      // v2 memory.events
-    open_systemd,            // $MEMORY_PRESSURE_WATCH
+    open_usage_bands,    // v1 eventfd thresholds, else the sampler
+    open_cgroup_events,  // the table's cgroup.event_control rows (v1)
+    open_psi,            // PSI triggers
+    open_memory_events,  // v2 memory.events
+    open_systemd,        // $MEMORY_PRESSURE_WATCH
 };
 
 }  // namespace headroom::detail

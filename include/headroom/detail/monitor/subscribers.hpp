@@ -28,7 +28,8 @@ class subscriber_registry {
   std::uint64_t add(callback fn) {
     std::lock_guard<std::mutex> lock(mu_);
     const std::uint64_t id = next_id_++;
-    entries_.emplace(id, std::make_shared<entry>(entry{std::move(fn), true, {}, 0}));
+    entries_.emplace(
+        id, std::make_shared<entry>(entry{std::move(fn), true, {}, 0}));
     return id;
   }
 

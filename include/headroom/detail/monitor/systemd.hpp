@@ -14,9 +14,11 @@
 
 namespace headroom::detail {
 
-inline std::optional<monitor_source> open_systemd_source(const source_env& env) {
+inline std::optional<monitor_source> open_systemd_source(
+    const source_env& env) {
   constexpr source_kind k = source_kind::systemd;
-  if (!env.opt.use_systemd || !env.opt.reader.use_environment || !env.live) return std::nullopt;
+  if (!env.opt.use_systemd || !env.opt.reader.use_environment || !env.live)
+    return std::nullopt;
   const char* path = secure_env("MEMORY_PRESSURE_WATCH");
   if (!path) return std::nullopt;
   auto w = open_systemd_watch(path, secure_env("MEMORY_PRESSURE_WRITE"));
@@ -25,16 +27,21 @@ inline std::optional<monitor_source> open_systemd_source(const source_env& env) 
   if (!psi) drain_stream(w->fd.get());  // what we wrote into a FIFO
   monitor_source src;
   src.status = source_active(k, path);
-  src.fds.push_back({std::move(w->fd), psi ? EPOLLPRI : EPOLLIN, path, psi ? 0u : 1u});
-  src.on_ready = [](monitor_clock::time_point, source_fd& f, std::uint32_t events) {
+  src.fds.push_back(
+      {std::move(w->fd), psi ? EPOLLPRI : EPOLLIN, path, psi ? 0u : 1u});
+  src.on_ready = [](monitor_clock::time_point, source_fd& f,
+                    std::uint32_t events) {
     source_outcome out;
     const bool stream = f.row == 1;
     if ((events & EPOLLERR) || (stream && !drain_stream(f.fd.get()))) {
-      out.status = source_failed(k, make_error(std::make_error_code(std::errc::connection_reset), f.path));
+      out.status = source_failed(
+          k, make_error(std::make_error_code(std::errc::connection_reset),
+                        f.path));
       out.stop_watching = true;
       return out;
     }
-    out.signal(pressure_level::moderate, k, "$MEMORY_PRESSURE_WATCH signalled (" + f.path + ")");
+    out.signal(pressure_level::moderate, k,
+               "$MEMORY_PRESSURE_WATCH signalled (" + f.path + ")");
     out.sample = true;
     return out;
   };

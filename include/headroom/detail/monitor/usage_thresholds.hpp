@@ -25,7 +25,8 @@ inline monitor_source open_usage_thresholds(const source_env& env) {
       !s.usage_at) {
     return open_sampler(env);
   }
-  const std::string dir = env.reader.files().real_path(env.reader.dir_at(*s.usage_at));
+  const std::string dir =
+      env.reader.files().real_path(env.reader.dir_at(*s.usage_at));
   std::vector<std::uint64_t> at = {env.edges.moderate, env.edges.critical,
                                    env.edges.exit_of(pressure_level::moderate),
                                    env.edges.exit_of(pressure_level::critical)};
@@ -34,7 +35,8 @@ inline monitor_source open_usage_thresholds(const source_env& env) {
   monitor_source src;
   std::string detail = dir + "/memory.usage_in_bytes thresholds at";
   for (const std::uint64_t bytes : at) {
-    auto efd = v1_register_event(dir, "memory.usage_in_bytes", std::to_string(bytes));
+    auto efd =
+        v1_register_event(dir, "memory.usage_in_bytes", std::to_string(bytes));
     if (!efd) {
       // The ones that did register close with `src`: sample instead.
       monitor_source sampler = open_sampler(env);

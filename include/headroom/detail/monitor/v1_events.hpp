@@ -20,7 +20,8 @@ namespace headroom::detail {
 
 // The source kind a table row names (its `source`), if it is one.
 inline std::optional<source_kind> source_named(std::string_view name) {
-  for (const source_kind k : {source_kind::v1_pressure_level, source_kind::v1_oom_control}) {
+  for (const source_kind k :
+       {source_kind::v1_pressure_level, source_kind::v1_oom_control}) {
     if (name == to_string(k)) return k;
   }
   return std::nullopt;
@@ -33,7 +34,8 @@ inline pressure_level level_of(cgroup_event_kind k) noexcept {
 
 // Registers the rows of source `k` on the memory cgroup.
 inline monitor_source open_event_rows(const source_env& env, source_kind k) {
-  if (!env.opt.use_v1_events) return status_only(source_failed(k, disabled_error()));
+  if (!env.opt.use_v1_events)
+    return status_only(source_failed(k, disabled_error()));
   if (!env.live) return status_only(source_failed(k, env.no_kernel()));
   const std::string dir =
       env.reader.files().real_path(env.reader.dir_at(*env.reader.memory_at()));
@@ -44,17 +46,24 @@ inline monitor_source open_event_rows(const source_env& env, source_kind k) {
     const cgroup_event& row = rows.begin()[i];
     if (source_named(row.source) != k) continue;
     auto efd = v1_register_event(dir, row.file, row.argument);
-    if (!efd && !row.fallback.empty() && efd.error().code == std::errc::invalid_argument) {
+    if (!efd && !row.fallback.empty() &&
+        efd.error().code == std::errc::invalid_argument) {
       efd = v1_register_event(dir, row.file, row.fallback);
     }
-    if (!efd) return status_only(source_failed(k, efd.error(), dir + "/" + std::string(row.file)));
-    src.fds.push_back({std::move(*efd), EPOLLIN, dir + "/" + std::string(row.file), i});
+    if (!efd)
+      return status_only(
+          source_failed(k, efd.error(), dir + "/" + std::string(row.file)));
+    src.fds.push_back(
+        {std::move(*efd), EPOLLIN, dir + "/" + std::string(row.file), i});
     file = std::string(row.file);
-    if (!row.argument.empty()) args += (args.empty() ? "" : ", ") + std::string(row.argument);
+    if (!row.argument.empty())
+      args += (args.empty() ? "" : ", ") + std::string(row.argument);
   }
-  src.status = source_active(k, dir + "/" + file + (args.empty() ? "" : " (" + args + ")"));
+  src.status = source_active(
+      k, dir + "/" + file + (args.empty() ? "" : " (" + args + ")"));
   const memory_reader* reader = &env.reader;
-  src.on_ready = [reader, k, rows](monitor_clock::time_point, source_fd& w, std::uint32_t) {
+  src.on_ready = [reader, k, rows](monitor_clock::time_point, source_fd& w,
+                                   std::uint32_t) {
     drain_eventfd(w.fd.get());
     source_outcome out;
     if (!cgroup_alive(*reader)) {
@@ -65,7 +74,7 @@ inline monitor_source open_event_rows(const source_env& env, source_kind k) {
     std::string why = std::string(row.file) + ": ";
     why += row.kind == cgroup_event_kind::oom ? "out of memory in the cgroup"
            : row.kind == cgroup_event_kind::pressure_moderate ? "medium"
-                                                               : "critical";
+                                                              : "critical";
     out.signal(level_of(row.kind), k, why);
     out.read_kills = row.kind == cgroup_event_kind::oom;
     out.sample = true;
@@ -75,7 +84,8 @@ inline monitor_source open_event_rows(const source_env& env, source_kind k) {
 }
 
 // One source per source name in the table, in the table's order.
-inline void open_cgroup_events(const source_env& env, std::vector<monitor_source>& out) {
+inline void open_cgroup_events(const source_env& env,
+                               std::vector<monitor_source>& out) {
   if (!env.has_memcg() || !env.table()) return;
   std::vector<source_kind> seen;
   for (const cgroup_event& row : env.table()->cgroup_events) {

@@ -425,12 +425,7 @@ class memory_reader {
       s.limit_at = chain_position{levels_.size() - 1};
       if (s.usage_at != s.limit_at) read_usage_and_stat(s, *s.limit_at);
     }
-    // v2 has no witness above the mount: when its top directory is not the
-    // hierarchy's root (a cgroup namespace's root, a bound subdirectory),
-    // an unseen ancestor may limit, and "no limit" would be a guess.
-    if (s.limit && !s.limit->has_value() && hidden_ancestors_.code) {
-      s.limit = hidden_ancestors_;
-    }
+    unseen_if_unlimited(s.limit);
     usage_index_.store(index_of(s.usage_at), std::memory_order_relaxed);
     derive(s);
     return s;
@@ -494,6 +489,7 @@ class memory_reader {
       r.high.value = std::move(h.value);
       r.high.path = path_at(h.at, *m.high);
       r.high_at = h.at;
+      unseen_if_unlimited(r.high.value);
     } else {
       r.high.value = result<std::optional<std::uint64_t>>(errc::not_supported);
     }
@@ -502,6 +498,7 @@ class memory_reader {
     r.swap_limit.value = m.swap == swap_rule::memsw_minus_limit
                              ? memsw_minus_limit(sw.value, r.snapshot.limit)
                              : std::move(sw.value);
+    unseen_if_unlimited(r.swap_limit.value);
     // No directory with memory files (only the v2 root): host-wide usage,
     // no per-cgroup counters to read.
     if (!memory_at_ || !r.snapshot.usage_at) return r;
@@ -581,6 +578,14 @@ class memory_reader {
       if (!fs_.keep(type).missing())
         hidden_ancestors_ = error(errc::not_visible, type);
     }
+  }
+
+  // v2 has no witness above the mount: when its top directory is not the
+  // hierarchy's root (a cgroup namespace's root, a bound subdirectory), an
+  // unseen ancestor may limit, and "no limit" would be a guess. The same
+  // holds for every tightest-on-the-chain value: limit, high, swap limit.
+  void unseen_if_unlimited(result<std::optional<std::uint64_t>>& v) const {
+    if (v && !v->has_value() && hidden_ancestors_.code) v = hidden_ancestors_;
   }
 
   // Reads usage and memory.stat of the directory at `at` into s, which

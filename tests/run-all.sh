@@ -143,7 +143,7 @@ if [[ -z $only || ",$only," == *",fuzz,"* ]]; then
   printf '%s\n' "$fuzz_out" | sed 's/^/   /'
   execs=$(printf '%s\n' "$fuzz_out" | awk '/executions/ {n += $3} END {print n + 0}')
   if ((rc == 0)); then status=PASS; else status=FAIL; failed=1; fi
-  summary+=("$(printf '%-14s %s  %3ds in all  6 targets, %s executions' fuzz "$status" $((SECONDS - t0)) "$execs")")
+  summary+=("$(printf '%-14s %s  %3ds in all  %s targets, %s executions' fuzz "$status" $((SECONDS - t0)) "$(printf '%s\n' "$fuzz_out" | grep -c executions)" "$execs")")
 fi
 
 if [[ -z $only || ",$only," == *",bench,"* ]]; then

@@ -706,28 +706,6 @@ TEST_CASE(
   }
 }
 
-namespace {
-// Sets an environment variable for one test and restores it after.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~scoped_env() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-}  // namespace
-
 TEST_CASE("HEADROOM_MEMORY_LIMIT replaces the detected limit") {
   fixture_tree t;
   layout_kubernetes_v2(t);

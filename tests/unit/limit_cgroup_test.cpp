@@ -23,28 +23,6 @@ memory_reader open_tree(const fixture_tree& t) {
   return std::move(*r);
 }
 
-// Sets an environment variable for one test and restores it after.
-class env_for_test {
- public:
-  env_for_test(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~env_for_test() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  env_for_test(const env_for_test&) = delete;
-  env_for_test& operator=(const env_for_test&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 }  // namespace
 
 TEST_CASE("limit_cgroup: the chain directory that holds the limit") {
@@ -105,9 +83,9 @@ TEST_CASE(
     "chain") {
   fixture_tree t;
   layout_kubernetes_v2(t);
-  env_for_test limit(env_memory_limit, "512Mi");
+  scoped_env limit(env_memory_limit, "512Mi");
   SUBCASE("detection off: mode none, an empty chain") {
-    env_for_test off(env_detect, "off");
+    scoped_env off(env_detect, "off");
     const auto r = open_tree(t);
     REQUIRE(r.mode() == hierarchy_mode::none);
     CHECK(r.location().chain.empty());

@@ -6,6 +6,8 @@
 //   headroom-info [--json | --format human|json|prometheus] [--root DIR]
 //                 [--pid N] [--capture DIR]
 //   headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid N]
+//   headroom-info --env [RUNTIME...] [--override] [--root DIR] [--pid N]
+//   headroom-info --exec [--runtime RUNTIME...] [--override] -- COMMAND [ARGS]
 //
 // Exits 0 whenever it could report ("no limit" included); otherwise prints
 // one line on stderr and exits 1 (2 for bad arguments).
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "capture.hpp"
+#include "runtime_env.hpp"
 #include "watch.hpp"
 
 namespace {
@@ -37,6 +40,10 @@ struct args {
   std::string root = "/";
   int pid = 0;
   std::string capture;
+  bool env = false;   // --env
+  bool exec = false;  // --exec
+  headroom_info::runtime_request runtimes;
+  std::vector<std::string> command;  // after --
 };
 
 const char* const usage_text =
@@ -54,12 +61,31 @@ const char* const usage_text =
     "                 per line; JSON lines with --json) until interrupted\n"
     "  --interval MS  with --watch: how often the limit and cgroup are\n"
     "                 re-checked, and usage sampled far from the edges (1000)\n"
+    "  --env [RUNTIME...]  shell export lines that size each runtime (go, "
+    "jvm,\n"
+    "                 node, dotnet, glibc; all without RUNTIME) for the limit\n"
+    "  --exec [--runtime RUNTIME]... -- COMMAND [ARGS...]\n"
+    "                 set them and run COMMAND in place of headroom-info\n"
+    "  --override     replace values the user already set (kept otherwise)\n"
     "  --version      print the version\n";
 
 [[noreturn]] void bad_usage(const std::string& why) {
   std::fprintf(stderr, "headroom-info: %s\n%s",
                headroom::printable(why).c_str(), usage_text);
   std::exit(2);
+}
+
+// RUNTIME, or several separated by commas.
+void add_runtime(args& a, std::string_view names) {
+  while (!names.empty()) {
+    const std::size_t comma = names.find(',');
+    const std::string_view name = names.substr(0, comma);
+    const auto r = headroom::runtime_from_string(name);
+    if (!r) bad_usage("unknown runtime: " + std::string(name));
+    a.runtimes.runtimes.push_back(*r);
+    names = comma == std::string_view::npos ? std::string_view()
+                                            : names.substr(comma + 1);
+  }
 }
 
 args parse_args(int argc, char** argv) {
@@ -94,6 +120,18 @@ args parse_args(int argc, char** argv) {
       a.pid = static_cast<int>(*n);
     } else if (arg == "--capture") {
       a.capture = value();
+    } else if (arg == "--env") {
+      a.env = true;
+      while (i + 1 < argc && argv[i + 1][0] != '-') add_runtime(a, argv[++i]);
+    } else if (arg == "--exec") {
+      a.exec = true;
+    } else if (arg == "--runtime") {
+      add_runtime(a, value());
+      while (i + 1 < argc && argv[i + 1][0] != '-') add_runtime(a, argv[++i]);
+    } else if (arg == "--override") {
+      a.runtimes.override_user = true;
+    } else if (arg == "--") {
+      for (++i; i < argc; ++i) a.command.emplace_back(argv[i]);
     } else if (arg == "--version") {
       std::printf("headroom-info %s\n", HEADROOM_VERSION_STRING);
       std::exit(0);
@@ -104,6 +142,15 @@ args parse_args(int argc, char** argv) {
       bad_usage("unknown argument: " + std::string(arg));
     }
   }
+  if (a.env && a.exec) bad_usage("--env and --exec exclude each other");
+  if (a.exec && a.command.empty()) bad_usage("--exec needs -- COMMAND");
+  if (!a.exec && !a.command.empty()) bad_usage("-- COMMAND needs --exec");
+  if (!a.env && !a.exec &&
+      (!a.runtimes.runtimes.empty() || a.runtimes.override_user))
+    bad_usage("--runtime and --override go with --env or --exec");
+  if ((a.env || a.exec) &&
+      (a.json || a.prometheus || a.watch || !a.capture.empty()))
+    bad_usage("--env and --exec take --root, --pid, --runtime, --override");
   return a;
 }
 
@@ -130,6 +177,9 @@ int main(int argc, char** argv) {
   opt.pid = a.pid;
   headroom_info::capture_list captured;
   if (!a.capture.empty()) opt.on_read = captured.hook();
+  if (a.env) return headroom_info::print_runtime_env(opt, a.runtimes);
+  if (a.exec)
+    return headroom_info::exec_with_runtime_env(opt, a.runtimes, a.command);
   if (a.watch) {
     if (a.prometheus || !a.capture.empty())
       bad_usage("--watch takes --json, not --format prometheus or --capture");

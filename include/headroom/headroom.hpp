@@ -10,4 +10,5 @@
 #include "policy.hpp"
 #include "pressure.hpp"
 #include "release.hpp"
+#include "runtime.hpp"
 #include "version.hpp"

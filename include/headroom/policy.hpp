@@ -353,6 +353,32 @@ inline budget_policy go_automemlimit() {
   return p;
 }
 
+// V8's old generation for Node.js (--max-old-space-size), sized so that the
+// whole V8 heap stays inside the limit. V8 sizes it from "physical memory"
+// (Node passes min(total memory, uv_get_constrained_memory()) to
+// ResourceConstraints::ConfigureDefaults) in Heap::HeapSizeFromPhysicalMemory,
+// src/heap/heap.cc:
+//   old_generation = physical_memory / kPhysicalMemoryToOldGenerationRatio (4)
+//                    * kHeapLimitMultiplier (2: 8-byte pointers without
+//                      pointer compression, as Node's builds are)
+//   old_generation = min(old_generation, MaxOldGenerationSize())  (4 GiB)
+//   old_generation = max(old_generation, V8HeapTrait::kMinSize)   (256 MiB)
+// and adds the young generation on top (3 semi-spaces of at most 16 MiB:
+// 48 MiB). The preset keeps V8's half of the limit and its 4 GiB ceiling but
+// not the 256 MiB minimum, which alone puts V8's heap above any limit under
+// 512 MiB (Node 20 directly in a 256 MiB cgroup reports a heap_size_limit of
+// 259 MiB). Half the limit plus the young generation fits any limit from
+// 96 MiB. Only under a limit: without one V8's own rule is right.
+inline budget_policy node() {
+  budget_policy p;
+  p.basis = budget_basis::limit_only;
+  p.percent = 50;
+  p.ceiling = std::uint64_t{4096} * 1024 * 1024;
+  p.address_space = rlimit_use::ignore;
+  p.data = rlimit_use::ignore;
+  return p;
+}
+
 }  // namespace presets
 
 }  // namespace headroom

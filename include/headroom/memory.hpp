@@ -45,6 +45,9 @@ struct reading {
   std::string path;
 };
 
+// The raw counters of a keyed file (memory.events), in the file's order.
+using counters_list = std::vector<std::pair<std::string, std::uint64_t>>;
+
 // Which memory.pressure file report() read.
 enum class pressure_scope {
   cgroup,       // the process's own cgroup2 directory
@@ -82,6 +85,34 @@ struct limit_cgroup_info {
   bool above_mount = false;
 };
 
+// The memory cgroup's own values (memory_reader::memory_at(), the first
+// directory of the chain with memory files), read as cAdvisor reads a
+// container (lib/container/common/helpers.go for the spec,
+// lib/container/libcontainer/handler.go setMemoryStats for the rest): its own
+// files, not the tightest on the chain. The container_* metrics come from
+// here.
+struct own_memory {
+  std::string dir;  // logical; empty when there is none (host-wide)
+  // Its own limit file (nullopt: unlimited), not the chain's minimum.
+  reading<std::optional<std::uint64_t>> limit;
+  // v2 memory.min, v1 memory.soft_limit_in_bytes (nullopt: unlimited).
+  reading<std::optional<std::uint64_t>> reservation;
+  // Its own v2 memory.swap.max, v1 memory.memsw.limit_in_bytes (memory and
+  // swap together: cAdvisor reports that file as it is).
+  reading<std::optional<std::uint64_t>> swap_limit;
+  reading<std::uint64_t> usage;
+  reading<memory_accounting> stat;
+  // Swap in use: v2 memory.swap.current, v1 total_swap of memory.stat.
+  reading<std::uint64_t> swap;
+  // v1 memory.kmem.usage_in_bytes; not_supported on v2 (see export).
+  reading<std::uint64_t> kernel;
+  reading<std::uint64_t> peak;
+  reading<std::uint64_t> failcnt;  // v1; not_supported on v2
+  // v2 memory.events (high, max: cAdvisor's container_memory_events_*_total)
+  // or v1 memory.oom_control, of the own cgroup.
+  reading<counters_list> events;
+};
+
 // Everything headroom-info shows.
 struct memory_report {
   memory_snapshot snapshot;
@@ -107,7 +138,45 @@ struct memory_report {
   // PSI memory: the own cgroup2 directory, else /proc/pressure/memory.
   reading<psi_stats> pressure;
   pressure_scope pressure_from = pressure_scope::host;
+
+  // The full memory.stat of the usage cgroup (hierarchical), as far as the
+  // kernel has it.
+  reading<memory_accounting> stat;
+  // Swap in use by the usage cgroup: v2 memory.swap.current; v1
+  // memory.memsw.usage_in_bytes minus usage (swap accounting only).
+  reading<std::uint64_t> swap_usage;
+  // v2 memory.zswap.current (Linux 5.19+, CONFIG_ZSWAP): compressed swap
+  // held in memory, already counted in usage.
+  reading<std::uint64_t> zswap_usage;
+  // v2 memory.oom.group of the memory cgroup: true when one OOM kill ends
+  // every process in it. not_supported on v1.
+  reading<bool> oom_group;
+  // Estimates, not kernel values (memory_estimate below): what reclaim
+  // could free, and what the cgroup could still take before the limit.
+  result<std::uint64_t> reclaimable{errc::not_supported};
+  result<std::uint64_t> available{errc::not_supported};
+  // The memory cgroup's own values, as cAdvisor reads a container.
+  own_memory own;
 };
+
+// reclaimable: inactive file cache plus reclaimable slab (v1 has no slab
+// entry: inactive file only); an estimate, since dirty or mapped pages
+// among them may not be freed and active file may be. available: the
+// effective limit minus what cannot be reclaimed (usage - reclaimable),
+// floored at 0. Beside them, the kubelet's working set (usage -
+// inactive_file) is what eviction and the OOM risk follow.
+inline result<std::uint64_t> reclaimable_estimate(const memory_accounting& a) {
+  const auto inactive = a[stat_key::inactive_file];
+  if (!inactive) return errc::malformed;
+  return *inactive + a[stat_key::slab_reclaimable].value_or(0);
+}
+
+inline result<std::uint64_t> available_estimate(std::uint64_t effective_limit,
+                                                std::uint64_t usage,
+                                                std::uint64_t reclaimable) {
+  const std::uint64_t pinned = usage > reclaimable ? usage - reclaimable : 0;
+  return effective_limit > pinned ? effective_limit - pinned : 0;
+}
 
 // Environment variables the reader honours (unless options::use_environment
 // is false). They apply to the process that opens the reader.
@@ -203,7 +272,36 @@ inline result<stat_values> read_memory_stat(const kept_file& f,
 }
 
 // The raw counters of a keyed file, in the file's order.
-using counters = std::vector<std::pair<std::string, std::uint64_t>>;
+using counters = counters_list;
+
+// The full accounting: each row's key looked up in a memory.stat text. A
+// row whose key the file lacks stays std::nullopt; a malformed line makes
+// the whole file malformed.
+inline result<memory_accounting> parse_accounting(
+    std::string_view text, table_rows<stat_key_row> rows) {
+  memory_accounting out;
+  auto parsed =
+      for_each_key_value(text, [&](std::string_view k, std::uint64_t v) {
+        for (const stat_key_row& row : rows) {
+          if (row.name == k) out[row.key] = v;
+        }
+      });
+  if (!parsed) return std::move(parsed).error();
+  return out;
+}
+
+inline result<memory_accounting> read_accounting(
+    const kept_file& f, table_rows<stat_key_row> rows) {
+  return read_parsed<stat_buffer>(
+      f, [&](std::string_view t) { return parse_accounting(t, rows); });
+}
+
+// memory.oom.group: "0" or "1".
+inline result<bool> parse_flag(std::string_view text) {
+  auto n = parse_counter(text);
+  if (!n || *n > 1) return errc::malformed;
+  return *n == 1;
+}
 
 inline result<counters> parse_counters(std::string_view text) {
   counters out;
@@ -448,6 +546,13 @@ class memory_reader {
       r.failcnt.value = unknown_;
       r.events.value = unknown_;
       r.oom_kills.value = unknown_;
+      r.stat.value = unknown_;
+      r.swap_usage.value = unknown_;
+      r.reclaimable = unknown_;
+      r.available = unknown_;
+      r.own.limit.value = unknown_;
+      r.own.usage.value = unknown_;
+      r.own.stat.value = unknown_;
       for (const auto& dir : loc_.chain)
         r.chain.push_back(chain_entry{dir, unknown_, unknown_});
       return r;
@@ -511,6 +616,8 @@ class memory_reader {
       r.failcnt.value = result<std::uint64_t>(errc::not_supported);
     }
     read_events(r, at, m.events, m.oom_kill_key);
+    read_accounting(r, at, *memory_at_);
+    read_own(r.own, *memory_at_);
     return r;
   }
 
@@ -688,6 +795,102 @@ class memory_reader {
     const std::uint64_t m = **memsw;
     const std::uint64_t l = limit->has_value() ? **limit : 0;
     return std::optional<std::uint64_t>{m > l ? m - l : 0};
+  }
+
+  // A file that exists only with a kernel option (swap accounting, zswap,
+  // kmem): not there means not provided here (errc::not_supported, with
+  // the file's path), not an error.
+  template <class T>
+  static void optional_file(reading<T>& r) {
+    if (!r.value && is_missing(r.value.error()))
+      r.value = error(errc::not_supported, r.value.error().path);
+  }
+
+  // The full memory.stat, swap and zswap of the usage cgroup at `at`, the
+  // oom.group of the memory cgroup, and the estimates.
+  void read_accounting(memory_report& r, chain_position at,
+                       chain_position memory_at) const {
+    const memory_layout& m = layout_->memory;
+    r.stat.path = path_at(at, m.stat);
+    r.stat.value = detail::read_accounting(fs_.keep(r.stat.path), m.stat_keys);
+    r.swap_usage.path = path_at(at, m.swap_usage);
+    auto sw = detail::read_parsed(fs_.keep(r.swap_usage.path), parse_counter);
+    if (sw && m.swap == swap_rule::memsw_minus_limit) {
+      // v1 counts memory and swap together.
+      if (!r.snapshot.usage) {
+        sw = r.snapshot.usage.error();
+      } else {
+        sw = *sw > *r.snapshot.usage ? *sw - *r.snapshot.usage : 0;
+      }
+    }
+    r.swap_usage.value = std::move(sw);
+    optional_file(r.swap_usage);
+    if (m.zswap_usage) {
+      r.zswap_usage.path = path_at(at, *m.zswap_usage);
+      r.zswap_usage.value =
+          detail::read_parsed(fs_.keep(r.zswap_usage.path), parse_counter);
+      optional_file(r.zswap_usage);
+    }
+    if (m.oom_group) {
+      r.oom_group.path = path_at(memory_at, *m.oom_group);
+      r.oom_group.value =
+          detail::read_parsed(fs_.keep(r.oom_group.path), detail::parse_flag);
+    }
+    if (!r.stat.value) {
+      r.reclaimable = r.stat.value.error();
+    } else {
+      r.reclaimable = reclaimable_estimate(*r.stat.value);
+    }
+    const memory_snapshot& s = r.snapshot;
+    if (!r.reclaimable) {
+      r.available = r.reclaimable.error();
+    } else if (!s.effective_limit) {
+      r.available = s.effective_limit.error();
+    } else if (!s.usage) {
+      r.available = s.usage.error();
+    } else {
+      r.available =
+          available_estimate(*s.effective_limit, *s.usage, *r.reclaimable);
+    }
+  }
+
+  // The memory cgroup's own files, as cAdvisor reads a container's.
+  void read_own(own_memory& o, chain_position at) const {
+    const memory_layout& m = layout_->memory;
+    const auto read_at = [&](std::string_view name, auto parse) {
+      using value = typename decltype(parse(std::string_view{}))::value_type;
+      return reading<value>{
+          detail::read_parsed(fs_.keep(path_at(at, name)), parse),
+          path_at(at, name)};
+    };
+    o.dir = dir_at(at);
+    o.limit = read_at(m.limit, m.parse_limit);
+    o.reservation = read_at(m.reservation, m.parse_limit);
+    o.swap_limit = read_at(m.swap_file, m.parse_limit);
+    o.usage = read_at(m.usage, parse_counter);
+    o.stat.path = path_at(at, m.stat);
+    o.stat.value = detail::read_accounting(fs_.keep(o.stat.path), m.stat_keys);
+    o.peak = read_at(m.peak, parse_counter);
+    if (m.failcnt) o.failcnt = read_at(*m.failcnt, parse_counter);
+    optional_file(o.swap_limit);
+    if (m.kernel_usage) o.kernel = read_at(*m.kernel_usage, parse_counter);
+    optional_file(o.kernel);
+    o.events.path = path_at(at, m.events);
+    o.events.value = detail::read_counters(fs_.keep(o.events.path));
+    if (m.swap == swap_rule::chain_min) {
+      o.swap = read_at(m.swap_usage, parse_counter);
+      optional_file(o.swap);
+    } else {
+      o.swap.path = o.stat.path + " (total_swap)";
+      if (!o.stat.value) {
+        o.swap.value = o.stat.value.error();
+      } else if (auto v = (*o.stat.value)[stat_key::swap]) {
+        o.swap.value = *v;
+      } else {
+        // total_swap is there only with swap accounting.
+        o.swap.value = error(errc::not_supported, o.swap.path);
+      }
+    }
   }
 
   // The raw counters of memory.events (v2) or memory.oom_control (v1).

@@ -80,6 +80,108 @@ struct memory_stat {
   std::uint64_t inactive_file = 0;
 };
 
+// The memory.stat entries the full accounting reads (memory_report::stat).
+// Names are v2's; v1 reads its total_* equivalents where it has one (the
+// per-version key tables are in detail/v1.hpp and detail/v2.hpp). Sizes are
+// bytes; workingset_*, pg* are event counts (pages), as the kernel counts.
+enum class stat_key {
+  anon,
+  file,
+  kernel,
+  kernel_stack,
+  pagetables,
+  sock,
+  shmem,
+  slab_reclaimable,
+  slab_unreclaimable,
+  file_mapped,
+  file_dirty,
+  file_writeback,
+  anon_thp,
+  swapcached,
+  active_anon,
+  inactive_anon,
+  active_file,
+  inactive_file,
+  unevictable,
+  zswap,
+  zswapped,
+  workingset_refault_anon,
+  workingset_refault_file,
+  workingset_activate_anon,
+  workingset_activate_file,
+  pgscan,
+  pgsteal,
+  pgfault,
+  pgmajfault,
+  swap,  // v1 only: total_swap (v2 has memory.swap.current instead)
+  count_,
+};
+
+inline constexpr std::size_t stat_key_count =
+    static_cast<std::size_t>(stat_key::count_);
+
+// The name of a stat_key: the v2 memory.stat key (JSON uses it).
+constexpr const char* to_string(stat_key k) noexcept {
+  constexpr const char* names[stat_key_count] = {
+      "anon",
+      "file",
+      "kernel",
+      "kernel_stack",
+      "pagetables",
+      "sock",
+      "shmem",
+      "slab_reclaimable",
+      "slab_unreclaimable",
+      "file_mapped",
+      "file_dirty",
+      "file_writeback",
+      "anon_thp",
+      "swapcached",
+      "active_anon",
+      "inactive_anon",
+      "active_file",
+      "inactive_file",
+      "unevictable",
+      "zswap",
+      "zswapped",
+      "workingset_refault_anon",
+      "workingset_refault_file",
+      "workingset_activate_anon",
+      "workingset_activate_file",
+      "pgscan",
+      "pgsteal",
+      "pgfault",
+      "pgmajfault",
+      "swap",
+  };
+  const auto i = static_cast<std::size_t>(k);
+  return i < stat_key_count ? names[i] : "";
+}
+
+// True for the entries that count events (pages), not bytes.
+constexpr bool is_event_count(stat_key k) noexcept {
+  return k == stat_key::workingset_refault_anon ||
+         k == stat_key::workingset_refault_file ||
+         k == stat_key::workingset_activate_anon ||
+         k == stat_key::workingset_activate_file || k == stat_key::pgscan ||
+         k == stat_key::pgsteal || k == stat_key::pgfault ||
+         k == stat_key::pgmajfault;
+}
+
+// One cgroup's memory.stat as far as this kernel and version have it: an
+// entry is std::nullopt where the file has no such key.
+struct memory_accounting {
+  std::optional<std::uint64_t> values[stat_key_count] = {};
+
+  std::optional<std::uint64_t> operator[](stat_key k) const noexcept {
+    return values[static_cast<std::size_t>(k)];
+  }
+  std::optional<std::uint64_t>& operator[](stat_key k) noexcept {
+    return values[static_cast<std::size_t>(k)];
+  }
+};
+
 // What snapshot() reads: enough for the effective limit and the headroom.
 // Each value either holds bytes or says why it could not be read.
 struct memory_snapshot {

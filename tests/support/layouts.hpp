@@ -60,6 +60,7 @@ struct v1_dir {
   std::string use_hierarchy = "1";
   std::uint64_t failcnt = 0;
   std::uint64_t oom_kill = 0;
+  std::uint64_t swap = 0;  // swap in use (memsw usage - usage)
 };
 
 inline void write_v1(fixture_tree& t, const std::string& dir, const v1_dir& d) {
@@ -76,8 +77,10 @@ inline void write_v1(fixture_tree& t, const std::string& dir, const v1_dir& d) {
   t.file(dir + "/memory.stat",
          v1_stat(d.hierarchical_limit, d.rss, d.cache, d.inactive_file,
                  d.memsw_limit.empty() ? v1_unlimited_4k : d.memsw_limit));
+  t.file(dir + "/memory.kmem.usage_in_bytes", n(4 * MiB));
   if (!d.memsw_limit.empty()) {
     t.file(dir + "/memory.memsw.limit_in_bytes", d.memsw_limit + "\n");
+    t.file(dir + "/memory.memsw.usage_in_bytes", n(d.usage + d.swap));
   }
 }
 
@@ -96,6 +99,9 @@ struct v2_dir {
   std::string high = "max";
   std::string low = "0";
   std::string swap_max = "max";
+  std::string min = "0";
+  std::string oom_group = "0";
+  std::uint64_t swap_current = 0;
   std::uint64_t current = 100 * MiB;
   std::uint64_t anon = 60 * MiB;
   std::uint64_t file = 40 * MiB;
@@ -117,6 +123,9 @@ inline void write_v2(fixture_tree& t, const std::string& dir, const v2_dir& d) {
   t.file(dir + "/memory.high", d.high + "\n");
   t.file(dir + "/memory.low", d.low + "\n");
   t.file(dir + "/memory.swap.max", d.swap_max + "\n");
+  t.file(dir + "/memory.swap.current", n(d.swap_current));
+  t.file(dir + "/memory.min", d.min + "\n");
+  t.file(dir + "/memory.oom.group", d.oom_group + "\n");
   t.file(dir + "/memory.current", n(d.current));
   t.file(dir + "/memory.peak", n(d.current + 10 * MiB));
   t.file(dir + "/memory.events", d.events);

@@ -114,7 +114,11 @@ field_value from(const export_report& r, const result<T>& v, Make make) {
   if (v.error().code == errc::not_supported) {
     field_value u;
     u.st = state::unsupported;
-    u.why = not_provided(r);
+    // With a path: a file this kernel does not have (an option not built or
+    // not enabled); without: nothing to read in this mode.
+    u.why = v.error().path.empty() || host_wide(r)
+                ? not_provided(r)
+                : "not provided here: no " + v.error().path;
     return u;
   }
   return failed(v.error());
@@ -398,9 +402,45 @@ inline field_value events(const export_report& r) {
   });
 }
 
+// memory.stat as far as the kernel has it: the entries of the layout's key
+// table that the file holds, by their v2 names.
+inline field_value stat_group(const export_report& r,
+                              const reading<memory_accounting>& st) {
+  return from(r, st.value, [&](const memory_accounting& a) {
+    field_value v;
+    v.st = state::value;
+    v.source = st.path;
+    for (std::size_t i = 0; i < stat_key_count; ++i) {
+      const auto k = static_cast<stat_key>(i);
+      if (!a[k]) continue;
+      field_value c = number(*a[k]);
+      c.key = to_string(k);
+      c.type = is_event_count(k) ? field_type::counter : field_type::bytes;
+      v.items.push_back(std::move(c));
+    }
+    return v;
+  });
+}
+
+inline field_value accounting(const export_report& r) {
+  return stat_group(r, r.memory.stat);
+}
+
+// One memory.stat entry as a sample labelled with its name; absent where
+// the kernel has no such key.
+template <stat_key K>
+field_value stat_metric(const export_report& r) {
+  const auto& st = r.memory.stat;
+  return from(r, st.value, [&](const memory_accounting& a) {
+    if (!a[K]) return absent(std::string("no ") + to_string(K) + " here");
+    return with_labels(number(*a[K]), {{"key", to_string(K)}});
+  });
+}
+
 inline constexpr field memory_fields[] = {
-    {"limit", "limit_bytes", "container_spec_memory_limit_bytes",
-     field_type::bytes, "Memory limit: the tightest on the cgroup chain",
+    {"limit", "limit_bytes", "headroom_memory_limit_bytes", field_type::bytes,
+     "Memory limit: the tightest on the cgroup chain (the container's own is "
+     "container_spec_memory_limit_bytes)",
      limit_bytes},
     {"note", "", "", field_type::text, "",
      [](const export_report& r) {
@@ -432,9 +472,10 @@ inline constexpr field memory_fields[] = {
        const auto& h = r.memory.high;
        return h.value && h.value->has_value() ? text(h.path) : absent("");
      }},
-    {"low (soft limit)", "low_bytes",
-     "container_spec_memory_reservation_limit_bytes", field_type::bytes,
-     "Memory reservation: memory.low (v2) or memory.soft_limit_in_bytes (v1)",
+    {"low (soft limit)", "low_bytes", "headroom_memory_low_bytes",
+     field_type::bytes,
+     "Best-effort protection: memory.low (v2) or memory.soft_limit_in_bytes "
+     "(v1), of the memory cgroup",
      [](const export_report& r) {
        const auto& l = r.memory.low;
        return limit(r, l.value, "no soft limit", "none", l.path);
@@ -445,7 +486,7 @@ inline constexpr field memory_fields[] = {
        const auto& sw = r.memory.swap_limit;
        return limit(r, sw.value, "swap is not limited", "unlimited", sw.path);
      }},
-    {"usage", "usage_bytes", "container_memory_usage_bytes", field_type::bytes,
+    {"usage", "usage_bytes", "headroom_memory_usage_bytes", field_type::bytes,
      "Current memory usage in bytes, of the cgroup the limit applies to "
      "(host-wide: MemTotal - MemFree)",
      [](const export_report& r) {
@@ -464,31 +505,32 @@ inline constexpr field memory_fields[] = {
      }},
     {"", "usage_scope", "", field_type::text, "",
      [](const export_report& r) { return text(to_string(snap(r).scope)); }},
-    {"working set", "working_set_bytes", "container_memory_working_set_bytes",
+    {"working set", "working_set_bytes", "headroom_memory_working_set_bytes",
      field_type::bytes,
-     "Current working set in bytes: usage minus inactive file cache",
+     "Working set in bytes of the cgroup the limit applies to: usage minus "
+     "inactive file cache (kubelet's measure)",
      [](const export_report& r) {
        return bytes(r, snap(r).working_set,
                     host_wide(r) ? "MemTotal - MemAvailable (host-wide)"
                                  : "usage - inactive file");
      }},
-    {"anon", "anon_bytes", "container_memory_rss", field_type::bytes,
+    {"anon", "anon_bytes", "", field_type::bytes,
      "Size of RSS in bytes (memory.stat anon, v1 total_rss)",
      [](const export_report& r) { return stat_value(r, &memory_stat::anon); }},
-    {"file", "file_bytes", "container_memory_cache", field_type::bytes,
+    {"file", "file_bytes", "", field_type::bytes,
      "Page cache memory in bytes (memory.stat file, v1 total_cache)",
      [](const export_report& r) { return stat_value(r, &memory_stat::file); }},
     {"inactive file", "inactive_file_bytes", "", field_type::bytes, "",
      [](const export_report& r) {
        return stat_value(r, &memory_stat::inactive_file);
      }},
-    {"peak", "peak_bytes", "container_memory_max_usage_bytes",
-     field_type::bytes, "Maximum memory usage recorded in bytes",
+    {"peak", "peak_bytes", "headroom_memory_peak_bytes", field_type::bytes,
+     "Highest usage recorded, of the cgroup the limit applies to",
      [](const export_report& r) { return reading_bytes(r, r.memory.peak); }},
-    {"failcnt", "failcnt", "container_memory_failcnt", field_type::counter,
-     "Number of memory usage hits limits (v1)",
+    {"failcnt", "failcnt", "headroom_memory_failcnt_total", field_type::counter,
+     "Times usage hit the limit (v1 memory.failcnt)",
      [](const export_report& r) { return reading_bytes(r, r.memory.failcnt); }},
-    {"oom kills", "oom_kill_count", "container_oom_events_total",
+    {"oom kills", "oom_kill_count", "headroom_memory_oom_kills_total",
      field_type::counter,
      "Processes killed by the OOM killer in the cgroup the limit applies to",
      [](const export_report& r) {
@@ -523,6 +565,318 @@ inline constexpr field memory_fields[] = {
            flag(true),
            "the headroom is an upper bound: usage is not the limit cgroup's (" +
                std::string(to_string(s.scope)) + ")");
+     }},
+    {"memory.stat", "stat", "", field_type::group, "", accounting},
+    {"", "stat_path", "", field_type::text, "",
+     [](const export_report& r) { return text_or_null(r.memory.stat.path); }},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::anon>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::file>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::kernel>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::kernel_stack>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::pagetables>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::sock>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::shmem>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::slab_reclaimable>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::slab_unreclaimable>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::file_mapped>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::file_dirty>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::file_writeback>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::anon_thp>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::swapcached>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::active_anon>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::inactive_anon>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::active_file>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::inactive_file>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::unevictable>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::zswap>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::zswapped>},
+    {"", "", "headroom_memory_stat_bytes", field_type::bytes,
+     "memory.stat sizes of the cgroup the limit applies to (v2 names)",
+     stat_metric<stat_key::swap>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::workingset_refault_anon>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::workingset_refault_file>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::workingset_activate_anon>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::workingset_activate_file>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::pgscan>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::pgsteal>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::pgfault>},
+    {"", "", "headroom_memory_stat_events_total", field_type::counter,
+     "memory.stat event counts (pages) of the cgroup the limit applies to",
+     stat_metric<stat_key::pgmajfault>},
+    {"swap", "swap_bytes", "headroom_memory_swap_bytes", field_type::bytes,
+     "Swap in use by the cgroup the limit applies to: memory.swap.current "
+     "(v2), memsw usage minus usage (v1)",
+     [](const export_report& r) {
+       return reading_bytes(r, r.memory.swap_usage);
+     }},
+    {"zswap", "zswap_bytes", "headroom_memory_zswap_bytes", field_type::bytes,
+     "Compressed swap held in memory (memory.zswap.current, v2)",
+     [](const export_report& r) {
+       return reading_bytes(r, r.memory.zswap_usage);
+     }},
+    {"oom group", "oom_group", "headroom_memory_oom_group", field_type::flag,
+     "1 when one OOM kill ends every process of the cgroup (memory.oom.group, "
+     "v2)",
+     [](const export_report& r) {
+       const auto& g = r.memory.oom_group;
+       return from(r, g.value, [&](bool b) {
+         field_value v = flag(b);
+         v.source = g.path;
+         if (b) v.human = "yes: one kill ends the whole cgroup";
+         return v;
+       });
+     }},
+    {"reclaimable (est.)", "reclaimable_bytes",
+     "headroom_memory_reclaimable_bytes", field_type::bytes,
+     "Estimate: inactive file cache plus reclaimable slab",
+     [](const export_report& r) {
+       return bytes(r, r.memory.reclaimable,
+                    "estimate: inactive_file + slab_reclaimable");
+     }},
+    {"available (est.)", "available_bytes", "headroom_memory_available_bytes",
+     field_type::bytes,
+     "Estimate: effective limit minus what cannot be reclaimed (usage - "
+     "reclaimable)",
+     [](const export_report& r) {
+       return bytes(r, r.memory.available,
+                    "estimate: effective limit - (usage - reclaimable)");
+     }},
+    {"", "estimates", "", field_type::text, "",
+     [](const export_report&) {
+       return text(
+           "reclaimable_bytes and available_bytes are estimates; "
+           "working_set_bytes is the kubelet's measure");
+     }},
+};
+
+// ---------------------------------------------------------------------------
+// container: the memory cgroup's own values with cAdvisor's meaning. Each
+// metric is the one cAdvisor writes for a container (google/cadvisor
+// lib/metrics/prometheus.go), from the same files: the spec from
+// lib/container/common/helpers.go (GetSpec), the stats from
+// lib/container/libcontainer/handler.go (setMemoryStats).
+
+inline const own_memory& own(const export_report& r) { return r.memory.own; }
+
+// cAdvisor writes a spec value above 2^62 (unlimited) as 0 (prometheus.go,
+// specMemoryValue).
+inline field_value spec_bytes(const export_report& r,
+                              const reading<std::optional<std::uint64_t>>& v) {
+  return from(r, v.value, [&](const std::optional<std::uint64_t>& n) {
+    field_value f = number(n ? *n : 0, v.path);
+    if (!n) f.human = "unlimited (0, as cAdvisor writes it)";
+    return f;
+  });
+}
+
+inline field_value own_entry(const export_report& r, stat_key k,
+                             bool cadvisor_name_only = false) {
+  const auto& st = own(r).stat;
+  const cgroup_layout* l = mem(r).layout();
+  if (cadvisor_name_only && l && !l->memory.cadvisor_stat_names) {
+    return absent(std::string("cAdvisor reads memory.stat ") + to_string(k) +
+                  ", which this version's memory.stat does not have");
+  }
+  return from(r, st.value, [&](const memory_accounting& a) {
+    if (!a[k])
+      return absent("no " + std::string(to_string(k)) + " in " + st.path);
+    return number(*a[k], st.path);
+  });
+}
+
+template <stat_key K>
+field_value own_stat(const export_report& r) {
+  return own_entry(r, K);
+}
+
+template <stat_key K>
+field_value own_stat_v2(const export_report& r) {
+  return own_entry(r, K, true);
+}
+
+// usage - inactive_file, floored at 0 (handler.go, setMemoryStats).
+inline field_value own_working_set(const export_report& r) {
+  const own_memory& o = own(r);
+  if (!o.usage.value) return bytes(r, o.usage.value);
+  return from(r, o.stat.value, [&](const memory_accounting& a) {
+    const std::uint64_t u = *o.usage.value;
+    const std::uint64_t inactive = a[stat_key::inactive_file].value_or(0);
+    return number(u > inactive ? u - inactive : 0, "usage - inactive file");
+  });
+}
+
+// A counter of the own memory.events (v2).
+inline field_value own_event(const export_report& r, const char* key) {
+  const auto& ev = own(r).events;
+  return from(r, ev.value, [&](const counters_list& c) {
+    for (const auto& kv : c) {
+      if (kv.first == key) return number(kv.second, ev.path);
+    }
+    return absent(std::string("no ") + key + " in " + ev.path);
+  });
+}
+
+inline constexpr field container_fields[] = {
+    {"cgroup", "dir", "", field_type::text, "",
+     [](const export_report& r) { return text_or_null(own(r).dir); }},
+    {"limit", "limit_bytes", "container_spec_memory_limit_bytes",
+     field_type::bytes,
+     "Memory limit for the container: its own limit file, 0 when unlimited "
+     "(as cAdvisor)",
+     [](const export_report& r) { return spec_bytes(r, own(r).limit); }},
+    {"", "reservation_bytes", "container_spec_memory_reservation_limit_bytes",
+     field_type::bytes,
+     "Memory reservation limit for the container: memory.min (v2), "
+     "memory.soft_limit_in_bytes (v1), 0 when unlimited",
+     [](const export_report& r) { return spec_bytes(r, own(r).reservation); }},
+    {"", "swap_limit_bytes", "container_spec_memory_swap_limit_bytes",
+     field_type::bytes,
+     "Memory swap limit for the container: memory.swap.max (v2), "
+     "memory.memsw.limit_in_bytes (v1: memory and swap), 0 when unlimited",
+     [](const export_report& r) { return spec_bytes(r, own(r).swap_limit); }},
+    {"usage", "usage_bytes", "container_memory_usage_bytes", field_type::bytes,
+     "Current memory usage in bytes of the container's own cgroup",
+     [](const export_report& r) { return reading_bytes(r, own(r).usage); }},
+    {"working set", "working_set_bytes", "container_memory_working_set_bytes",
+     field_type::bytes, "Current working set in bytes: usage - inactive_file",
+     own_working_set},
+    {"", "rss_bytes", "container_memory_rss", field_type::bytes,
+     "Size of RSS in bytes: memory.stat anon (v2), total_rss (v1)",
+     own_stat<stat_key::anon>},
+    {"", "cache_bytes", "container_memory_cache", field_type::bytes,
+     "Number of bytes of page cache memory: file (v2), total_cache (v1)",
+     own_stat<stat_key::file>},
+    {"", "mapped_file_bytes", "container_memory_mapped_file", field_type::bytes,
+     "Size of memory mapped files in bytes: file_mapped (v2), "
+     "total_mapped_file (v1)",
+     own_stat<stat_key::file_mapped>},
+    {"", "swap_bytes", "container_memory_swap", field_type::bytes,
+     "Container swap usage in bytes: memory.swap.current (v2), total_swap "
+     "(v1)",
+     [](const export_report& r) { return reading_bytes(r, own(r).swap); }},
+    {"", "kernel_bytes", "container_memory_kernel_usage", field_type::bytes,
+     "Size of kernel memory allocated in bytes: memory.kmem.usage_in_bytes "
+     "(v1)",
+     [](const export_report& r) {
+       if (!mem(r).layout() || mem(r).layout()->memory.kernel_usage)
+         return reading_bytes(r, own(r).kernel);
+       // cAdvisor writes 0 on v2: opencontainers/cgroups fs2 fills no
+       // KernelUsage. memory.stat kernel is headroom_memory_stat_bytes.
+       return absent(
+           "cAdvisor writes 0 on v2 (no kmem file); see "
+           "headroom_memory_stat_bytes{key=\"kernel\"}");
+     }},
+    {"", "active_file_bytes", "container_memory_total_active_file_bytes",
+     field_type::bytes, "Current total active file in bytes",
+     own_stat<stat_key::active_file>},
+    {"", "inactive_file_bytes", "container_memory_total_inactive_file_bytes",
+     field_type::bytes, "Current total inactive file in bytes",
+     own_stat<stat_key::inactive_file>},
+    {"", "peak_bytes", "container_memory_max_usage_bytes", field_type::bytes,
+     "Maximum memory usage recorded in bytes (memory.peak, v1 "
+     "memory.max_usage_in_bytes)",
+     [](const export_report& r) { return reading_bytes(r, own(r).peak); }},
+    {"", "file_dirty_bytes", "container_memory_file_dirty_bytes",
+     field_type::bytes,
+     "Number of bytes of file cache that has been modified but not yet "
+     "written back to disk (v2)",
+     own_stat_v2<stat_key::file_dirty>},
+    {"", "file_writeback_bytes", "container_memory_file_writeback_bytes",
+     field_type::bytes,
+     "Number of bytes of file cache that is currently being written back to "
+     "disk (v2)",
+     own_stat_v2<stat_key::file_writeback>},
+    {"", "pgscan", "container_memory_pgscan_total", field_type::counter,
+     "Cumulative number of pages scanned by the page reclaim algorithm (v2)",
+     own_stat_v2<stat_key::pgscan>},
+    {"", "pgsteal", "container_memory_pgsteal_total", field_type::counter,
+     "Cumulative number of pages reclaimed by the page reclaim algorithm (v2)",
+     own_stat_v2<stat_key::pgsteal>},
+    {"", "workingset_refault_file",
+     "container_memory_workingset_refault_file_total", field_type::counter,
+     "Cumulative number of refaults of previously evicted file pages (v2)",
+     own_stat_v2<stat_key::workingset_refault_file>},
+    {"", "workingset_refault_anon",
+     "container_memory_workingset_refault_anon_total", field_type::counter,
+     "Cumulative number of refaults of previously evicted anonymous pages "
+     "(v2)",
+     own_stat_v2<stat_key::workingset_refault_anon>},
+    {"", "events_high", "container_memory_events_high_total",
+     field_type::counter,
+     "Cumulative count of memory.high throttle events for the container (v2)",
+     [](const export_report& r) { return own_event(r, "high"); }},
+    {"", "events_max", "container_memory_events_max_total", field_type::counter,
+     "Cumulative count of memory.max limit hit events for the container (v2)",
+     [](const export_report& r) { return own_event(r, "max"); }},
+    {"oom kills", "oom_kill_count", "container_oom_events_total",
+     field_type::counter,
+     "Processes of the container killed by the OOM killer (its oom_kill "
+     "counter; cAdvisor counts the kernel log's OOM kills of the container)",
+     [](const export_report& r) {
+       const auto& ev = own(r).events;
+       return from(r, ev.value, [&](const counters_list& c) {
+         for (const auto& kv : c) {
+           if (kv.first == mem(r).layout()->memory.oom_kill_key)
+             return number(kv.second, ev.path);
+         }
+         return absent("no oom_kill in " + ev.path);
+       });
      }},
 };
 
@@ -743,7 +1097,7 @@ inline constexpr field cpu_fields[] = {
        if (l.why_none.code) return text(why_no_controller(l, "cpu"));
        return is_unmapped(l.mapping) ? text(l.unmapped_reason) : absent("");
      }},
-    {"affinity", "affinity_count", "headroom_cpu_affinity_count",
+    {"affinity", "affinity_count", "headroom_cpu_affinity_cpus",
      field_type::count, "CPUs in the affinity mask of the process",
      [](const export_report& r) {
        return cpu_value(r, [&](const cpu_reader&, const cpu_snapshot& s) {
@@ -823,7 +1177,7 @@ inline constexpr field cpu_fields[] = {
                                                   : absent("");
        });
      }},
-    {"effective", "effective_count_up", "headroom_cpu_effective_count",
+    {"effective", "effective_count_up", "headroom_cpu_effective_cpus",
      field_type::count,
      "min(affinity, quota, cpuset) in whole CPUs, at least 1",
      [](const export_report& r) {
@@ -837,7 +1191,7 @@ inline constexpr field cpu_fields[] = {
        }
        return up;
      }},
-    {"", "effective_count_down", "headroom_cpu_effective_count",
+    {"", "effective_count_down", "headroom_cpu_effective_cpus",
      field_type::count,
      "min(affinity, quota, cpuset) in whole CPUs, at least 1",
      [](const export_report& r) { return effective(r, cpu_rounding::down); }},
@@ -882,6 +1236,8 @@ inline constexpr field_section sections[] = {
     section("", "", top_fields),
     section("cgroup", "cgroup", cgroup_fields),
     section("memory", "memory", memory_fields),
+    section("container", "container (its own cgroup, as cAdvisor reads it)",
+            container_fields),
     section("pressure", "pressure (PSI)", pressure_fields),
     section("cpu", "cpu", cpu_fields, true),
     section("", "", source_fields),

@@ -8,7 +8,8 @@
 #include <optional>     // values a version does not have
 #include <string_view>  // file names and keys
 
-#include "../error.hpp"  // result<T>, for the limit parser's type
+#include "../error.hpp"     // result<T>, for the limit parser's type
+#include "../snapshot.hpp"  // stat_key, for the memory.stat key rows
 
 namespace headroom {
 
@@ -55,6 +56,12 @@ struct cgroup_event {
   cgroup_event_kind kind;
 };
 
+// A memory.stat entry and its key in one version's file.
+struct stat_key_row {
+  stat_key key;
+  std::string_view name;
+};
+
 // A limit file's parser: bytes, or std::nullopt for "no limit".
 using limit_parser = result<std::optional<std::uint64_t>> (*)(std::string_view);
 
@@ -90,6 +97,22 @@ struct memory_layout {
   bool usage_thresholds;
   // Events registered through cgroup.event_control (v1; none on v2).
   table_rows<cgroup_event> cgroup_events;
+  // The memory.stat entries of the full accounting (memory_report::stat),
+  // hierarchical where the version has both kinds.
+  table_rows<stat_key_row> stat_keys;
+  // Swap in use: v2 memory.swap.current (swap only); v1
+  // memory.memsw.usage_in_bytes (memory and swap: the swap rule says so).
+  std::string_view swap_usage;
+  std::optional<std::string_view> zswap_usage;   // memory.zswap.current (v2)
+  std::optional<std::string_view> kernel_usage;  // memory.kmem.usage (v1)
+  // What cAdvisor calls the reservation: v2 memory.min, v1 the soft limit.
+  std::string_view reservation;
+  // Whether one OOM kill takes every process of the cgroup (v2).
+  std::optional<std::string_view> oom_group;
+  // memory.stat has the names cAdvisor looks up for file_dirty,
+  // file_writeback, pgscan, pgsteal and workingset_refault_* (v2; on v1
+  // cAdvisor finds none of them and writes 0, or a local count).
+  bool cadvisor_stat_names;
 };
 
 // The cpu and cpuset controllers of one version.
@@ -103,6 +126,15 @@ struct cpu_layout {
   // v2: a cgroup without the cpuset controller runs on its nearest
   // ancestor's CPUs, so the chain is walked up; v1: the own cpuset only.
   bool cpuset_from_ancestors;
+  // CFS bandwidth counters (Documentation/scheduler/sched-bwc.rst,
+  // "Statistics"): cpu.stat with the periods, the throttled periods and the
+  // throttled time, whose key and unit differ (v1 throttled_time in ns, v2
+  // throttled_usec in us).
+  std::string_view stat;
+  std::string_view stat_periods;
+  std::string_view stat_throttled;
+  std::string_view stat_throttled_time;
+  std::uint64_t throttled_time_ns_per_unit;
 };
 
 // Everything one version reads.

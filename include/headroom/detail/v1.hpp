@@ -36,12 +36,39 @@ inline constexpr std::string_view stat_hierarchical_limit =
 inline constexpr std::string_view stat_hierarchical_memsw_limit =
     "hierarchical_memsw_limit";
 
+// The full accounting: the total_* key of each entry v1 has (the local keys
+// leave descendants out). v1 has no kernel, sock, slab or pgscan entries;
+// its kernel memory is memory.kmem.usage_in_bytes.
+inline constexpr std::array<stat_key_row, 18> stat_keys{{
+    {stat_key::anon, "total_rss"},
+    {stat_key::file, "total_cache"},
+    {stat_key::shmem, "total_shmem"},
+    {stat_key::file_mapped, "total_mapped_file"},
+    {stat_key::file_dirty, "total_dirty"},
+    {stat_key::file_writeback, "total_writeback"},
+    {stat_key::anon_thp, "total_rss_huge"},
+    {stat_key::swapcached, "total_swapcached"},
+    {stat_key::active_anon, "total_active_anon"},
+    {stat_key::inactive_anon, "total_inactive_anon"},
+    {stat_key::active_file, "total_active_file"},
+    {stat_key::inactive_file, "total_inactive_file"},
+    {stat_key::unevictable, "total_unevictable"},
+    {stat_key::workingset_refault_anon, "total_workingset_refault_anon"},
+    {stat_key::workingset_refault_file, "total_workingset_refault_file"},
+    {stat_key::pgfault, "total_pgfault"},
+    {stat_key::pgmajfault, "total_pgmajfault"},
+    {stat_key::swap, "total_swap"},
+}};
+inline constexpr std::string_view memsw_usage = "memory.memsw.usage_in_bytes";
+inline constexpr std::string_view kmem_usage = "memory.kmem.usage_in_bytes";
+
 // memory.oom_control keys.
 inline constexpr std::string_view oom_kill = "oom_kill";
 
 // cpu and cpuset.
 inline constexpr std::string_view cfs_quota = "cpu.cfs_quota_us";
 inline constexpr std::string_view cfs_period = "cpu.cfs_period_us";
+inline constexpr std::string_view cpu_stat = "cpu.stat";
 // Linux 4.x+ shows the CPUs the cpuset really grants; older kernels only
 // cpuset.cpus, which a v1 child cannot widen beyond its parent's.
 inline constexpr std::string_view cpuset_effective = "cpuset.effective_cpus";
@@ -81,9 +108,24 @@ inline constexpr cgroup_layout layout{
         false,  // oom_control does not poll
         true,   // usage thresholds by eventfd
         rows_of(events),
+        rows_of(stat_keys),
+        memsw_usage,   // memory and swap
+        std::nullopt,  // no zswap
+        kmem_usage,
+        soft_limit,    // cAdvisor's reservation
+        std::nullopt,  // no memory.oom.group
+        false,         // other memory.stat names than cAdvisor's
     },
-    cpu_layout{cfs_quota, cfs_period, {cpuset_effective, cpuset_cpus}, false},
-    true,  // files_in_every_dir
+    cpu_layout{cfs_quota,
+               cfs_period,
+               {cpuset_effective, cpuset_cpus},
+               false,
+               cpu_stat,
+               "nr_periods",
+               "nr_throttled",
+               "throttled_time",
+               1},  // nanoseconds
+    true,           // files_in_every_dir
 };
 
 }  // namespace headroom::detail::v1

@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
       m("plain read of mountinfo"));
   std::printf("result read cgroupfile_ns %.0f\n",
               m("plain read of /proc/self/cgroup"));
-  const auto limit = s0.limit && s0.limit->has_value() ? **s0.limit : 0;
+  const auto limit = s0.limit_bytes().value_or(0);
 #if HEADROOM_BENCH_LIBUV
   const std::uint64_t uv = uv_get_constrained_memory();
   std::printf("libuv / usage()                  = %.2fx\n",

@@ -45,12 +45,11 @@ int main(int argc, char** argv) {
        headroom::presets::go_automemlimit()},
   };
   if (!env) {
-    std::printf("effective limit %s (%s)\n",
-                s.effective_limit
-                    ? headroom::format_bytes(*s.effective_limit).c_str()
-                    : s.effective_limit.error().message().c_str(),
-                s.limit && s.limit->has_value() ? reader->limit_path(s).c_str()
-                                                : "no limit: host RAM");
+    std::printf(
+        "effective limit %s (%s)\n",
+        s.effective_limit ? headroom::format_bytes(*s.effective_limit).c_str()
+                          : s.effective_limit.error().message().c_str(),
+        s.has_limit() ? reader->limit_path(s).c_str() : "no limit: host RAM");
   }
   int rc = 0;
   for (const auto& p : presets) {

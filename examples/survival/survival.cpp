@@ -151,7 +151,7 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
                  reader.error().message().c_str());
     return 1;
   }
-  const auto limit = reader->snapshot().limit;
+  const auto limit = reader->snapshot().limit_bytes();
   std::uint64_t peak_ws = 0;
   worker_report r;
   const auto t0 = std::chrono::steady_clock::now();
@@ -168,8 +168,7 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
   const char* cache = follow_pressure ? "headroom" : "naive";
   std::printf("result in_place cache %s\n", cache);
   std::printf("result in_place limit_bytes %llu\n",
-              static_cast<unsigned long long>(
-                  limit && limit->has_value() ? **limit : 0));
+              static_cast<unsigned long long>(limit.value_or(0)));
   std::printf("result in_place requests %llu\nresult in_place hits %llu\n",
               static_cast<unsigned long long>(r.requests),
               static_cast<unsigned long long>(r.hits));

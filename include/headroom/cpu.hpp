@@ -147,6 +147,15 @@ struct cpu_snapshot {
   // Which of the cpuset files was read (cpu_reader::cpuset_path gives it).
   std::optional<std::size_t> cpuset_file;
 
+  // True when the quota was read and something on the chain sets one.
+  bool has_quota() const noexcept { return quota && quota->has_value(); }
+  // The quota as CPUs (1.5); std::nullopt when none is set or it could not
+  // be read (quota.error() says why).
+  std::optional<double> quota_cpus() const noexcept {
+    if (!has_quota()) return std::nullopt;
+    return (*quota)->cpus();
+  }
+
   // min(affinity, quota rounded, cpuset), at least 1.
   result<std::uint32_t> effective(cpu_rounding r) const {
     return effective_cpu_count(affinity, quota, cpuset, r);

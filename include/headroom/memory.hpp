@@ -157,6 +157,21 @@ struct memory_report {
   result<std::uint64_t> available{errc::not_supported};
   // The memory cgroup's own values, as cAdvisor reads a container.
   own_memory own;
+
+  // The snapshot's limit in bytes; std::nullopt when nothing limits or it
+  // could not be read (snapshot.limit.error() says why).
+  std::optional<std::uint64_t> limit_bytes() const noexcept {
+    return snapshot.limit_bytes();
+  }
+  // memory.high in bytes; std::nullopt when none is set, on v1, or when it
+  // could not be read (high.value.error() says why).
+  std::optional<std::uint64_t> high_bytes() const noexcept {
+    return high.value ? *high.value : std::nullopt;
+  }
+  // The swap limit in bytes; std::nullopt when unlimited or unreadable.
+  std::optional<std::uint64_t> swap_limit_bytes() const noexcept {
+    return swap_limit.value ? *swap_limit.value : std::nullopt;
+  }
 };
 
 // reclaimable: inactive file cache plus reclaimable slab (v1 has no slab

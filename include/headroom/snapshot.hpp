@@ -210,6 +210,17 @@ struct memory_snapshot {
   // effective limit - working set, floored at 0.
   result<std::uint64_t> headroom{errc::not_supported};
 
+  // True when the limit was read and something on the chain limits:
+  // `if (s.has_limit()) size_heap(*s.limit_bytes() / 2);`.
+  bool has_limit() const noexcept { return limit && limit->has_value(); }
+  // The limit in bytes; std::nullopt when nothing limits or when it could
+  // not be read (then `limit.error()` says why, and has_limit() is false).
+  std::optional<std::uint64_t> limit_bytes() const noexcept {
+    return has_limit() ? *limit : std::nullopt;
+  }
+  // True when the limit could not be read: neither "no limit" nor bytes.
+  bool limit_unreadable() const noexcept { return !limit.has_value(); }
+
   // True when usage was not read where the limit is enforced: the headroom
   // is then an upper bound (others' usage under the same limit is unseen).
   bool headroom_is_bound() const noexcept {

@@ -102,11 +102,15 @@ bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed,
   pressure_cache::lru_cache<std::uint32_t, std::string> cache(entry_size);
   std::optional<headroom::monitor> mon;
   if (follow_pressure) {
-    // The library's defaults. Where nothing signals a change in usage (a
-    // read-only cgroupfs, as in Docker: no v1 thresholds), usage is
-    // sampled at intervals planned for growth of 512 MiB/s: this cache
-    // fills a 128 MiB limit at ~400 MiB/s from a cold start.
-    auto m = headroom::monitor::create();
+    // Where nothing signals a change in usage (a read-only cgroupfs, as in
+    // Docker: no v1 thresholds), usage is sampled. This cache fills a
+    // 128 MiB limit at ~400 MiB/s from a cold start, ~320 ms: the default
+    // bound of 250 ms between reads can step from far below moderate to
+    // past the limit in one interval. 20 ms (50 reads a second) sees the
+    // edge first.
+    headroom::monitor_options opt;
+    opt.sample_bound = std::chrono::milliseconds(20);
+    auto m = headroom::monitor::create(opt);
     if (!m) {
       std::fprintf(stderr, "worker: monitor: %s\n",
                    m.error().message().c_str());

@@ -22,7 +22,6 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,8 +64,6 @@ enum class call {
   stat,
   lstat,
   fstatfs,
-  inotify_init1,
-  inotify_add_watch,
   count_  // number of kinds
 };
 
@@ -438,16 +435,6 @@ inline int connect(int fd, const sockaddr* addr, socklen_t len) {
     s.fds[fd].path = un->sun_path;
   }
   return rc;
-}
-
-inline int inotify_init1(int flags) {
-  detail::count(call::inotify_init1);
-  return ::inotify_init1(flags);
-}
-
-inline int inotify_add_watch(int fd, const char* path, std::uint32_t mask) {
-  detail::count(call::inotify_add_watch);
-  return ::inotify_add_watch(fd, path, mask);
 }
 
 inline int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {

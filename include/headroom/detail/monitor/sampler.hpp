@@ -3,16 +3,13 @@
 // changes (cgroup v2, no cgroup, v1 without thresholds). It reads
 // memory.current (or /proc/meminfo) at an interval that follows the
 // distance to the next band edge and the recent growth
-// (next_sample_interval in level.hpp): sample_bound far away, down to
-// fast_interval next to an edge or when usage grows fast, and never longer
-// than half the time growth at planned_growth (or the fastest growth seen)
-// needs to reach the limit.
+// (next_sample_interval in level.hpp): slow_interval far away, down to
+// fast_interval next to an edge or when usage grows fast.
 #pragma once
 
 #include <algorithm>
 #include <string>
 
-#include "../format.hpp"
 #include "../pressure_rules.hpp"
 #include "source.hpp"
 
@@ -35,11 +32,9 @@ class usage_sampler {
                                  const monitor_options& opt) const {
     const auto slow = std::max(opt.fast_interval,
                                std::min(opt.slow_interval, opt.sample_bound));
-    const double planned =
-        std::max(static_cast<double>(opt.planned_growth), rate_.peak());
     return now + next_sample_interval(value, effective, edges, band,
                                       rate_.per_second(), opt.fast_interval,
-                                      slow, planned);
+                                      slow);
   }
 
  private:
@@ -56,8 +51,7 @@ inline monitor_source open_sampler(const source_env& env) {
           std::to_string(env.opt.fast_interval.count()) + " ms to " +
           std::to_string(
               std::min(env.opt.slow_interval, env.opt.sample_bound).count()) +
-          " ms, planned for growth of " + human_bytes(env.opt.planned_growth) +
-          "/s"));
+          " ms"));
 }
 
 }  // namespace headroom::detail

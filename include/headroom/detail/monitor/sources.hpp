@@ -9,7 +9,6 @@
 
 #include <optional>
 
-#include "changes.hpp"
 #include "counters.hpp"
 #include "psi.hpp"
 #include "source.hpp"
@@ -22,7 +21,6 @@ namespace headroom::detail {
 using source_opener = void (*)(const source_env&, source_sink&);
 
 inline constexpr source_opener source_list[] = {
-    open_changes,        // inotify on the chain: limit_changed at once
     open_usage_bands,    // v1 eventfd thresholds, else the sampler
     open_cgroup_events,  // the table's cgroup.event_control rows (v1)
     open_psi,            // PSI triggers

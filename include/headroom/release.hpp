@@ -154,6 +154,36 @@ inline found_symbol find_symbol(const char* name) {
   return s;
 }
 
+// The object that defines the process's malloc, and the entry points defined
+// in that same object: a process that loads jemalloc but allocates with
+// glibc must be steered through glibc's calls.
+class malloc_home {
+ public:
+  malloc_home() : malloc_(find_symbol("malloc")) {
+    Dl_info info{};
+    if (malloc_.address != nullptr &&
+        HEADROOM_SYSCALL(dladdr)(malloc_.address, &info) != 0 &&
+        info.dli_fname != nullptr) {
+      file_ = info.dli_fname;
+    }
+  }
+
+  // False in a statically linked program: nothing can be looked up.
+  bool found() const noexcept { return malloc_.address != nullptr; }
+  const std::string& file() const noexcept { return file_; }
+
+  // `name` when the object that defines malloc defines it, else nullptr.
+  void* serving(const char* name) const {
+    const found_symbol s = find_symbol(name);
+    if (s.address == nullptr || s.object == nullptr) return nullptr;
+    return s.object == malloc_.object ? s.address : nullptr;
+  }
+
+ private:
+  found_symbol malloc_;
+  std::string file_;
+};
+
 // The function a dlsym address names (copied: object and function pointers
 // do not convert into each other in ISO C++).
 template <class Fn>
@@ -202,18 +232,10 @@ inline std::optional<std::uint64_t> gperftools_unmapped(
 inline result<release_report> release_free_memory() {
 #if HEADROOM_HAVE_LINUX
   release_report r;
-  const detail::found_symbol malloc_sym = detail::find_symbol("malloc");
-  Dl_info info{};
-  if (malloc_sym.address != nullptr &&
-      HEADROOM_SYSCALL(dladdr)(malloc_sym.address, &info) != 0 &&
-      info.dli_fname != nullptr) {
-    r.malloc_from = info.dli_fname;
-  }
-  // The candidate defined where malloc is.
-  const auto serves_malloc = [&](const char* name) -> void* {
-    const detail::found_symbol s = detail::find_symbol(name);
-    if (s.address == nullptr || s.object == nullptr) return nullptr;
-    return s.object == malloc_sym.object ? s.address : nullptr;
+  const detail::malloc_home home;
+  r.malloc_from = home.file();
+  const auto serves_malloc = [&](const char* name) {
+    return home.serving(name);
   };
 
   r.rss_before = detail::resident_bytes();
@@ -261,7 +283,7 @@ inline result<release_report> release_free_memory() {
     detail::as_function<int (*)(std::size_t)>(trim)(0);
   }
 #if defined(__GLIBC__)
-  else if (malloc_sym.address == nullptr) {
+  else if (!home.found()) {
     // A static program: nothing can be looked up, and its malloc is the
     // glibc one it was linked with.
     r.allocator = allocator_kind::glibc;

@@ -11,22 +11,18 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "../support/doctest.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "../support/preload.hpp"
 #include "../support/run.hpp"
 #include "../support/sanitized.hpp"
 
 #ifndef HEADROOM_RELEASE_PROBE
 #error "HEADROOM_RELEASE_PROBE must be the path of the release probe"
-#endif
-#ifndef HEADROOM_LIBRARY_ARCHITECTURE
-#define HEADROOM_LIBRARY_ARCHITECTURE ""
 #endif
 
 namespace {
@@ -35,38 +31,6 @@ constexpr std::uint64_t MiB = 1024 * 1024;
 
 std::string g_allocator;
 std::string g_library;
-
-std::string find_library(const std::string& soname) {
-  const std::string arch = HEADROOM_LIBRARY_ARCHITECTURE;
-  std::vector<std::string> dirs;
-  if (!arch.empty()) {
-    dirs.push_back("/usr/lib/" + arch);
-    dirs.push_back("/lib/" + arch);
-  }
-  for (const char* d :
-       {"/usr/lib64", "/usr/lib", "/lib64", "/lib", "/usr/local/lib"}) {
-    dirs.emplace_back(d);
-  }
-  for (const auto& d : dirs) {
-    const std::string path = d + "/" + soname;
-    if (::access(path.c_str(), R_OK) == 0) return path;
-  }
-  return {};
-}
-
-std::map<std::string, std::string> key_values(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t nl = text.find('\n', at);
-    if (nl == std::string::npos) nl = text.size();
-    const std::string line = text.substr(at, nl - at);
-    const std::size_t eq = line.find('=');
-    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-    at = nl + 1;
-  }
-  return kv;
-}
 
 std::uint64_t number(const std::map<std::string, std::string>& kv,
                      const char* key) {
@@ -88,7 +52,7 @@ TEST_CASE("the preloaded allocator's release call runs and gives memory back") {
   REQUIRE_MESSAGE(r.exited, "the probe died with signal " << r.code);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   MESSAGE("probe output:\n" << r.out);
-  const auto kv = key_values(r.out);
+  const auto kv = headroom_test::key_values(r.out);
   CHECK(kv.at("allocator") == g_allocator);
   CHECK_FALSE(kv.at("call").empty());
   CHECK(kv.at("malloc_from") == g_library);
@@ -117,7 +81,7 @@ int main(int argc, char** argv) {
     return skip("sanitizer build: its runtime owns malloc, so " + soname +
                 " cannot be preloaded");
   }
-  g_library = find_library(soname);
+  g_library = headroom_test::find_library(soname);
   if (g_library.empty()) {
     return skip(soname + " is not installed (Debian: apt-get install " +
                 package + ")");

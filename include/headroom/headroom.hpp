@@ -2,6 +2,7 @@
 // headroom: the whole library. Include this, or only the headers you use.
 #pragma once
 
+#include "allocator.hpp"
 #include "cpu.hpp"
 #include "discover.hpp"
 #include "error.hpp"

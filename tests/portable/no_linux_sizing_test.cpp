@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// cpu.hpp, policy.hpp and release.hpp built with HEADROOM_HAVE_LINUX=0: they
-// compile, report nothing found, and never invent a number.
+// cpu.hpp, policy.hpp, release.hpp and allocator.hpp built with
+// HEADROOM_HAVE_LINUX=0: they compile, report nothing found, and never invent a
+// number.
 #include <headroom/headroom.hpp>
 
 #include "../support/doctest.hpp"
@@ -32,4 +33,25 @@ TEST_CASE(
       reader->snapshot(), headroom::presets::jvm(), headroom::address_limits{});
   REQUIRE_FALSE(b.has_value());
   CHECK(b.error().code == headroom::errc::not_supported);
+}
+
+TEST_CASE("without Linux: every allocator action says unsupported") {
+  CHECK(headroom::read_allocator_slack().error().code ==
+        headroom::errc::not_supported);
+  CHECK(headroom::set_heap_limit(1u << 30).status ==
+        headroom::action_status::unsupported);
+  CHECK(headroom::set_arena_max(4u).status ==
+        headroom::action_status::unsupported);
+  headroom::allocator_policy_options opt;
+  opt.min_release_interval = std::chrono::milliseconds(0);
+  headroom::allocator_policy policy(opt);
+  policy.notify(headroom::pressure_level::critical);
+  policy.wait_idle();
+  const auto actions = policy.actions();
+  REQUIRE(actions.size() == 2);  // the release, and the decay once
+  for (const auto& a : actions) {
+    CHECK(a.status == headroom::action_status::unsupported);
+    CHECK(a.call.empty());
+    CHECK_FALSE(a.reason.empty());
+  }
 }

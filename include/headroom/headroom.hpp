@@ -12,4 +12,5 @@
 #include "pressure.hpp"
 #include "release.hpp"
 #include "runtime.hpp"
+#include "shared_budget.hpp"
 #include "version.hpp"

@@ -18,6 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -70,6 +72,8 @@ class lru_cache {
     if (level_ != headroom::pressure_level::none) {
       while (!order_.empty() && bytes_ + cost > frozen_at_) evict_oldest();
     }
+    if (cost > capacity_) return;  // would not fit even alone
+    while (!order_.empty() && bytes_ + cost > capacity_) evict_oldest();
     order_.emplace_front(std::move(k), std::move(v));
     index_.emplace(order_.front().first, order_.begin());
     bytes_ += cost;
@@ -87,6 +91,16 @@ class lru_cache {
     ++sheds_;
     return before - bytes_;
   }
+
+  // At most `bytes` from now on (a budget's target): evicts down to it now,
+  // and put() makes room under it.
+  void set_capacity(std::size_t bytes) {
+    capacity_ = bytes;
+    while (bytes_ > capacity_ && !order_.empty()) evict_oldest();
+  }
+
+  // Called with each evicted value, so that its buffer can be reused.
+  void on_evict(std::function<void(Value&&)> f) { on_evict_ = std::move(f); }
 
   std::size_t bytes() const { return bytes_; }
   std::size_t entries() const { return index_.size(); }
@@ -118,6 +132,7 @@ class lru_cache {
   void erase(typename list::iterator it) {
     bytes_ -= size_of_(it->first, it->second);
     index_.erase(it->first);
+    if (on_evict_) on_evict_(std::move(it->second));
     order_.erase(it);
   }
 
@@ -127,6 +142,8 @@ class lru_cache {
   std::unordered_map<Key, typename list::iterator> index_;
   std::size_t bytes_ = 0;
   std::size_t frozen_at_ = 0;
+  std::size_t capacity_ = std::numeric_limits<std::size_t>::max();
+  std::function<void(Value&&)> on_evict_;
   headroom::pressure_level level_ = headroom::pressure_level::none;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;

@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 // The survival demo: one cache workload in a real 128 MiB memory cgroup,
-// run twice. A naive cache grows until the kernel's OOM killer ends it
+// run three ways. A naive cache grows until the kernel's OOM killer ends it
 // (SIGKILL: exit 137). The same cache following a headroom monitor sheds on
-// pressure events and survives. Needs root (it creates the cgroups).
+// pressure events and survives. And "shared": two caches and a buffer pool
+// share one headroom::shared_budget that follows the limit and the
+// monitor, each holding its weighted part. Needs root (it creates the
+// cgroups).
 //
 //   headroom-survival [--runs N] [--limit 128Mi] [--requests N]
-//                     [--trace DIR] [--only naive|headroom]
+//                     [--trace DIR] [--only naive|headroom|shared]
 //
 // The workload: Zipf-distributed requests over 20000 keys, each value
 // 64 KiB computed on a miss and kept in an LRU cache (1.25 GiB if all were
 // kept). Each run is a fresh process in a fresh cgroup; this process
 // samples the cgroup's usage and working set every 10 ms (--trace writes
 // them as CSV, for plotting) and prints kills, hit rate and peak working
-// set. Exits 0 when every headroom run survived; the naive runs are
-// expected to be killed.
+// set. Exits 0 when every headroom and shared run survived; the naive runs
+// are expected to be killed.
 //
-//   headroom-survival --in-place naive|headroom [--requests N] [--seed S]
+//   headroom-survival --in-place naive|headroom|shared [--requests N]
+//                     [--seed S]
 //
 // runs one cache in this process, in the cgroup it already is in (a
 // container started with `docker run -m 128m`): no cgroup is created, no
@@ -24,6 +28,8 @@
 // killed by the kernel instead (exit 137).
 #include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
+#include <headroom/release.hpp>
+#include <headroom/shared_budget.hpp>
 
 #include <poll.h>
 #include <signal.h>
@@ -38,6 +44,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -78,8 +85,9 @@ class zipf {
 };
 
 // The value for a key: 64 KiB computed from it (the "expensive" miss).
-std::string compute(std::uint32_t key) {
-  std::string v(value_size, '\0');
+// Written into `v`, whose buffer is reused when it has one.
+void compute_into(std::uint32_t key, std::string& v) {
+  v.resize(value_size);
   std::uint64_t x = key * 0x9E3779B97F4A7C15ull + 1;
   for (std::size_t i = 0; i < value_size; i += 8) {
     x ^= x << 13;
@@ -87,6 +95,11 @@ std::string compute(std::uint32_t key) {
     x ^= x << 17;
     std::memcpy(&v[i], &x, 8);
   }
+}
+
+std::string compute(std::uint32_t key) {
+  std::string v;
+  compute_into(key, v);
   return v;
 }
 
@@ -94,41 +107,68 @@ std::size_t entry_size(const std::uint32_t&, const std::string& v) {
   return sizeof(std::uint32_t) + v.capacity() + 64;  // + list and map nodes
 }
 
+// Which cache a run uses.
+enum class cache_kind {
+  naive,     // grows until the kernel kills it
+  headroom,  // one cache that sheds on the monitor's pressure events
+  shared,    // two caches and a buffer pool sharing one budget
+};
+
+const char* name_of(cache_kind k) {
+  return k == cache_kind::naive      ? "naive"
+         : k == cache_kind::headroom ? "headroom"
+                                     : "shared";
+}
+
+std::optional<cache_kind> kind_named(const std::string& s) {
+  for (cache_kind k :
+       {cache_kind::naive, cache_kind::headroom, cache_kind::shared})
+    if (s == name_of(k)) return k;
+  return std::nullopt;
+}
+
+// The monitor's options for both kinds that follow it. Where nothing
+// signals a change in usage (a read-only cgroupfs, as in Docker: no v1
+// thresholds), usage is sampled. This cache fills a 128 MiB limit at
+// ~400 MiB/s from a cold start, ~320 ms: the default bound of 250 ms
+// between reads can step from far below moderate to past the limit in one
+// interval. 20 ms (50 reads a second) sees the edge first.
+std::optional<headroom::monitor> make_monitor() {
+  headroom::monitor_options opt;
+  opt.sample_bound = std::chrono::milliseconds(20);
+  auto m = headroom::monitor::create(opt);
+  if (!m) {
+    std::fprintf(stderr, "worker: monitor: %s\n", m.error().message().c_str());
+    return std::nullopt;
+  }
+  return std::move(*m);
+}
+
+// The monitor is part of the request loop: a poll with no wait, then
+// dispatch() runs the callbacks here, on this thread.
+void poll_monitor(headroom::monitor& m) {
+  pollfd p{m.fd(), POLLIN, 0};
+  if (::poll(&p, 1, 0) == 1) m.dispatch();
+}
+
+using cache_type = pressure_cache::lru_cache<std::uint32_t, std::string>;
+
 // Serves `requests` requests, calling `sample` every 64 of them. False
 // when the monitor could not be created.
 template <class Sample>
-bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed,
-           worker_report& r, Sample sample) {
-  pressure_cache::lru_cache<std::uint32_t, std::string> cache(entry_size);
+bool serve_alone(bool follow_pressure, std::uint64_t requests,
+                 std::uint64_t seed, worker_report& r, Sample sample) {
+  cache_type cache(entry_size);
   std::optional<headroom::monitor> mon;
   if (follow_pressure) {
-    // Where nothing signals a change in usage (a read-only cgroupfs, as in
-    // Docker: no v1 thresholds), usage is sampled. This cache fills a
-    // 128 MiB limit at ~400 MiB/s from a cold start, ~320 ms: the default
-    // bound of 250 ms between reads can step from far below moderate to
-    // past the limit in one interval. 20 ms (50 reads a second) sees the
-    // edge first.
-    headroom::monitor_options opt;
-    opt.sample_bound = std::chrono::milliseconds(20);
-    auto m = headroom::monitor::create(opt);
-    if (!m) {
-      std::fprintf(stderr, "worker: monitor: %s\n",
-                   m.error().message().c_str());
-      return false;
-    }
-    mon.emplace(std::move(*m));
+    if (!(mon = make_monitor())) return false;
     cache.follow(*mon);
   }
   const zipf dist(keys);
   std::mt19937_64 rng(seed);
   for (; r.requests < requests; ++r.requests) {
     if (r.requests % 64 == 0) sample();
-    if (mon) {
-      // The monitor is part of this loop: a poll with no wait, then
-      // dispatch() runs the cache's callback here, on this thread.
-      pollfd p{mon->fd(), POLLIN, 0};
-      if (::poll(&p, 1, 0) == 1) mon->dispatch();
-    }
+    if (mon) poll_monitor(*mon);
     const std::uint32_t k = dist(rng);
     if (!cache.get(k)) cache.put(k, compute(k));
   }
@@ -139,16 +179,97 @@ bool serve(bool follow_pressure, std::uint64_t requests, std::uint64_t seed,
   return true;
 }
 
+// The same requests served by two caches (even keys weigh 3, odd keys 1)
+// and a pool of spare 64 KiB buffers that evicted values return to and
+// misses take from, all three sized by one shared_budget: 90% of the
+// effective limit, following the monitor. Each cache grows up to its
+// target (pulled on every put, so regrowth after pressure is paced by the
+// budget) and is cut to it when pressure lowers it.
+template <class Sample>
+bool serve_shared(std::uint64_t requests, std::uint64_t seed, worker_report& r,
+                  Sample sample) {
+  auto mon = make_monitor();
+  if (!mon) return false;
+  headroom::budget_policy policy;
+  policy.percent = 90;
+  auto budget = headroom::shared_budget::create(mon->last_snapshot(), policy);
+  if (!budget) {
+    std::fprintf(stderr, "worker: budget: %s\n",
+                 budget.error().message().c_str());
+    return false;
+  }
+  cache_type even(entry_size), odd(entry_size);
+  std::vector<std::string> pool;  // spare buffers, each value_size
+  std::size_t pool_cap = 0;
+  std::uint64_t shrinks = 0;
+  const auto cut = [&](cache_type& c) {
+    return [&c, &shrinks](std::uint64_t target) {
+      c.set_capacity(static_cast<std::size_t>(target));
+      (void)headroom::release_free_memory();
+      ++shrinks;
+    };
+  };
+  auto even_share = budget->join({"even keys", 3}, cut(even));
+  auto odd_share = budget->join({"odd keys", 1, 4 << 20}, cut(odd));
+  auto pool_share = budget->join({"buffer pool", 0.25}, [&](std::uint64_t t) {
+    pool_cap = static_cast<std::size_t>(t / value_size);
+    if (pool.size() > pool_cap) pool.resize(pool_cap);
+    ++shrinks;
+  });
+  if (!even_share || !odd_share || !pool_share) return false;
+  const auto keep = [&](std::string&& v) {
+    if (pool.size() < pool_cap) pool.push_back(std::move(v));
+  };
+  even.on_evict(keep);
+  odd.on_evict(keep);
+  auto sub = budget->follow(*mon);
+
+  const zipf dist(keys);
+  std::mt19937_64 rng(seed);
+  for (; r.requests < requests; ++r.requests) {
+    if (r.requests % 64 == 0) sample();
+    poll_monitor(*mon);
+    const std::uint32_t k = dist(rng);
+    cache_type& c = k % 2 ? odd : even;
+    if (c.get(k)) continue;
+    std::string v;
+    if (!pool.empty()) {
+      v = std::move(pool.back());
+      pool.pop_back();
+    }
+    compute_into(k, v);
+    headroom::budget_share& share = k % 2 ? *odd_share : *even_share;
+    c.set_capacity(static_cast<std::size_t>(share.target()));
+    c.put(k, std::move(v));
+    share.report(c.bytes());
+    pool_cap = static_cast<std::size_t>(pool_share->target() / value_size);
+    pool_share->report(pool.size() * value_size);
+  }
+  r.hits = even.hits() + odd.hits();
+  r.misses = even.misses() + odd.misses();
+  r.sheds = shrinks;
+  r.cache_bytes = even.bytes() + odd.bytes() + pool.size() * value_size;
+  return true;
+}
+
+template <class Sample>
+bool serve(cache_kind kind, std::uint64_t requests, std::uint64_t seed,
+           worker_report& r, Sample sample) {
+  if (kind == cache_kind::shared)
+    return serve_shared(requests, seed, r, sample);
+  return serve_alone(kind == cache_kind::headroom, requests, seed, r, sample);
+}
+
 // A worker of the demo: serves `requests` requests, then reports on fd 3.
-int worker(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+int worker(cache_kind kind, std::uint64_t requests, std::uint64_t seed) {
   worker_report r;
-  if (!serve(follow_pressure, requests, seed, r, [] {})) return 2;
+  if (!serve(kind, requests, seed, r, [] {})) return 2;
   return ::write(3, &r, sizeof r) == static_cast<ssize_t>(sizeof r) ? 0 : 2;
 }
 
 // --in-place: one cache in this process and its current cgroup; the
 // working set is sampled through headroom itself.
-int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
+int in_place(cache_kind kind, std::uint64_t requests, std::uint64_t seed) {
   auto reader = headroom::memory_reader::open();
   if (!reader) {
     std::fprintf(stderr, "headroom-survival: %s\n",
@@ -159,7 +280,7 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
   std::uint64_t peak_ws = 0;
   worker_report r;
   const auto t0 = std::chrono::steady_clock::now();
-  const bool ok = serve(follow_pressure, requests, seed, r, [&] {
+  const bool ok = serve(kind, requests, seed, r, [&] {
     if (auto ws = reader->snapshot().working_set)
       peak_ws = std::max(peak_ws, *ws);
   });
@@ -169,7 +290,7 @@ int in_place(bool follow_pressure, std::uint64_t requests, std::uint64_t seed) {
           .count();
   const auto report = reader->report();
   const auto kernel_peak = report.peak.value ? *report.peak.value : 0;
-  const char* cache = follow_pressure ? "headroom" : "naive";
+  const char* cache = name_of(kind);
   std::printf("result in_place cache %s\n", cache);
   std::printf("result in_place limit_bytes %llu\n",
               static_cast<unsigned long long>(limit.value_or(0)));
@@ -215,7 +336,7 @@ struct run_result {
   double killed_at_ms = -1;
 };
 
-run_result run_once(const char* self, bool follow, std::uint64_t limit,
+run_result run_once(const char* self, cache_kind kind, std::uint64_t limit,
                     std::uint64_t requests, std::uint64_t seed, int index,
                     FILE* trace) {
   run_result res;
@@ -238,8 +359,8 @@ run_result run_once(const char* self, bool follow, std::uint64_t limit,
     ::dup2(pipefd[1], 3);
     const std::string req = std::to_string(requests);
     const std::string sd = std::to_string(seed);
-    ::execl(self, self, "--worker", follow ? "headroom" : "naive", req.c_str(),
-            sd.c_str(), static_cast<char*>(nullptr));
+    ::execl(self, self, "--worker", name_of(kind), req.c_str(), sd.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(4);
   }
   ::close(pipefd[1]);
@@ -260,8 +381,7 @@ run_result run_once(const char* self, bool follow, std::uint64_t limit,
     const std::uint64_t ws = usage > inactive ? usage - inactive : 0;
     res.peak_working_set = std::max(res.peak_working_set, ws);
     if (trace) {
-      std::fprintf(trace, "%s,%d,%.1f,%llu,%llu\n",
-                   follow ? "headroom" : "naive", index, ms,
+      std::fprintf(trace, "%s,%d,%.1f,%llu,%llu\n", name_of(kind), index, ms,
                    static_cast<unsigned long long>(usage),
                    static_cast<unsigned long long>(ws));
     }
@@ -275,8 +395,8 @@ run_result run_once(const char* self, bool follow, std::uint64_t limit,
                  static_cast<ssize_t>(sizeof res.report);
   ::close(pipefd[0]);
   if (trace && res.killed) {
-    std::fprintf(trace, "%s,%d,%.1f,kill,kill\n", follow ? "headroom" : "naive",
-                 index, res.killed_at_ms);
+    std::fprintf(trace, "%s,%d,%.1f,kill,kill\n", name_of(kind), index,
+                 res.killed_at_ms);
   }
   return res;
 }
@@ -294,8 +414,9 @@ std::uint64_t parse_size_arg(const char* s) {
 
 int main(int argc, char** argv) {
   if (argc == 5 && std::strcmp(argv[1], "--worker") == 0) {
-    return worker(std::strcmp(argv[2], "headroom") == 0,
-                  std::strtoull(argv[3], nullptr, 10),
+    const auto kind = kind_named(argv[2]);
+    if (!kind) return 2;
+    return worker(*kind, std::strtoull(argv[3], nullptr, 10),
                   std::strtoull(argv[4], nullptr, 10));
   }
   int runs = 1;
@@ -333,19 +454,22 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: headroom-survival [--runs N] [--limit 128Mi] [--requests N] "
-          "[--trace DIR] [--only naive|headroom]\n"
-          "       headroom-survival --in-place naive|headroom [--requests N] "
+          "[--trace DIR] [--only naive|headroom|shared]\n"
+          "       headroom-survival --in-place naive|headroom|shared "
+          "[--requests N] "
           "[--seed S]\n");
       return 2;
     }
   }
   if (!here.empty()) {
-    if (here != "naive" && here != "headroom") {
+    const auto kind = kind_named(here);
+    if (!kind) {
       std::fprintf(stderr,
-                   "headroom-survival: --in-place takes naive or headroom\n");
+                   "headroom-survival: --in-place takes naive, headroom or "
+                   "shared\n");
       return 2;
     }
-    return in_place(here == "headroom", requests, seed);
+    return in_place(*kind, requests, seed);
   }
   if (::geteuid() != 0) {
     std::printf("SKIP: the demo creates memory cgroups: run it as root\n");
@@ -369,23 +493,27 @@ int main(int argc, char** argv) {
   std::printf("%-9s %4s  %-26s %8s %9s %14s %14s %7s\n", "cache", "run",
               "outcome", "seconds", "hit rate", "peak ws", "kernel peak",
               "sheds");
-  int kills[2] = {0, 0};
-  int done[2] = {0, 0};
-  std::vector<double> hit_rates[2];
-  std::uint64_t peak[2] = {0, 0};
+  constexpr int kinds = 3;
+  int kills[kinds] = {};
+  int survived[kinds] = {};
+  int done[kinds] = {};
+  std::vector<double> hit_rates[kinds];
+  std::uint64_t peak[kinds] = {};
   for (int r = 0; r < runs; ++r) {
-    for (int follow = 0; follow < 2; ++follow) {
-      if (!only.empty() && only != (follow ? "headroom" : "naive")) continue;
-      const auto res = run_once(self, follow != 0, limit, requests, 1000 + r,
-                                2 * r + follow, trace);
-      ++done[follow];
-      if (res.killed) ++kills[follow];
-      peak[follow] = std::max(peak[follow], res.peak_working_set);
+    for (int k = 0; k < kinds; ++k) {
+      const auto kind = static_cast<cache_kind>(k);
+      if (!only.empty() && only != name_of(kind)) continue;
+      const auto res =
+          run_once(self, kind, limit, requests, 1000 + r, kinds * r + k, trace);
+      ++done[k];
+      if (res.killed) ++kills[k];
+      peak[k] = std::max(peak[k], res.peak_working_set);
       char outcome[64];
       if (res.killed) {
         std::snprintf(outcome, sizeof outcome, "killed (SIGKILL, exit 137)");
       } else if (res.reported && res.exit_code == 0) {
         std::snprintf(outcome, sizeof outcome, "survived");
+        ++survived[k];
       } else {
         std::snprintf(outcome, sizeof outcome, "failed (exit %d)",
                       res.exit_code);
@@ -396,14 +524,14 @@ int main(int argc, char** argv) {
         const double hr = 100.0 * static_cast<double>(res.report.hits) /
                           static_cast<double>(
                               std::max<std::uint64_t>(1, res.report.requests));
-        hit_rates[follow].push_back(hr);
+        hit_rates[k].push_back(hr);
         std::snprintf(rate, sizeof rate, "%.1f%%", hr);
         std::snprintf(sheds, sizeof sheds, "%llu",
                       static_cast<unsigned long long>(res.report.sheds));
       }
-      std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n",
-                  follow ? "headroom" : "naive", r + 1, outcome, res.seconds,
-                  rate, headroom::format_bytes(res.peak_working_set).c_str(),
+      std::printf("%-9s %4d  %-26s %8.2f %9s %14s %14s %7s\n", name_of(kind),
+                  r + 1, outcome, res.seconds, rate,
+                  headroom::format_bytes(res.peak_working_set).c_str(),
                   headroom::format_bytes(res.kernel_peak).c_str(), sheds);
       std::fflush(stdout);
     }
@@ -415,21 +543,26 @@ int main(int argc, char** argv) {
     return v.empty() ? -1.0 : s / static_cast<double>(v.size());
   };
   std::printf("\nnaive:    killed %d of %d\n", kills[0], done[0]);
-  std::printf(
-      "headroom: killed %d of %d, survived %d of %d, mean hit rate %.1f%%, "
-      "peak working set %s\n",
-      kills[1], done[1], done[1] - kills[1], done[1], mean(hit_rates[1]),
-      headroom::format_bytes(peak[1]).c_str());
+  for (int k = 1; k < kinds; ++k) {
+    std::printf(
+        "%-9s killed %d of %d, survived %d of %d, mean hit rate %.1f%%, "
+        "peak working set %s\n",
+        (std::string(name_of(static_cast<cache_kind>(k))) + ":").c_str(),
+        kills[k], done[k], survived[k], done[k], mean(hit_rates[k]),
+        headroom::format_bytes(peak[k]).c_str());
+  }
   std::printf(
       "result survival naive_killed %d\nresult survival naive_runs %d\n",
       kills[0], done[0]);
-  std::printf(
-      "result survival headroom_survived %d\nresult survival headroom_runs "
-      "%d\n",
-      done[1] - kills[1], done[1]);
-  std::printf("result survival headroom_hit_rate_pct %.1f\n",
-              mean(hit_rates[1]));
-  std::printf("result survival headroom_peak_ws_bytes %llu\n",
-              static_cast<unsigned long long>(peak[1]));
-  return kills[1] == 0 ? 0 : 1;
+  for (int k = 1; k < kinds; ++k) {
+    const char* n = name_of(static_cast<cache_kind>(k));
+    std::printf("result survival %s_survived %d\n", n, survived[k]);
+    std::printf("result survival %s_runs %d\n", n, done[k]);
+    std::printf("result survival %s_hit_rate_pct %.1f\n", n,
+                mean(hit_rates[k]));
+    std::printf("result survival %s_peak_ws_bytes %llu\n", n,
+                static_cast<unsigned long long>(peak[k]));
+  }
+  // Every run that follows pressure must have finished.
+  return survived[1] == done[1] && survived[2] == done[2] ? 0 : 1;
 }

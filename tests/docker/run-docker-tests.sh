@@ -525,7 +525,7 @@ cpu() {
 # ---------------------------------------------------------------- the list
 scenarios=(m128_host pid_m128_host m128_private pid_m128_private gooom_rw pid_gooom_rw
   gooom_ro pid_gooom_ro gooom_rw_private pid_gooom_rw_private gooom_ro_private pid_gooom_ro_private
-  pod pid_pod pod_private pid_pod_private update survival_naive survival_headroom locked cpu_quota
+  pod pid_pod pod_private pid_pod_private update survival_naive survival_headroom survival_shared locked cpu_quota
   cpu_cpuset)
 if [[ $only == list ]]; then printf '%s\n' "${scenarios[@]}"; exit 0; fi
 
@@ -542,6 +542,7 @@ pod pod_private --cgroupns=private
 update
 survival naive
 survival headroom
+survival shared
 locked
 cpu cpu_quota --cpus 1.5
 cpu cpu_cpuset --cpus 1.5 --cpuset-cpus 0

@@ -8,9 +8,11 @@
 //  - on critical, jemalloc's decay set to 0 (every arena's dirty and muzzy
 //    pages purged at once, and freed pages purged as they come), and the
 //    previous decay times put back when the level falls below critical;
-//  - at start, when asked, a heap limit pushed into gperftools' tcmalloc
-//    (the `tcmalloc.heap_limit_mb` property) and glibc's arena count set
-//    from the effective CPU count (mallopt M_ARENA_MAX).
+//  - when asked, a heap limit pushed into gperftools' tcmalloc (the
+//    `tcmalloc.heap_limit_mb` property): fixed, or a share of the limit that
+//    follows limit_changed events;
+//  - at start, when asked, glibc's arena count set from the effective CPU
+//    count (mallopt M_ARENA_MAX).
 // Every action says what it did in an allocator_action: the allocator, the
 // call, ok / unsupported / failed with the reason, and the bytes before and
 // after. read_allocator_slack() says how much memory the allocator holds
@@ -281,16 +283,15 @@ inline result<allocator_slack> read_allocator_slack() {
 #endif
 }
 
-// Pushes a heap limit into the allocator: gperftools' tcmalloc property
-// tcmalloc.heap_limit_mb (whole MiB, rounded down; near it tcmalloc returns
-// memory to the kernel harder, past it allocations fail). Others report
-// unsupported. `bytes` under 1 MiB fails: 0 would mean no limit.
-inline allocator_action set_heap_limit(std::uint64_t bytes) {
+namespace detail {
+
+// gperftools' tcmalloc.heap_limit_mb set to `mib` (0: no limit).
+inline allocator_action push_heap_limit_mib(std::uint64_t mib) {
 #if HEADROOM_HAVE_LINUX
-  const detail::malloc_home home;
-  const allocator_kind k = detail::serving_allocator(home);
+  const malloc_home home;
+  const allocator_kind k = serving_allocator(home);
   if (k != allocator_kind::gperftools) {
-    return detail::unsupported_action(
+    return unsupported_action(
         k, "heap limit",
         k == allocator_kind::tcmalloc
             ? "google/tcmalloc's SetMemoryLimit has no stable C entry point"
@@ -299,47 +300,59 @@ inline allocator_action set_heap_limit(std::uint64_t bytes) {
   allocator_action a;
   a.allocator = k;
   a.what = "heap limit";
-  a.measure = "tcmalloc.heap_limit_mb in bytes";
-  const auto get = detail::as_function<detail::numeric_property_fn>(
+  a.measure = "tcmalloc.heap_limit_mb in bytes (0: none)";
+  const auto get = as_function<numeric_property_fn>(
       home.serving("MallocExtension_GetNumericProperty"));
-  const auto set = detail::as_function<detail::set_numeric_property_fn>(
+  const auto set = as_function<set_numeric_property_fn>(
       home.serving("MallocExtension_SetNumericProperty"));
-  const std::uint64_t mib = bytes / detail::allocator_mib;
   a.call = "MallocExtension_SetNumericProperty(\"tcmalloc.heap_limit_mb\", " +
            std::to_string(mib) + ")";
   if (set == nullptr || get == nullptr) {
     a.reason = "gperftools: no MallocExtension_SetNumericProperty";
     return a;
   }
-  if (const auto old =
-          detail::gperftools_property(get, "tcmalloc.heap_limit_mb")) {
-    a.before = *old * detail::allocator_mib;
-  } else {
+  const auto old = gperftools_property(get, "tcmalloc.heap_limit_mb");
+  if (!old) {
     a.reason = "gperftools: this release has no tcmalloc.heap_limit_mb";
     return a;
   }
-  if (mib == 0) {
-    a.status = action_status::failed;
-    a.reason = "a limit under 1 MiB (" + std::to_string(bytes) +
-               " bytes) would read as no limit";
-    return a;
-  }
+  a.before = *old * allocator_mib;
   if (set("tcmalloc.heap_limit_mb", static_cast<std::size_t>(mib)) == 0) {
     a.status = action_status::failed;
     a.reason = "gperftools refused tcmalloc.heap_limit_mb";
     return a;
   }
-  if (const auto now =
-          detail::gperftools_property(get, "tcmalloc.heap_limit_mb")) {
-    a.after = *now * detail::allocator_mib;
+  if (const auto now = gperftools_property(get, "tcmalloc.heap_limit_mb")) {
+    a.after = *now * allocator_mib;
   }
   a.status = action_status::ok;
   return a;
 #else
-  (void)bytes;
-  return detail::unsupported_action(allocator_kind::unknown, "heap limit",
-                                    "not Linux");
+  (void)mib;
+  return unsupported_action(allocator_kind::unknown, "heap limit", "not Linux");
 #endif
+}
+
+}  // namespace detail
+
+// Pushes a heap limit into the allocator: gperftools' tcmalloc property
+// tcmalloc.heap_limit_mb (whole MiB, rounded down; near it tcmalloc returns
+// memory to the kernel harder, past it allocations fail). Others report
+// unsupported. `bytes` under 1 MiB fails: 0 would mean no limit.
+inline allocator_action set_heap_limit(std::uint64_t bytes) {
+  const std::uint64_t mib = bytes / detail::allocator_mib;
+  if (mib > 0) return detail::push_heap_limit_mib(mib);
+  allocator_action a;
+  a.what = "heap limit";
+  a.status = action_status::failed;
+  a.reason = "a limit under 1 MiB (" + std::to_string(bytes) +
+             " bytes) would read as no limit";
+  return a;
+}
+
+// Removes the heap limit (gperftools: tcmalloc.heap_limit_mb 0).
+inline allocator_action clear_heap_limit() {
+  return detail::push_heap_limit_mib(0);
 }
 
 // glibc: mallopt(M_ARENA_MAX, arenas). Others report unsupported (jemalloc
@@ -406,6 +419,10 @@ struct allocator_policy_options {
   bool tighten_decay_on_critical = true;
   // Pushed into the allocator at start (set_heap_limit), e.g. a budget.
   std::optional<std::uint64_t> heap_limit;
+  // Instead, a share of the effective limit (e.g. 90): pushed at start when
+  // there is a limit (reader opens the memory_reader), and again on every
+  // limit_changed event the policy is told of; cleared when the limit goes.
+  std::optional<double> heap_limit_percent;
   // glibc: M_ARENA_MAX from the effective CPU count at start (reader opens
   // the cpu_reader).
   bool set_arena_max = false;
@@ -440,6 +457,7 @@ class allocator_policy {
       }
     }
     if (opt_.heap_limit) report(headroom::set_heap_limit(*opt_.heap_limit));
+    if (opt_.heap_limit_percent) push_initial_share();
     thread_ = std::thread([this] { run(); });
   }
 
@@ -470,9 +488,19 @@ class allocator_policy {
     wake_.notify_all();
   }
 
-  // A monitor event: pressure events pass their level on.
+  // A monitor event: pressure events pass their level on; limit_changed
+  // moves the heap limit when heap_limit_percent is set.
   void notify(const memory_event& e) {
     if (e.kind == event_kind::pressure) notify(e.level);
+    if (e.kind != event_kind::limit_changed || !opt_.heap_limit_percent) return;
+    std::optional<std::uint64_t> target;
+    if (e.new_limit) target = share(e.effective_limit.value_or(*e.new_limit));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_limit_ = target;
+      ++queued_;
+    }
+    wake_.notify_all();
   }
 
   // Subscribes notify() to `m`. Drop the subscription before the policy.
@@ -539,6 +567,38 @@ class allocator_policy {
     return a;
   }
 
+  std::uint64_t share(std::uint64_t limit) const {
+    return static_cast<std::uint64_t>(static_cast<double>(limit) *
+                                      *opt_.heap_limit_percent / 100.0);
+  }
+
+  void push_initial_share() {
+    auto reader = memory_reader::open(opt_.reader);
+    if (!reader) {
+      allocator_action a;
+      a.what = "heap limit";
+      a.status = action_status::failed;
+      a.reason = "memory reader: " + reader.error().message();
+      report(std::move(a));
+      return;
+    }
+    const auto snap = reader->snapshot();
+    if (!snap.limit || !snap.effective_limit) {
+      allocator_action a;
+      a.what = "heap limit";
+      a.status = action_status::failed;
+      a.reason = "the limit: " + (!snap.limit
+                                      ? snap.limit.error().message()
+                                      : snap.effective_limit.error().message());
+      report(std::move(a));
+      return;
+    }
+    // No limit: nothing to share, the allocator's default stays.
+    if (snap.limit->has_value()) {
+      report(headroom::set_heap_limit(share(*snap.effective_limit)));
+    }
+  }
+
   void run() {
 #if HEADROOM_HAVE_LINUX
     // Named for ps, top and debuggers (15 characters at most).
@@ -546,21 +606,27 @@ class allocator_policy {
 #endif
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      wake_.wait(lock, [&] { return stop_ || pending_last_.has_value(); });
+      wake_.wait(lock, [&] {
+        return stop_ || pending_last_.has_value() || pending_limit_.has_value();
+      });
       if (stop_) break;
-      const pressure_level top = *pending_max_;
-      const pressure_level last = *pending_last_;
+      const std::optional<pressure_level> top = pending_max_;
+      const std::optional<pressure_level> last = pending_last_;
+      const std::optional<std::optional<std::uint64_t>> limit = pending_limit_;
       const std::uint64_t batch = queued_;
       pending_max_.reset();
       pending_last_.reset();
-      const bool release = top >= opt_.release_at &&
-                           top != pressure_level::none &&
-                           gate_.admit(opt_.clock());
-      if (!release && top >= opt_.release_at && top != pressure_level::none) {
-        ++rate_limited_;
-      }
+      pending_limit_.reset();
+      const bool pressed =
+          top && *top >= opt_.release_at && *top != pressure_level::none;
+      const bool release = pressed && gate_.admit(opt_.clock());
+      if (pressed && !release) ++rate_limited_;
       lock.unlock();
-      handle(release, top, last);
+      if (last) handle(release, *top, *last);
+      if (limit) {
+        report(*limit ? headroom::set_heap_limit(**limit)
+                      : headroom::clear_heap_limit());
+      }
       lock.lock();
       handled_ = batch;
       idle_.notify_all();
@@ -727,6 +793,8 @@ class allocator_policy {
   std::condition_variable idle_;
   std::optional<pressure_level> pending_max_;
   std::optional<pressure_level> pending_last_;
+  // A heap limit to push: bytes, or std::nullopt to clear it.
+  std::optional<std::optional<std::uint64_t>> pending_limit_;
   std::uint64_t queued_ = 0;
   std::uint64_t handled_ = 0;
   std::uint64_t rate_limited_ = 0;

@@ -7,10 +7,11 @@
 // e.g. "jemalloc libjemalloc.so.2 libjemalloc2"; SONAME "-" runs glibc's own
 // malloc. Runs allocator_probe and checks what each action reported and did:
 // slack after 64 MiB were freed, the release (on the policy's thread),
-// jemalloc's decay tightened and restored, gperftools' heap limit applied
-// (an allocation past it fails), glibc's arena count. An action the
-// allocator has no call for must say unsupported. When the library is not
-// installed, or in a sanitizer build (whose runtime must own malloc), it
+// jemalloc's decay tightened and restored (by the call, and by the policy's
+// destructor), gperftools' heap limit applied (an allocation past it fails;
+// half of a changed cgroup limit, cleared with it), glibc's arena count. An
+// action the allocator has no call for must say unsupported. When the library
+// is not installed, or in a sanitizer build (whose runtime must own malloc), it
 // prints "SKIP: why" and exits 77.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "../support/doctest.hpp"
@@ -98,6 +99,8 @@ TEST_CASE("allocator_policy's actions under the preloaded allocator") {
       CHECK(number(kv, "tighten.decrease") >= 8 * MiB);
       CHECK(text(kv, "restore.status") == "ok");
       CHECK(text(kv, "decay.restored") == text(kv, "decay.before"));
+      CHECK(text(kv, "tighten_again.status") == "ok");
+      CHECK(text(kv, "decay.after_destroy") == text(kv, "decay.before"));
     } else {
       check_unsupported(kv, "tighten");
       CHECK(text(kv, "restore.reason") == "not tightened");
@@ -110,6 +113,18 @@ TEST_CASE("allocator_policy's actions under the preloaded allocator") {
       CHECK(text(kv, "limit.big_alloc") == "failed");
     } else {
       check_unsupported(kv, "limit");
+    }
+  }
+  SUBCASE("heap limit following the cgroup limit: half, then none") {
+    if (gperftools) {
+      CHECK(text(kv, "follow.status") == "ok");
+      CHECK(number(kv, "follow.after") == 256 * MiB);
+      CHECK(text(kv, "clear.status") == "ok");
+      CHECK(number(kv, "clear.before") == 256 * MiB);
+      CHECK(number(kv, "clear.after") == 0);
+    } else {
+      check_unsupported(kv, "follow");
+      check_unsupported(kv, "clear");
     }
   }
   SUBCASE("arena max: one arena for eight threads (glibc)") {

@@ -157,6 +157,39 @@ int main(int argc, char** argv) {
     std::printf("decay.restored=%s\n", jemalloc_arena0_decay().c_str());
   }
 
+  {
+    // Destroyed while tightened: the policy puts the decay times back.
+    headroom::allocator_policy policy;
+    print("tighten_again", policy.tighten_decay());
+  }
+  std::printf("decay.after_destroy=%s\n", jemalloc_arena0_decay().c_str());
+
+  {
+    // A heap limit that follows the cgroup limit: half of it.
+    headroom::allocator_policy_options follow;
+    follow.heap_limit_percent = 50;
+    headroom::allocator_policy policy(follow);
+    headroom::memory_event e;
+    e.kind = headroom::event_kind::limit_changed;
+    e.new_limit = std::uint64_t{512} << 20;
+    e.effective_limit = e.new_limit;
+    policy.notify(e);
+    policy.wait_idle();
+    const auto raised = policy.actions();
+    e.new_limit.reset();
+    e.effective_limit.reset();
+    policy.notify(e);
+    policy.wait_idle();
+    const auto cleared = policy.actions();
+    if (raised.empty() || cleared.size() != raised.size() + 1) {
+      std::fprintf(stderr, "allocator_probe: %zu, %zu heap limit actions\n",
+                   raised.size(), cleared.size());
+      return 1;
+    }
+    print("follow", raised.back());
+    print("clear", cleared.back());
+  }
+
   // A 256 MiB heap limit, then an allocation past it.
   const auto limit = headroom::set_heap_limit(256u << 20);
   print("limit", limit);

@@ -253,3 +253,38 @@ TEST_CASE("read_allocator_slack in this process") {
     CHECK(s->in_use.has_value());
   }
 }
+
+TEST_CASE("allocator_policy: limit_changed moves the heap limit when asked") {
+  memory_event e;
+  e.kind = event_kind::limit_changed;
+  e.new_limit = std::uint64_t{1} << 30;
+  e.effective_limit = e.new_limit;
+  {
+    allocator_policy policy;  // no heap_limit_percent: nothing to move
+    policy.notify(e);
+    policy.wait_idle();
+    CHECK(policy.actions().empty());
+  }
+  allocator_policy_options opt;
+  opt.heap_limit_percent = 90;
+  std::atomic<bool> on_caller{false};
+  const auto caller = std::this_thread::get_id();
+  opt.on_action = [&](const allocator_action& a) {
+    if (a.what == "heap limit" && std::this_thread::get_id() == caller)
+      on_caller.store(true);
+  };
+  allocator_policy policy(opt);
+  const std::size_t at_start = policy.actions().size();  // 1 under a limit
+  CHECK(at_start <= 1);
+  on_caller.store(false);  // a limit found at start is pushed by the caller
+  policy.notify(e);
+  policy.wait_idle();
+  const auto actions = policy.actions();
+  REQUIRE(actions.size() == at_start + 1);
+  // This process's allocator has no heap limit: said, not pretended.
+  CHECK(actions.back().what == "heap limit");
+  CHECK(actions.back().status == action_status::unsupported);
+  CHECK_FALSE(on_caller.load());
+
+  CHECK(set_heap_limit(1000).status == action_status::failed);
+}

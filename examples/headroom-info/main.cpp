@@ -40,8 +40,9 @@ struct args {
   std::string root = "/";
   int pid = 0;
   std::string capture;
-  bool env = false;   // --env
-  bool exec = false;  // --exec
+  std::string record;  // --watch --record DIR
+  bool env = false;    // --env
+  bool exec = false;   // --exec
   headroom_info::runtime_request runtimes;
   std::vector<std::string> command;  // after --
 };
@@ -49,8 +50,8 @@ struct args {
 const char* const usage_text =
     "usage: headroom-info [--json | --format FORMAT] [--root DIR] [--pid N] "
     "[--capture DIR]\n"
-    "       headroom-info --watch [--json] [--interval MS] [--root DIR] [--pid "
-    "N]\n"
+    "       headroom-info --watch [--json] [--interval MS] [--record DIR] "
+    "[--root DIR] [--pid N]\n"
     "  --json         one JSON object (the contract is in README.md)\n"
     "  --format F     human (default), json, or prometheus (text exposition "
     "0.0.4)\n"
@@ -61,6 +62,9 @@ const char* const usage_text =
     "                 per line; JSON lines with --json) until interrupted\n"
     "  --interval MS  with --watch: how often the limit and cgroup are\n"
     "                 re-checked, and usage sampled far from the edges (1000)\n"
+    "  --record DIR   with --watch: keep the last 2 minutes of samples and\n"
+    "                 write them to DIR on critical and on oom_kill (JSON "
+    "lines)\n"
     "  --env [RUNTIME...]  shell export lines that size each runtime (go, "
     "jvm,\n"
     "                 node, dotnet, glibc; all without RUNTIME) for the limit\n"
@@ -120,6 +124,8 @@ args parse_args(int argc, char** argv) {
       a.pid = static_cast<int>(*n);
     } else if (arg == "--capture") {
       a.capture = value();
+    } else if (arg == "--record") {
+      a.record = value();
     } else if (arg == "--env") {
       a.env = true;
       while (i + 1 < argc && argv[i + 1][0] != '-') add_runtime(a, argv[++i]);
@@ -148,6 +154,7 @@ args parse_args(int argc, char** argv) {
   if (!a.env && !a.exec &&
       (!a.runtimes.runtimes.empty() || a.runtimes.override_user))
     bad_usage("--runtime and --override go with --env or --exec");
+  if (!a.record.empty() && !a.watch) bad_usage("--record goes with --watch");
   if ((a.env || a.exec) &&
       (a.json || a.prometheus || a.watch || !a.capture.empty()))
     bad_usage("--env and --exec take --root, --pid, --runtime, --override");
@@ -183,8 +190,8 @@ int main(int argc, char** argv) {
   if (a.watch) {
     if (a.prometheus || !a.capture.empty())
       bad_usage("--watch takes --json, not --format prometheus or --capture");
-    return headroom_info::watch(opt, a.json,
-                                std::chrono::milliseconds(a.interval_ms));
+    return headroom_info::watch(
+        opt, a.json, std::chrono::milliseconds(a.interval_ms), a.record);
   }
 
   // The capture directory is checked before anything is read: a refused

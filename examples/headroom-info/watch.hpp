@@ -7,6 +7,7 @@
 #include <headroom/export.hpp>
 #include <headroom/format.hpp>
 #include <headroom/pressure.hpp>
+#include <headroom/recorder.hpp>
 
 #include <poll.h>
 #include <signal.h>
@@ -108,9 +109,12 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
   return out;
 }
 
-// Runs until SIGINT/SIGTERM. Returns the exit code.
+// Runs until SIGINT/SIGTERM. Returns the exit code. With `record_dir`, a
+// recorder keeps the recent samples and writes them there on critical and
+// on oom_kill (each record's path, or why it failed, goes to stderr).
 inline int watch(const headroom::options& opt, bool json,
-                 std::chrono::milliseconds interval) {
+                 std::chrono::milliseconds interval,
+                 const std::string& record_dir = {}) {
   // The signals arrive as readable data on a signalfd, next to the monitor.
   sigset_t stop;
   sigemptyset(&stop);
@@ -134,6 +138,31 @@ inline int watch(const headroom::options& opt, bool json,
                  m.error().message().c_str());
     ::close(sfd);
     return 1;
+  }
+  std::optional<headroom::recorder> rec;
+  headroom::subscription rec_sub;
+  if (!record_dir.empty()) {
+    headroom::recorder_options ro;
+    ro.dir = record_dir;
+    ro.reader = opt;
+    ro.on_record = [](const headroom::result<std::string>& r) {
+      if (r) {
+        std::fprintf(stderr, "headroom-info: record %s\n",
+                     headroom::printable(*r).c_str());
+      } else {
+        std::fprintf(stderr, "headroom-info: record not written: %s\n",
+                     headroom::printable(r.error().message()).c_str());
+      }
+    };
+    auto made = headroom::recorder::create(std::move(ro));
+    if (!made) {
+      std::fprintf(stderr, "headroom-info: cannot record: %s\n",
+                   headroom::printable(made.error().message()).c_str());
+      ::close(sfd);
+      return 1;
+    }
+    rec.emplace(std::move(*made));
+    rec_sub = rec->attach(*m);
   }
   auto sub = m->subscribe([&](const headroom::memory_event& e) {
     const double ms = std::max(

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: MIT
 // headroom-info as a user runs it: the JSON contract, the human report,
 // --capture then --root replay, --pid, and exit codes on bad input.
+#include <dirent.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
 
 #include <string>
 #include <vector>
@@ -639,6 +647,82 @@ TEST_CASE("--watch --json: events as JSON lines until SIGINT") {
   const auto r = w.wait();
   CHECK(r.exited);
   CHECK(r.code == 0);
+}
+
+TEST_CASE("--watch --record: the samples before critical, as JSON lines") {
+  fixture_tree t;
+  layout_kubernetes_v2(t);  // the pod slice holds 1 GiB; 700 MiB used
+  const std::string pod = std::string("sys/fs/cgroup") + k8s_pod;
+  // In the working directory (the build tree): /tmp may be tmpfs, which the
+  // recorder refuses.
+  char tmpl[] = "headroom-cli-record-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--record",
+             dir, "--root", t.root()});
+  REQUIRE(w.line(5000));  // the sources line
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  t.file(pod + "/memory.current", n(960 * MiB));
+  t.file(pod + "/memory.stat", v2_stat(960 * MiB, 0, 0));
+  std::string record;
+  for (int i = 0; i < 100 && record.empty(); ++i) {
+    (void)w.line(100);
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.find("-critical.jsonl") != std::string::npos)
+          record = dir + "/" + name;
+      }
+      ::closedir(d);
+    }
+  }
+  w.signal(SIGINT);
+  const auto r = w.wait();
+  CHECK(r.exited);
+  CHECK(r.code == 0);
+  REQUIRE_MESSAGE(!record.empty(), ("no record in " + dir));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // written whole
+  std::ifstream in(record);
+  std::string line;
+  std::vector<json> lines;
+  while (std::getline(in, line)) {
+    auto j = json_reader::parse(line);
+    REQUIRE_MESSAGE(j, line);
+    lines.push_back(*j);
+  }
+  REQUIRE(lines.size() >= 3);
+  CHECK(str(lines[0], "kind") == "record");
+  CHECK(str(lines[0], "trigger") == "critical");
+  bool before_at_700 = false, at_960 = false, critical_event = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const double t_s = std::stod(lines[i].at("t_s")->text);
+    if (str(lines[i], "kind") == "sample") {
+      const auto usage = bytes(lines[i], "usage_bytes");
+      if (usage == 700 * MiB && t_s <= -1.0) before_at_700 = true;
+      if (usage == 960 * MiB) at_960 = true;
+    } else if (str(lines[i], "event") == "pressure" &&
+               str(lines[i], "level") == "critical") {
+      critical_event = true;
+    }
+  }
+  CHECK(before_at_700);  // seconds before the trigger, at the old usage
+  CHECK(at_960);
+  CHECK(critical_event);
+  (void)std::system(("rm -rf '" + dir + "'").c_str());
+
+  // Refused: tmpfs (where /dev/shm is one), no directory, without --watch.
+  const auto shm =
+      info({"--watch", "--record", "/dev/shm", "--root", t.root()});
+  struct statfs fs {};
+  if (::statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+    CHECK(shm.code == 1);
+    CHECK(shm.err.find("tmpfs") != std::string::npos);
+  }
+  const auto missing =
+      info({"--watch", "--record", "/nonexistent-dir", "--root", t.root()});
+  CHECK(missing.code == 1);
+  CHECK(missing.err.find("/nonexistent-dir") != std::string::npos);
+  CHECK(info({"--record", "."}).code == 2);
 }
 
 TEST_CASE("--watch: bad combinations are usage errors") {

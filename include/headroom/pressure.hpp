@@ -67,6 +67,7 @@ enum class source_kind {
   v1_oom_control,     // v1 memory.oom_control
   systemd,            // $MEMORY_PRESSURE_WATCH
   cgroup,             // limit and membership re-checks (limit_changed)
+  thrashing,          // memory.stat refaults against the file cache
 };
 
 constexpr const char* to_string(event_kind k) noexcept {
@@ -95,6 +96,8 @@ constexpr const char* to_string(source_kind k) noexcept {
       return "systemd";
     case source_kind::cgroup:
       return "cgroup";
+    case source_kind::thrashing:
+      return "thrashing";
     case source_kind::usage_bands:
       break;
   }
@@ -213,6 +216,14 @@ struct monitor_options {
   bool use_memory_events = true;
   bool use_v1_events = true;  // memory.pressure_level and memory.oom_control
   bool use_systemd = true;    // honour $MEMORY_PRESSURE_WATCH
+  // Thrashing (off when unset): moderate when, over thrashing_window, the
+  // file cache is read back from disk (memory.stat workingset_refault_file)
+  // at this percent of its size per second, and at least
+  // thrashing_min_rate bytes a second. 10 is a cache read back whole every
+  // 10 s.
+  std::optional<double> thrashing_percent;
+  std::chrono::milliseconds thrashing_window{2000};
+  std::uint64_t thrashing_min_rate = 1024 * 1024;
 };
 
 // An RAII subscription: unsubscribes when destroyed or reset.

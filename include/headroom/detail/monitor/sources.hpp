@@ -13,6 +13,7 @@
 #include "psi.hpp"
 #include "source.hpp"
 #include "systemd.hpp"
+#include "thrashing.hpp"
 #include "usage_thresholds.hpp"
 #include "v1_events.hpp"
 
@@ -26,6 +27,7 @@ inline constexpr source_opener source_list[] = {
     open_psi,            // PSI triggers
     open_memory_events,  // v2 memory.events
     open_systemd,        // $MEMORY_PRESSURE_WATCH
+    open_thrashing,      // memory.stat refaults (opt-in)
 };
 
 }  // namespace headroom::detail

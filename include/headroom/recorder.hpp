@@ -103,8 +103,11 @@ struct recorder_line {
   std::string json;
 };
 
+// `seconds`: since the previous sample (0: none); `page`: the page size
+// memory.stat's event counters count in.
 inline std::string sample_json(const memory_report& r,
-                               const memory_report* previous, double unix_s) {
+                               const memory_report* previous, double seconds,
+                               std::uint64_t page, double unix_s) {
   json_writer w;
   w.begin_object().string("kind", "sample").real("time_unix_s", unix_s, 3);
   const memory_snapshot& s = r.snapshot;
@@ -150,6 +153,18 @@ inline std::string sample_json(const memory_report& r,
         w.number(to_string(k), *a[k] - *(*b)[k]);
     }
     w.end_object();
+    // The refault rate against the file cache (the thrashing source's
+    // measure): bytes read back per second, and that in percent of the
+    // file cache now.
+    const auto rf = stat_key::workingset_refault_file;
+    if (seconds > 0 && a[rf] && b && (*b)[rf] && *a[rf] >= *(*b)[rf]) {
+      const double rate = static_cast<double>(*a[rf] - *(*b)[rf]) *
+                          static_cast<double>(page) / seconds;
+      w.real("refault_file_bytes_per_s", rate, 0);
+      const auto file = a[stat_key::file].value_or(0);
+      w.real("refault_file_percent_per_s",
+             100 * rate / static_cast<double>(std::max(file, page)), 2);
+    }
   } else {
     w.null("stat");
   }
@@ -270,6 +285,15 @@ class recorder_state {
     }
   }
 
+  static std::uint64_t page_size() {
+#if HEADROOM_HAVE_LINUX
+    const long p = ::sysconf(_SC_PAGESIZE);
+    return p > 0 ? static_cast<std::uint64_t>(p) : 4096;
+#else
+    return 4096;
+#endif
+  }
+
   void take_sample() {
     memory_report r = reader_.report();
     const auto now = clock::now();
@@ -277,9 +301,13 @@ class recorder_state {
         std::chrono::duration<double>(
             std::chrono::system_clock::now().time_since_epoch())
             .count();
-    std::string tail =
-        sample_json(r, previous_ ? &*previous_ : nullptr, unix_s);
+    const double seconds =
+        previous_ ? std::chrono::duration<double>(now - previous_at_).count()
+                  : 0;
+    std::string tail = sample_json(r, previous_ ? &*previous_ : nullptr,
+                                   seconds, page_size(), unix_s);
     previous_ = std::move(r);
+    previous_at_ = now;
     std::lock_guard<std::mutex> lock(mu_);
     samples_.push_back({now, std::move(tail)});
     while (samples_.size() > opt_.samples) samples_.pop_front();
@@ -378,6 +406,7 @@ class recorder_state {
   std::deque<recorder_line> samples_;      // guarded by mu_
   std::deque<recorder_line> events_;       // guarded by mu_
   std::optional<memory_report> previous_;  // the recorder thread's own
+  clock::time_point previous_at_{};
   std::optional<std::string> pending_;
   bool forced_ = false;
   bool stop_ = false;

@@ -72,6 +72,7 @@ enum class path_mapping {
                          // later mount (a tmpfs over /sys/fs/cgroup)
 };
 
+// The name of a path_mapping, as JSON and Prometheus write it.
 constexpr const char* to_string(path_mapping m) noexcept {
   switch (m) {
     case path_mapping::mount_root:
@@ -112,11 +113,16 @@ constexpr bool is_fallback(path_mapping m) noexcept {
 
 // One cgroup or cgroup2 line of mountinfo, unescaped.
 struct cgroup_mount {
+  // Where it is mounted, as the process sees it (unescaped).
   std::string mount_point;
+  // The directory of the hierarchy mounted there (unescaped).
   std::string root;
   std::string fs_type;  // "cgroup" or "cgroup2"
+  // Mountinfo's super options (v1: the controllers, "rw,memory").
   std::string super_options;
+  // Mountinfo's mount ID.
   std::uint32_t mount_id = 0;
+  // The mount ID of the parent mount.
   std::uint32_t parent_id = 0;
 };
 
@@ -133,21 +139,25 @@ struct options {
   // mapped (path_mapping::found_by_pid): directories read, and depth below
   // the mount point.
   std::size_t search_max_dirs = 4096;
+  // Directories below the mount point the search descends at most.
   std::size_t search_max_depth = 32;
 };
 
 // Where the process's memory cgroup is. Directories are logical paths (as the
 // process sees them), without the root prefix.
 struct cgroup_location {
+  // How memory is controlled (none: no memory controller visible).
   hierarchy_mode mode = hierarchy_mode::none;
   error why_none;      // for mode none: why (code 0 otherwise)
-  std::string path;    // the memory cgroup path as /proc/<pid>/cgroup prints it
+  std::string path;    // the memory cgroup path as /proc/PID/cgroup prints it
   cgroup_mount mount;  // the mount it was mapped through
+  // How path was mapped to dir.
   path_mapping mapping = path_mapping::none;
   // When is_unmapped(mapping): the error every value of the controller
   // then is (dir and chain are empty), and in words why there is no
   // directory: which path, which mount, what the search read.
   error why_unmapped;
+  // For a person.
   std::string unmapped_reason;
   std::string dir;                 // the own cgroup's directory
   std::vector<std::string> chain;  // dir, its parent, ..., the mount point
@@ -160,7 +170,9 @@ struct cgroup_location {
   // memory.pressure is. Empty when no cgroup2 hierarchy is mounted, or when
   // the process's cgroup2 directory is not visible.
   std::string unified_dir;
+  // The cgroup2 path as /proc/PID/cgroup prints it (the "0::" line).
   std::string unified_path;
+  // The mount point of the cgroup2 hierarchy it was mapped through.
   std::string unified_mount_point;
 };
 
@@ -686,10 +698,15 @@ inline result<cgroup_location> discover(
   return detail::discover_in(fs, *texts, controller, bounds);
 }
 
+// The search bounds of opt (search_max_dirs, search_max_depth).
 inline detail::search_bounds search_bounds_of(const options& opt) {
   return {opt.search_max_dirs, opt.search_max_depth};
 }
 
+// Where the process opt names has its controller's cgroup (memory by
+// default), read through opt.root. An error when mountinfo or the
+// process's cgroup file cannot be read or parsed; mode none (with
+// why_none) when the controller is not mounted.
 inline result<cgroup_location> discover(
     const options& opt = {}, std::string_view controller = "memory") {
   detail::file_system fs(opt.root, opt.pid, opt.on_read);

@@ -84,6 +84,7 @@ inline const std::error_category& category() noexcept {
   return instance;
 }
 
+// The std::error_code of an errc, in headroom's category().
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), category()};
 }
@@ -99,7 +100,9 @@ namespace headroom {
 // error(errc::malformed, path) for the library's own conditions,
 // errno_error(errno, path) for a failed system call.
 struct error {
+  // What failed: an errc (category()) or an errno (std::system_category()).
   std::error_code code;
+  // The file concerned; empty when none is.
   std::string path;
 
   error() = default;
@@ -115,10 +118,12 @@ struct error {
   }
 };
 
+// error{code, path}.
 inline error make_error(std::error_code code, std::string path = {}) {
   return error{code, std::move(path)};
 }
 
+// An errno value (a failed system call) about path.
 inline error errno_error(int err, std::string path = {}) {
   return error{std::error_code(err, std::system_category()), std::move(path)};
 }
@@ -169,6 +174,7 @@ inline bool is_no_cgroup(const error& e) noexcept {
 template <class T>
 class [[nodiscard]] result {
  public:
+  // The type of the value held.
   using value_type = T;
 
   // Implicit from anything a T can be made of, so `return bytes;` works.
@@ -181,36 +187,49 @@ class [[nodiscard]] result {
   result(U&& value)  // NOLINT: implicit by design
       : value_(std::in_place, std::forward<U>(value)) {}
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
-  result(errc code, std::string path = {})               // NOLINT
+  // An error of headroom's own, about path.
+  result(errc code, std::string path = {})  // NOLINT
       : error_(code, std::move(path)) {}
 
+  // True when a value is held (no error).
   bool has_value() const noexcept { return value_.has_value(); }
+  // has_value().
   explicit operator bool() const noexcept { return has_value(); }
 
+  // The value; has_value() must be true (asserted in debug builds).
   T& value() & {
     HEADROOM_ASSERT(has_value());
     return *value_;
   }
+  // The value; has_value() must be true (asserted in debug builds).
   const T& value() const& {
     HEADROOM_ASSERT(has_value());
     return *value_;
   }
+  // The value, moved out; has_value() must be true (asserted in debug
+  // builds).
   T&& value() && {
     HEADROOM_ASSERT(has_value());
     return std::move(*value_);
   }
+  // value().
   T& operator*() & { return value(); }
+  // value().
   const T& operator*() const& { return value(); }
+  // &value().
   T* operator->() { return &value(); }
+  // &value().
   const T* operator->() const { return &value(); }
 
   template <class U>
+  // The value, or fallback converted to T when there is an error.
   T value_or(U&& fallback) const& {
     return has_value() ? *value_ : static_cast<T>(std::forward<U>(fallback));
   }
 
   // The error; empty (code 0) when there is a value.
   const ::headroom::error& error() const& noexcept { return error_; }
+  // The error, moved out; empty (code 0) when there is a value.
   ::headroom::error&& error() && noexcept { return std::move(error_); }
 
  private:
@@ -224,11 +243,15 @@ class [[nodiscard]] result<void> {
  public:
   result() = default;
   result(::headroom::error e) : error_(std::move(e)) {}  // NOLINT
-  result(errc code, std::string path = {})               // NOLINT
+  // An error of headroom's own, about path.
+  result(errc code, std::string path = {})  // NOLINT
       : error_(code, std::move(path)) {}
 
+  // True on success (the error's code is 0).
   bool has_value() const noexcept { return !error_.code; }
+  // has_value().
   explicit operator bool() const noexcept { return has_value(); }
+  // The error; empty (code 0) on success.
   const ::headroom::error& error() const& noexcept { return error_; }
 
  private:

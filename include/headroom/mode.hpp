@@ -13,6 +13,7 @@ enum class hierarchy_mode {
   v2,      // memory controller on cgroup2
 };
 
+// The mode's name: "none", "v1", "hybrid" or "v2".
 constexpr const char* to_string(hierarchy_mode m) noexcept {
   switch (m) {
     case hierarchy_mode::v1:

@@ -45,8 +45,10 @@
 
 namespace headroom {
 
+// The language runtimes runtime_env() knows how to size.
 enum class runtime { go, jvm, node, dotnet, glibc };
 
+// The runtime's name: "go", "jvm", "node", "dotnet" or "glibc".
 constexpr const char* to_string(runtime r) noexcept {
   switch (r) {
     case runtime::jvm:
@@ -72,6 +74,7 @@ inline std::optional<runtime> runtime_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+// Every runtime, in the order runtime_env() considers them.
 inline std::vector<runtime> all_runtimes() {
   return {runtime::go, runtime::jvm, runtime::node, runtime::dotnet,
           runtime::glibc};
@@ -80,22 +83,34 @@ inline std::vector<runtime> all_runtimes() {
 // One variable to set: its whole new value (the user's options included
 // where ours are appended), and where the number comes from.
 struct env_setting {
+  // The runtime the variable is for.
   runtime from = runtime::go;
+  // The variable's name.
   std::string name;
+  // Its whole new value.
   std::string value;
+  // Where the number comes from, in words.
   std::string why;
 };
 
 // A variable left alone, and why: no limit, the default is right, or the
 // user's value is kept.
 struct env_skipped {
+  // The runtime the variable is for.
   runtime from = runtime::go;
+  // The variable's name.
   std::string name;
+  // Why it is left alone, in words.
   std::string why;
 };
 
+// What runtime_env() proposes: the variables to set, and those left
+// alone with the reason. A plain value; nothing is changed in the
+// environment.
 struct runtime_env {
+  // The variables to set.
   std::vector<env_setting> set;
+  // The variables left alone.
   std::vector<env_skipped> skipped;
 };
 
@@ -103,6 +118,8 @@ struct runtime_env {
 using env_lookup =
     std::function<std::optional<std::string>(const std::string& name)>;
 
+// An env_lookup that reads this process's environment (std::getenv).
+// The environment must not be changed by another thread while it is used.
 inline env_lookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -110,7 +127,10 @@ inline env_lookup process_environment() {
   };
 }
 
+// How runtime_env() looks variables up and treats the user's settings.
 struct runtime_env_options {
+  // Where the user's current settings are read (default: this process's
+  // environment).
   env_lookup lookup = process_environment();
   bool override_user = false;  // replace what the user set
   address_limits limits;       // RLIMIT_AS/RLIMIT_DATA for the presets

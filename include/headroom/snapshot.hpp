@@ -15,12 +15,15 @@ namespace headroom {
 // A directory's place on a reader's chain (cgroup_location::chain): 0 is
 // the own cgroup, 1 its parent, up to the mount point.
 struct chain_position {
+  // 0: the own cgroup, 1 its parent, and so on.
   std::size_t index = 0;
 
+  // Same place on the chain.
   friend constexpr bool operator==(chain_position a,
                                    chain_position b) noexcept {
     return a.index == b.index;
   }
+  // Different places on the chain.
   friend constexpr bool operator!=(chain_position a,
                                    chain_position b) noexcept {
     return a.index != b.index;
@@ -36,6 +39,8 @@ enum class limit_source {
   environment,   // HEADROOM_MEMORY_LIMIT replaced the detected limit
 };
 
+// The name of a limit_source ("chain", "hierarchical_memory_limit",
+// "environment", "none"), as JSON and Prometheus write it.
 constexpr const char* to_string(limit_source s) noexcept {
   switch (s) {
     case limit_source::chain:
@@ -60,6 +65,8 @@ enum class usage_scope {
   host,                // host-wide (/proc/meminfo)
 };
 
+// The name of a usage_scope ("limit_cgroup", "below_limit_cgroup",
+// "host"), as JSON and Prometheus write it.
 constexpr const char* to_string(usage_scope s) noexcept {
   switch (s) {
     case usage_scope::limit_cgroup:
@@ -75,8 +82,11 @@ constexpr const char* to_string(usage_scope s) noexcept {
 // The byte counts memory.stat gives for the usage cgroup (v1: total_rss,
 // total_cache, total_inactive_file; v2: anon, file, inactive_file).
 struct memory_stat {
+  // Anonymous memory (v1 total_rss, v2 anon).
   std::uint64_t anon = 0;
+  // Page cache (v1 total_cache, v2 file).
   std::uint64_t file = 0;
+  // Page cache not recently used, the first reclaimed (inactive_file).
   std::uint64_t inactive_file = 0;
 };
 
@@ -118,6 +128,7 @@ enum class stat_key {
   count_,
 };
 
+// How many stat_key values there are (the size of memory_accounting).
 inline constexpr std::size_t stat_key_count =
     static_cast<std::size_t>(stat_key::count_);
 
@@ -172,11 +183,14 @@ constexpr bool is_event_count(stat_key k) noexcept {
 // One cgroup's memory.stat as far as this kernel and version have it: an
 // entry is std::nullopt where the file has no such key.
 struct memory_accounting {
+  // One entry per stat_key, indexed by its value.
   std::optional<std::uint64_t> values[stat_key_count] = {};
 
+  // The entry for k.
   std::optional<std::uint64_t> operator[](stat_key k) const noexcept {
     return values[static_cast<std::size_t>(k)];
   }
+  // The entry for k, to set it.
   std::optional<std::uint64_t>& operator[](stat_key k) noexcept {
     return values[static_cast<std::size_t>(k)];
   }
@@ -185,9 +199,11 @@ struct memory_accounting {
 // What snapshot() reads: enough for the effective limit and the headroom.
 // Each value either holds bytes or says why it could not be read.
 struct memory_snapshot {
+  // The hierarchy the values come from (none: host-wide only).
   hierarchy_mode mode = hierarchy_mode::none;
   // The tightest hard limit; std::nullopt when nothing limits.
   result<std::optional<std::uint64_t>> limit{std::optional<std::uint64_t>{}};
+  // Where the limit was found.
   limit_source source = limit_source::none;
   // The limit cgroup's place on the chain (source chain), or the topmost
   // visible directory's (source hierarchical: the cgroup that holds the
@@ -199,8 +215,12 @@ struct memory_snapshot {
   // /proc/meminfo (mode none, or only the cgroup2 root, which has no
   // memory.current).
   std::optional<chain_position> usage_at;
+  // Whose usage it is (see usage_scope).
   usage_scope scope = usage_scope::host;
+  // Bytes in use by the usage cgroup (memory.current, v1
+  // memory.usage_in_bytes; host-wide: MemTotal - MemFree).
   result<std::uint64_t> usage{errc::not_supported};
+  // The usage cgroup's memory.stat counts.
   result<memory_stat> stat{errc::not_supported};
   // usage - inactive_file, floored at 0 (host-wide: MemTotal - MemAvailable).
   result<std::uint64_t> working_set{errc::not_supported};

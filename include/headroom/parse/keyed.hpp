@@ -46,6 +46,7 @@ result<void> for_each_key_value(std::string_view text, F&& f) {
 
 // One key to look up in a keyed file, and what was found for it.
 struct key_slot {
+  // The key to find.
   std::string_view key;
   std::optional<std::uint64_t> value;  // nullopt: the key is not in the file
 };

@@ -25,6 +25,9 @@ struct meminfo {
   std::optional<std::uint64_t> available;  // bytes
 };
 
+// Parses /proc/meminfo into bytes; errc::malformed when MemTotal or
+// MemFree is missing, MemTotal is 0, or a value is not a number or
+// overflows.
 inline result<meminfo> parse_meminfo(std::string_view text) noexcept {
   meminfo m;
   bool have_total = false;

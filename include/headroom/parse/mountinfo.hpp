@@ -30,15 +30,22 @@ namespace headroom {
 // (overlay mounts with many layers): nothing here limits their length.
 
 struct mountinfo_entry {
+  // (1) unique ID of the mount.
   std::uint32_t mount_id = 0;
+  // (2) ID of the parent mount.
   std::uint32_t parent_id = 0;
+  // (3) st_dev, "major:minor".
   std::string_view major_minor;
   std::string_view root;         // escaped
   std::string_view mount_point;  // escaped
+  // (6) per-mount options.
   std::string_view mount_options;
   std::string_view optional_fields;  // space-separated, maybe empty
+  // (9) filesystem type: "cgroup", "cgroup2", ...
   std::string_view fs_type;
+  // (10) mount source.
   std::string_view source;
+  // (11) per-superblock options.
   std::string_view super_options;
 };
 

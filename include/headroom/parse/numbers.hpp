@@ -63,6 +63,9 @@ inline std::optional<std::uint64_t> v1_limit_from_bytes(
   return bytes;
 }
 
+// Parses a v1 limit file's text: the bytes, std::nullopt for unlimited
+// (v1_limit_from_bytes), or parse_u64's error when it is not one decimal
+// number.
 inline result<std::optional<std::uint64_t>> parse_v1_limit(
     std::string_view text) noexcept {
   auto n = parse_u64(detail::trim_trailing_newline(text));

@@ -22,11 +22,15 @@ namespace headroom {
 // Only the first two colons separate fields: the path may contain ':'.
 
 struct cgroup_entry {
+  // 0 for the cgroup2 line, the hierarchy ID for a v1 line.
   std::uint32_t hierarchy_id = 0;
   std::string_view controllers;  // "memory", "cpu,cpuacct", "" (v2)
   std::string_view path;         // as printed, relative to the cgroup ns root
 };
 
+// Parses one /proc/PID/cgroup line (a trailing newline is allowed);
+// errc::malformed without the three fields, a numeric ID, or a path that
+// starts with '/'.
 inline result<cgroup_entry> parse_cgroup_line(std::string_view line) noexcept {
   line = detail::trim_trailing_newline(line);
   const std::size_t c1 = line.find(':');

@@ -24,14 +24,21 @@ namespace headroom {
 // cpu file; memory always has it, but tolerate its absence.
 
 struct psi_line {
+  // Percent of wall time stalled over the last 10 seconds.
   double avg10 = 0;
+  // Over the last 60 seconds.
   double avg60 = 0;
+  // Over the last 300 seconds.
   double avg300 = 0;
+  // Total stall time, in microseconds.
   std::uint64_t total_us = 0;
 };
 
+// A pressure file: its "some" line and, when present, its "full" line.
 struct psi_stats {
+  // Some tasks stalled.
   psi_line some;
+  // All non-idle tasks stalled; nullopt where the file has no such line.
   std::optional<psi_line> full;
 };
 

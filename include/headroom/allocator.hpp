@@ -63,12 +63,14 @@
 
 namespace headroom {
 
+// How an allocator action ended.
 enum class action_status {
   ok,           // the call ran and the allocator accepted it
   unsupported,  // this allocator has no such call (reason says which)
   failed,       // the call ran and failed (reason says how)
 };
 
+// The status's name: "ok", "unsupported" or "failed".
 constexpr const char* to_string(action_status s) noexcept {
   switch (s) {
     case action_status::unsupported:
@@ -83,9 +85,11 @@ constexpr const char* to_string(action_status s) noexcept {
 
 // What one allocator action did.
 struct allocator_action {
+  // The allocator it was meant for.
   allocator_kind allocator = allocator_kind::unknown;
   std::string what;  // "release", "tighten decay", "restore decay",
                      // "heap limit", "arena max"
+  // Whether it ran and was accepted.
   action_status status = action_status::unsupported;
   std::string call;    // what ran, with its arguments; empty: nothing
   std::string reason;  // unsupported or failed: why
@@ -93,9 +97,12 @@ struct allocator_action {
   // "jemalloc stats.resident", "tcmalloc.heap_limit_mb in bytes"), and the
   // figures around the call, where they could be read.
   std::string measure;
+  // The measure before the call.
   std::optional<std::uint64_t> before;
+  // The measure after the call.
   std::optional<std::uint64_t> after;
 
+  // status == action_status::ok.
   bool ok() const noexcept { return status == action_status::ok; }
   // before - after, floored at 0; nullopt when either is unknown.
   std::optional<std::uint64_t> decrease() const {
@@ -106,6 +113,7 @@ struct allocator_action {
 
 // What the allocator holds: handed out, held free (slack), given back.
 struct allocator_slack {
+  // The allocator that serves malloc.
   allocator_kind allocator = allocator_kind::unknown;
   std::string source;                   // where the figures come from
   std::optional<std::uint64_t> in_use;  // bytes handed out to the program
@@ -409,6 +417,8 @@ inline allocator_action set_arena_max(const cpu_snapshot& c) {
   return set_arena_max(8 * *n);
 }
 
+// What an allocator_policy does on pressure, and what it sets at start.
+// A plain value, copied into the policy.
 struct allocator_policy_options {
   // The lowest level that releases free memory.
   pressure_level release_at = pressure_level::moderate;
@@ -426,6 +436,8 @@ struct allocator_policy_options {
   // glibc: M_ARENA_MAX from the effective CPU count at start (reader opens
   // the cpu_reader).
   bool set_arena_max = false;
+  // Which process and root the memory_reader and cpu_reader are opened
+  // with (heap_limit_percent, set_arena_max).
   options reader;
   // Called after each action, on the thread that ran it, outside the
   // policy's locks.
@@ -435,11 +447,14 @@ struct allocator_policy_options {
 };
 
 // Steers the allocator that serves malloc on pressure, from a thread of its
-// own (named "headroom-alloc"). Not copyable or movable: subscriptions hold
-// its address. Destroying it stops the thread and restores jemalloc's decay
-// times if they are tightened; drop subscriptions to it first.
+// own (named "headroom-alloc"). Every member may be called from any thread.
+// Not copyable or movable: subscriptions hold its address. Destroying it
+// stops the thread and restores jemalloc's decay times if they are
+// tightened; drop subscriptions to it first.
 class allocator_policy {
  public:
+  // Applies what the options set at start (arena max, heap limit) on the
+  // calling thread, then starts the policy's thread.
   explicit allocator_policy(allocator_policy_options opt = {})
       : opt_(std::move(opt)), gate_(opt_.min_release_interval) {
     if (!opt_.clock)
@@ -520,9 +535,11 @@ class allocator_policy {
   allocator_action release() {
     return report(locked(&allocator_policy::release_locked));
   }
+  // jemalloc: sets the decay times to 0, saving them for restore_decay().
   allocator_action tighten_decay() {
     return report(locked(&allocator_policy::tighten_decay_locked));
   }
+  // jemalloc: restores the decay times tighten_decay() saved.
   allocator_action restore_decay() {
     return report(locked(&allocator_policy::restore_decay_locked));
   }

@@ -37,7 +37,9 @@ namespace headroom {
 // segment (RLIMIT_DATA; since Linux 4.7 it also counts private writable
 // mappings, so a malloc'd or mmap'd heap too). std::nullopt: RLIM_INFINITY.
 struct address_limits {
+  // RLIMIT_AS's soft limit in bytes.
   std::optional<std::uint64_t> address_space;
+  // RLIMIT_DATA's soft limit in bytes.
   std::optional<std::uint64_t> data;
 };
 
@@ -79,20 +81,28 @@ enum class rlimit_use {
 // The JVM's small-memory rule: when basis * percent / 100 is below `below`,
 // that is the maximum, and floor and percent do not apply.
 struct small_memory_rule {
+  // The share of the basis, 0 to 100, that is the maximum when the rule
+  // applies.
   double percent = 0;
+  // The rule applies when basis * percent / 100 is below these bytes.
   std::uint64_t below = 0;
 };
 
+// How compute_budget() sizes a heap from a snapshot: a percentage of a
+// basis, bounded by a floor, a ceiling and the rlimits. A plain value.
 struct budget_policy {
+  // What the percentages are taken of.
   budget_basis basis = budget_basis::effective_limit;
   double percent = 100;                  // of the basis, 0 to 100
   std::uint64_t reserve = 0;             // subtracted after the percentage
   std::uint64_t floor = 0;               // the maximum is at least this
   std::optional<std::uint64_t> ceiling;  // and at most this (wins)
+  // The JVM's small-memory rule, when set.
   std::optional<small_memory_rule> small_memory;
   // The initial size: basis * initial_percent / 100, at least
   // min(initial_floor, max), at most max. No initial size when unset.
   std::optional<double> initial_percent;
+  // The least initial size, bounded by the maximum.
   std::uint64_t initial_floor = 0;
   // Sizes are rounded up to a multiple of this (1: not rounded), except
   // where that would cross an rlimit bound (then down).
@@ -112,6 +122,8 @@ enum class budget_bound {
   data,           // RLIMIT_DATA
 };
 
+// The bound's name: "percent", "small_memory", "floor", "ceiling",
+// "address_space" or "data".
 constexpr const char* to_string(budget_bound b) noexcept {
   switch (b) {
     case budget_bound::small_memory:
@@ -130,9 +142,12 @@ constexpr const char* to_string(budget_bound b) noexcept {
   return "percent";
 }
 
+// What compute_budget() found: the maximum, the rule that set it, and the
+// initial size. A plain value.
 struct budget {
   std::uint64_t basis = 0;  // the bytes the percentages were taken of
   std::uint64_t max = 0;    // the budget
+  // The rule that set max.
   budget_bound max_bound = budget_bound::percent;
   std::optional<std::uint64_t> initial;  // when the policy asks for one
 };

@@ -60,11 +60,14 @@
 
 namespace headroom {
 
+// Where a recorder writes, what its ring keeps, and what triggers a
+// record. A plain value, copied into the recorder.
 struct recorder_options {
   std::string dir;  // where records are written (must exist)
   // How many samples the ring keeps, and how often one is taken: with the
   // defaults, the two minutes before the trigger.
   std::size_t samples = 120;
+  // How often a sample is taken.
   std::chrono::milliseconds interval{1000};
   // Events kept beside the samples (the most recent ones).
   std::size_t events = 256;
@@ -493,6 +496,8 @@ class recorder {
   std::vector<std::string> records() const {
     return state_ ? state_->records() : std::vector<std::string>();
   }
+  // The error of the last write that failed (a later success does not
+  // clear it); nullopt when none failed.
   std::optional<error> last_error() const {
     return state_ ? state_->last_error() : std::nullopt;
   }

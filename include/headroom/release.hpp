@@ -59,6 +59,8 @@ enum class allocator_kind {
   sanitizer,   // __sanitizer_purge_allocator()
 };
 
+// The allocator's name: "glibc", "jemalloc", "gperftools", "tcmalloc",
+// "mimalloc", "sanitizer" or "unknown".
 constexpr const char* to_string(allocator_kind k) noexcept {
   switch (k) {
     case allocator_kind::glibc:
@@ -79,7 +81,9 @@ constexpr const char* to_string(allocator_kind k) noexcept {
   return "unknown";
 }
 
+// What release_free_memory() did. A plain value.
 struct release_report {
+  // The allocator that serves malloc.
   allocator_kind allocator = allocator_kind::unknown;
   std::string call;         // what ran, e.g. "malloc_trim(0)"; empty: nothing
   std::string malloc_from;  // the file of the object that defines malloc
@@ -87,6 +91,7 @@ struct release_report {
   // (/proc/self/statm). Other threads allocate meanwhile: a difference, not
   // an exact count.
   result<std::uint64_t> rss_before{errc::not_supported};
+  // Resident memory after the call (see rss_before).
   result<std::uint64_t> rss_after{errc::not_supported};
   // What the allocator itself says it returned, where it says:
   // jemalloc (stats.resident before - after), gperftools

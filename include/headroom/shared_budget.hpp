@@ -53,20 +53,26 @@
 
 namespace headroom {
 
+// How a shared_budget sheds on pressure and grows back. A plain value,
+// copied into the budget.
 struct shared_budget_options {
   // The share of the total given back on a pressure event that does not
   // say how many bytes must be freed (moderate), and at least this much on
   // critical, in percent of the total.
   double shed_at_moderate = 10;
+  // At least this share of the total is given back on critical (percent).
   double shed_at_critical = 25;
   // Regrowth: nothing for `calm` after the last pressure event, then
   // `regrow_percent` of the total per `regrow_interval` (with the defaults,
   // from a quarter of the total back to all of it in 17 s).
   std::chrono::steady_clock::duration calm = std::chrono::seconds(2);
+  // Percent of the total the allowance grows back per regrow_interval.
   double regrow_percent = 5;
+  // How often the allowance grows back by regrow_percent.
   std::chrono::steady_clock::duration regrow_interval = std::chrono::seconds(1);
 };
 
+// A consumer joining a shared_budget. A plain value.
 struct budget_share_options {
   std::string name;   // for people: reasons and errors
   double weight = 1;  // its part of what is above the floors; 0: floor only
@@ -256,11 +262,15 @@ class shared_budget_state {
 // reset or destroyed.
 class budget_share {
  public:
+  // The clock target() is read against.
   using clock = std::chrono::steady_clock;
 
   budget_share() = default;
+  // Takes o's place in the budget; o is left empty (false, target() 0).
   budget_share(budget_share&& o) noexcept
       : state_(std::move(o.state_)), id_(std::exchange(o.id_, 0)) {}
+  // Leaves the budget with this share's place, then takes o's; o is left
+  // empty.
   budget_share& operator=(budget_share&& o) noexcept {
     if (this != &o) {
       reset();
@@ -282,11 +292,15 @@ class budget_share {
   void report(std::uint64_t held) {
     if (state_) state_->report(id_, held);
   }
+  // Leaves the budget: the share is empty afterwards. Its shrink callback
+  // is not running when reset() returns, unless reset() is called from
+  // that callback.
   void reset() {
     if (state_) state_->remove(id_);
     state_.reset();
     id_ = 0;
   }
+  // False for an empty share (default-constructed, moved-from or reset).
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
  private:
@@ -297,9 +311,16 @@ class budget_share {
   std::uint64_t id_ = 0;
 };
 
+// A byte budget shared by consumers (see the file comment). A handle:
+// copies refer to the same budget, and shares and follow() subscriptions
+// keep its state alive after the last copy is destroyed. Every member may
+// be called from any thread.
 class shared_budget {
  public:
+  // The clock allowance() and the regrowth are read against.
   using clock = std::chrono::steady_clock;
+  // Called with a share's new target: give back down to it. Runs on the
+  // thread that delivered the event, outside the budget's lock.
   using shrink_callback = detail::shared_budget_state::shrink_callback;
 
   // A budget of `total` bytes.
@@ -333,6 +354,7 @@ class shared_budget {
     return budget_share(state_, id);
   }
 
+  // The total in bytes (from the policy, or as given).
   std::uint64_t total() const { return state_->total(); }
   // What the shares may hold together now.
   std::uint64_t allowance(clock::time_point now = clock::now()) const {

@@ -53,12 +53,14 @@
 
 namespace headroom {
 
+// What a memory_event reports.
 enum class event_kind {
   pressure,       // the level changed, or a sustained level is notified again
   oom_kill,       // a process in the limit cgroup was killed by the OOM killer
   limit_changed,  // the binding limit changed, or the process moved cgroup
 };
 
+// Which source raised an event or a level (source_status::kind).
 enum class source_kind {
   usage_bands,        // v1 eventfd thresholds, or the sampler
   psi,                // PSI triggers on memory.pressure
@@ -70,6 +72,7 @@ enum class source_kind {
   thrashing,          // memory.stat refaults against the file cache
 };
 
+// The kind's name: "pressure", "oom_kill" or "limit_changed".
 constexpr const char* to_string(event_kind k) noexcept {
   switch (k) {
     case event_kind::oom_kill:
@@ -82,6 +85,9 @@ constexpr const char* to_string(event_kind k) noexcept {
   return "pressure";
 }
 
+// The source's name: "usage_bands", "psi", "memory_events",
+// "v1_pressure_level", "v1_oom_control", "systemd", "cgroup" or
+// "thrashing".
 constexpr const char* to_string(source_kind k) noexcept {
   switch (k) {
     case source_kind::psi:
@@ -106,41 +112,54 @@ constexpr const char* to_string(source_kind k) noexcept {
 
 // What subscribers receive.
 struct memory_event {
+  // What happened.
   event_kind kind = event_kind::pressure;
   pressure_level level = pressure_level::none;     // the level now
   pressure_level previous = pressure_level::none;  // before this event
   bool repeat = false;  // a sustained level notified again
+  // The source that raised it.
   source_kind source = source_kind::usage_bands;
   std::string reason;  // for people: what happened, with numbers
   std::chrono::steady_clock::time_point time;  // monotonic
   // The latest snapshot (nullopt where it could not be read).
   std::optional<std::uint64_t> usage;
+  // Bytes: usage less the inactive file cache.
   std::optional<std::uint64_t> working_set;
+  // Bytes: min(limit, host total).
   std::optional<std::uint64_t> effective_limit;
+  // Percent of wall time some task stalled on memory, last 10 s.
   std::optional<double> psi_some_avg10;
   // pressure: the bytes the working set must lose for the level to leave
   // moderate (0: it is below already), and the time until it reaches the
   // effective limit at the recent growth rate (nullopt: not growing).
   std::optional<std::uint64_t> bytes_to_free;
+  // The time until the working set reaches the effective limit at the
+  // recent growth rate; nullopt: not growing.
   std::optional<std::chrono::steady_clock::duration> time_to_limit;
   // Whose pressure psi_some_avg10 is: the process's cgroup, or host-wide
   // (the real cgroup2 root, /proc/pressure/memory). nullopt: no PSI.
   std::optional<pressure_scope> psi_scope;
   // oom_kill: the counter now, and how many kills this event reports.
   std::uint64_t oom_kills = 0;
+  // How many kills this event reports.
   std::uint64_t new_oom_kills = 0;
   // limit_changed: the limit before and after (nullopt: no limit), and the
   // limit cgroup (or, when moved, the memory cgroup) before and after.
   std::optional<std::uint64_t> old_limit;
+  // The limit after.
   std::optional<std::uint64_t> new_limit;
+  // The cgroup before.
   std::string old_cgroup;
+  // The cgroup after.
   std::string new_cgroup;
   bool moved = false;  // the process is in another cgroup (or it was removed)
 };
 
 // Whether a source runs, and why not.
 struct source_status {
+  // Which source.
   source_kind kind = source_kind::usage_bands;
+  // Whether it runs.
   bool active = false;
   // Why it is not active (errc::disabled: turned off); for an active
   // source, why its preferred way failed (a v1 threshold or a PSI trigger
@@ -155,32 +174,47 @@ struct source_status {
 // A band edge: a percentage of the effective limit, or the point where only
 // so many bytes of headroom remain.
 struct band_edge {
+  // An edge at p percent of the effective limit.
   static constexpr band_edge percent(double p) { return {p, 0, false}; }
+  // An edge where only `bytes` of headroom remain below the effective
+  // limit.
   static constexpr band_edge headroom_left(std::uint64_t bytes) {
     return {0, bytes, true};
   }
 
+  // The edge in bytes for an effective limit of `limit` (0 when the bytes
+  // left exceed it).
   constexpr std::uint64_t at(std::uint64_t limit) const {
     if (by_bytes) return limit > bytes ? limit - bytes : 0;
     return static_cast<std::uint64_t>(static_cast<double>(limit) * pct / 100.0);
   }
 
+  // The percentage, when not by_bytes.
   double pct = 80;
+  // The bytes of headroom left, when by_bytes.
   std::uint64_t bytes = 0;
+  // Which of the two the edge is.
   bool by_bytes = false;
 };
 
 // A PSI trigger: `stall` of stall time within any `window` ("some": at
 // least one task stalled; "full": all non-idle tasks stalled).
 struct psi_threshold {
+  // "full" (all non-idle tasks stalled) rather than "some".
   bool full = false;
+  // The stall time that triggers.
   std::chrono::microseconds stall{200000};
+  // Within this window.
   std::chrono::microseconds window{2000000};
 };
 
+// How a monitor watches: its band edges, sampling, and which sources
+// run. A plain value, copied into the monitor at create().
 struct monitor_options {
   options reader;  // which process, root prefix, environment
+  // The edge of the moderate band.
   band_edge moderate = band_edge::percent(80);
+  // The edge of the critical band.
   band_edge critical = band_edge::percent(92);
   double hysteresis_percent = 5;  // of the effective limit
   // A sustained moderate/critical level is notified again at most this often.
@@ -202,6 +236,7 @@ struct monitor_options {
   // before the kernel throttles. Negative: high is not used.
   double high_margin_percent = 2;
   bool use_v1_thresholds = true;  // else v1 is sampled like v2
+  // Watch memory.pressure with PSI triggers (v2, or hybrid's cgroup2).
   bool use_psi = true;
   // Host-wide PSI (the process sits in the real cgroup2 root, or only
   // /proc/pressure/memory is there) is another tenant's pressure as much as
@@ -211,8 +246,11 @@ struct monitor_options {
   // Windows are multiples of 2 s, so unprivileged processes may set them.
   psi_threshold psi_moderate{false, std::chrono::microseconds(200000),
                              std::chrono::microseconds(2000000)};
+  // The PSI trigger for critical.
   psi_threshold psi_critical{true, std::chrono::microseconds(200000),
                              std::chrono::microseconds(2000000)};
+  // Watch v2 memory.events: oom_kill events, and high, max and oom as
+  // signals.
   bool use_memory_events = true;
   bool use_v1_events = true;  // memory.pressure_level and memory.oom_control
   bool use_systemd = true;    // honour $MEMORY_PRESSURE_WATCH
@@ -222,18 +260,26 @@ struct monitor_options {
   // thrashing_min_rate bytes a second. 10 is a cache read back whole every
   // 10 s.
   std::optional<double> thrashing_percent;
+  // The window the refault rate is taken over.
   std::chrono::milliseconds thrashing_window{2000};
+  // The least refault rate (bytes a second) that counts as thrashing.
   std::uint64_t thrashing_min_rate = 1024 * 1024;
 };
 
-// An RAII subscription: unsubscribes when destroyed or reset.
+// An RAII subscription: unsubscribes when destroyed or reset. Move-only; a
+// moved-from subscription is empty. It may outlive its monitor (reset()
+// then does nothing). One subscription object is not to be used by two
+// threads at once; it may be reset on any thread, inside a callback too.
 class subscription {
  public:
   subscription() = default;
+  // Made by monitor::subscribe().
   subscription(std::weak_ptr<detail::subscriber_registry> r, std::uint64_t id)
       : registry_(std::move(r)), id_(id) {}
+  // Takes o's subscription; o is left empty.
   subscription(subscription&& o) noexcept
       : registry_(std::move(o.registry_)), id_(std::exchange(o.id_, 0)) {}
+  // Unsubscribes this one (reset()), then takes o's; o is left empty.
   subscription& operator=(subscription&& o) noexcept {
     if (this != &o) {
       reset();
@@ -254,6 +300,8 @@ class subscription {
     id_ = 0;
     registry_.reset();
   }
+  // False for an empty subscription (default-constructed, moved-from,
+  // reset, or from a moved-from monitor).
   explicit operator bool() const noexcept { return id_ != 0; }
 
  private:
@@ -290,8 +338,18 @@ class monitor_core {
 // The monitor: owns the sources, the level and the subscribers. A
 // moved-from monitor is empty: fd() is -1, dispatch() returns 0, start()
 // fails, subscribe() gives an empty subscription, sources() is empty.
+//
+// Thread-safety: fd(), level(), sources(), last_snapshot(), subscribe(),
+// dispatch(), start() and stop() may be called from any thread (one loop
+// runs at a time: see dispatch()); callbacks run on the thread that
+// dispatches, with no lock of the monitor held. Moving or destroying a
+// monitor while another thread uses it is a race. Lifetime: a monitor must
+// not be destroyed (or assigned to) inside one of its own callbacks;
+// destruction stops the thread and closes every descriptor. Subscriptions
+// may outlive it (resetting them then does nothing).
 class monitor {
  public:
+  // A subscriber: called with each event, on the thread that dispatches.
   using callback = std::function<void(const memory_event&)>;
 
   // Opens the reader and every source for the process's cgroup. Fails only
@@ -310,7 +368,9 @@ class monitor {
 #endif
   }
 
+  // Takes the monitor over; the moved-from one is empty (see above).
   monitor(monitor&&) noexcept = default;
+  // Destroys this monitor's state, then takes o's; o is left empty.
   monitor& operator=(monitor&&) noexcept = default;
   ~monitor() = default;  // stops the thread, closes every fd
 
@@ -326,10 +386,15 @@ class monitor {
   // Runs the monitor on its own thread (named "headroom") until stop() or
   // destruction.
   result<void> start() { return core_ ? core_->start() : moved_from(); }
+  // Stops the thread start() started: returns once it has ended, or, from
+  // inside a callback, only asks the loop to end after that callback.
+  // Nothing to do when it does not run.
   void stop() {
     if (core_) core_->stop();
   }
 
+  // Calls fn with every event from now on, until the subscription is
+  // reset or destroyed. From any thread, from inside a callback too.
   [[nodiscard]] subscription subscribe(callback fn) {
     return core_ ? core_->subscribe(std::move(fn)) : subscription();
   }
@@ -345,9 +410,11 @@ class monitor {
     if (core_) core_->forget_after_fork();
   }
 
+  // The current level (an atomic read).
   pressure_level level() const noexcept {
     return core_ ? core_->level() : pressure_level::none;
   }
+  // Each source: whether it runs, and why not.
   std::vector<source_status> sources() const {
     return core_ ? core_->sources() : std::vector<source_status>();
   }

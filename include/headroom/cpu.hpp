@@ -53,6 +53,7 @@ enum class cpu_rounding {
   down,  // floor: 1.5 CPUs -> 1 (Go's automaxprocs)
 };
 
+// The rounding's name: "up" or "down".
 constexpr const char* to_string(cpu_rounding r) noexcept {
   return r == cpu_rounding::up ? "up" : "down";
 }
@@ -121,9 +122,10 @@ inline result<std::uint32_t> effective_cpu_count(
 // Where the affinity count came from.
 enum class affinity_source {
   sched_getaffinity,  // the live process (root "/")
-  proc_status,        // Cpus_allowed_list of /proc/<pid>/status (a tree)
+  proc_status,        // Cpus_allowed_list of /proc/PID/status (a tree)
 };
 
+// Where the count came from: "sched_getaffinity" or "/proc/self/status".
 constexpr const char* to_string(affinity_source s) noexcept {
   return s == affinity_source::proc_status ? "/proc/self/status"
                                            : "sched_getaffinity";
@@ -134,6 +136,7 @@ constexpr const char* to_string(affinity_source s) noexcept {
 struct cpu_snapshot {
   // How many CPUs the affinity mask allows.
   result<std::uint32_t> affinity{errc::not_supported};
+  // Which of the two the count came from.
   affinity_source affinity_from = affinity_source::sched_getaffinity;
   // The tightest quota on the cpu cgroup's chain; std::nullopt when nothing
   // on it sets one (or there is no cpu controller).
@@ -202,7 +205,8 @@ inline constexpr std::size_t status_buffer = 16 * 1024;
 
 // Reads the three witnesses of the effective CPU count. snapshot() is const
 // and only preads kept files and calls sched_getaffinity: safe to call from
-// many threads at once.
+// many threads at once. Moving or destroying the reader while another
+// thread uses it is a race; it keeps its files open until it is destroyed.
 class cpu_reader {
  public:
   // Locates the process's cpu and cpuset cgroups (opt.pid under opt.root)
@@ -253,6 +257,7 @@ class cpu_reader {
 
   // The cpu controller's cgroup (quota) and the cpuset controller's.
   const cgroup_location& cpu_location() const noexcept { return cpu_; }
+  // The cpuset controller's cgroup.
   const cgroup_location& cpuset_location() const noexcept { return cpuset_; }
 
   // Logical path of the file that holds s's quota, and its cgroup directory
@@ -262,6 +267,7 @@ class cpu_reader {
     return file_at(cpu_.chain[s.quota_at->index],
                    layout_for(cpu_.mode)->cpu.quota);
   }
+  // The cgroup directory that sets s's quota (empty when none does).
   std::string quota_cgroup(const cpu_snapshot& s) const {
     return has_quota(s) ? cpu_.chain[s.quota_at->index] : std::string();
   }

@@ -45,8 +45,12 @@ class exporter;
 // One report of everything the fields show: the memory report and a cpu
 // snapshot, taken together.
 struct export_report {
+  // The exporter that read it (for its readers' paths); valid while that
+  // exporter lives and is not moved.
   const exporter* from = nullptr;
+  // memory_reader::report().
   memory_report memory;
+  // cpu_reader::snapshot() (empty when the cpu reader failed to open).
   cpu_snapshot cpu;
 };
 
@@ -67,17 +71,23 @@ enum class field_type {
 
 // What a field holds in one report.
 struct field_value {
+  // Whether a value is there, and why not.
   enum class state {
     value,        // it holds a value
     absent,       // nothing there: no limit, no such file for this case
     unsupported,  // the library does not provide it here (cgroup mode)
     error,        // it could not be read: `failure` says why
   };
+  // Which state it is in.
   state st = state::absent;
   field_type type = field_type::count;  // of an item (a field's type wins)
+  // bytes, count, counter, micros: the value.
   std::uint64_t number = 0;
+  // percent, cpus: the value.
   double real = 0;
+  // flag: the value.
   bool flag = false;
+  // text: the value.
   std::string text;
   std::vector<field_value> items;  // group, list
   std::string key;                 // an item's JSON key (and its label)
@@ -89,6 +99,7 @@ struct field_value {
   error failure;       // error
   std::vector<std::pair<std::string, std::string>> labels;  // Prometheus
 
+  // st == state::value.
   bool has_value() const noexcept { return st == state::value; }
 };
 
@@ -98,31 +109,44 @@ struct field {
   std::string_view json;    // key inside its section ("limit_bytes",
                             // "some.avg10" nests under the group "some")
   std::string_view metric;  // Prometheus metric name
+  // What it holds, and how each output writes it.
   field_type type;
   std::string_view help;  // Prometheus HELP
+  // Reads the field's value from a report.
   field_value (*get)(const export_report&);
 };
 
 // Fields come in sections: a JSON object each ("cgroup", "memory", ...; ""
 // is the top level) and a heading for people.
 struct field_section {
+  // The section's JSON key ("": the top level).
   std::string_view json;
+  // Its heading for people.
   std::string_view title;
+  // Its first field.
   const field* begin;
+  // Past its last field.
   const field* end;
   bool own_errors;  // the section has its own "errors" array (cpu)
 };
 
 // The sections of every report, in output order.
 struct field_sections {
+  // The first section.
   const field_section* begin_;
+  // Past the last section.
   const field_section* end_;
+  // begin_, for range-for.
   const field_section* begin() const noexcept { return begin_; }
+  // end_, for range-for.
   const field_section* end() const noexcept { return end_; }
 };
+// The sections of every report, in output order (a static table).
 inline field_sections report_fields() noexcept;
 
-// The memory and cpu readers behind a report, opened once.
+// The memory and cpu readers behind a report, opened once. Move-only, like
+// the readers; a moved-from exporter may only be assigned to or destroyed,
+// and the reports it read point to it (export_report::from).
 class exporter {
  public:
   // Fails only when the memory reader cannot be opened (no mountinfo, a
@@ -143,8 +167,11 @@ class exporter {
     return r;
   }
 
+  // The options the readers were opened with.
   const options& opts() const noexcept { return opt_; }
+  // The memory reader.
   const memory_reader& memory() const noexcept { return memory_; }
+  // The cpu reader, or the error it failed to open with.
   const result<cpu_reader>& cpu() const noexcept { return cpu_; }
 
  private:

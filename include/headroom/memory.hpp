@@ -41,7 +41,9 @@ namespace headroom {
 // A value read by report(), with the file it came from (logical path).
 template <class T>
 struct reading {
+  // The value, or why it could not be read.
   result<T> value{errc::not_supported};
+  // The file it came from (logical path).
   std::string path;
 };
 
@@ -55,6 +57,7 @@ enum class pressure_scope {
   host,         // /proc/pressure/memory, the fallback: host-wide
 };
 
+// The scope's name: "cgroup", "root_cgroup" or "host".
 constexpr const char* to_string(pressure_scope s) noexcept {
   switch (s) {
     case pressure_scope::cgroup:
@@ -100,12 +103,15 @@ struct own_memory {
   // Its own v2 memory.swap.max, v1 memory.memsw.limit_in_bytes (memory and
   // swap together: cAdvisor reports that file as it is).
   reading<std::optional<std::uint64_t>> swap_limit;
+  // Its own usage (v2 memory.current, v1 memory.usage_in_bytes).
   reading<std::uint64_t> usage;
+  // Its own memory.stat.
   reading<memory_accounting> stat;
   // Swap in use: v2 memory.swap.current, v1 total_swap of memory.stat.
   reading<std::uint64_t> swap;
   // v1 memory.kmem.usage_in_bytes; not_supported on v2 (see export).
   reading<std::uint64_t> kernel;
+  // Its own peak usage (v2 memory.peak, v1 memory.max_usage_in_bytes).
   reading<std::uint64_t> peak;
   reading<std::uint64_t> failcnt;  // v1; not_supported on v2
   // v2 memory.events (high, max: cAdvisor's container_memory_events_*_total)
@@ -115,7 +121,9 @@ struct own_memory {
 
 // Everything headroom-info shows.
 struct memory_report {
+  // What snapshot() reads, taken with the rest.
   memory_snapshot snapshot;
+  // Each directory on the chain, the own cgroup first.
   std::vector<chain_entry> chain;
   // v2: min of memory.high on the chain (the throttling threshold).
   // not_supported on v1.
@@ -137,6 +145,7 @@ struct memory_report {
   reading<std::uint64_t> oom_kills;
   // PSI memory: the own cgroup2 directory, else /proc/pressure/memory.
   reading<psi_stats> pressure;
+  // Which memory.pressure file `pressure` came from.
   pressure_scope pressure_from = pressure_scope::host;
 
   // The full memory.stat of the usage cgroup (hierarchical), as far as the
@@ -154,6 +163,8 @@ struct memory_report {
   // Estimates, not kernel values (memory_estimate below): what reclaim
   // could free, and what the cgroup could still take before the limit.
   result<std::uint64_t> reclaimable{errc::not_supported};
+  // The effective limit minus what cannot be reclaimed
+  // (available_estimate).
   result<std::uint64_t> available{errc::not_supported};
   // The memory cgroup's own values, as cAdvisor reads a container.
   own_memory own;
@@ -186,6 +197,7 @@ inline result<std::uint64_t> reclaimable_estimate(const memory_accounting& a) {
   return *inactive + a[stat_key::slab_reclaimable].value_or(0);
 }
 
+// effective_limit - (usage - reclaimable), each difference floored at 0.
 inline result<std::uint64_t> available_estimate(std::uint64_t effective_limit,
                                                 std::uint64_t usage,
                                                 std::uint64_t reclaimable) {
@@ -338,6 +350,11 @@ inline result<psi_stats> read_psi(const kept_file& f) {
 
 }  // namespace detail
 
+// Reads the process's memory cgroup (see the top of this file).
+// Thread-safety: usage() and snapshot() may be called from many threads at
+// once; moving or destroying the reader while another thread uses it is a
+// race. Lifetime: move-only; it keeps its files open until it is destroyed,
+// and a moved-from reader may only be assigned to or destroyed.
 class memory_reader {
  public:
   // Discovers the memory cgroup of opt.pid under opt.root and opens its
@@ -370,7 +387,10 @@ class memory_reader {
     return r;
   }
 
+  // Takes o's files and state; o may then only be assigned to or destroyed.
   memory_reader(memory_reader&& o) noexcept { *this = std::move(o); }
+  // Takes o's files and state (this reader's are closed); o may then only
+  // be assigned to or destroyed.
   memory_reader& operator=(memory_reader&& o) noexcept {
     fs_ = std::move(o.fs_);
     loc_ = std::move(o.loc_);
@@ -390,7 +410,9 @@ class memory_reader {
   memory_reader& operator=(const memory_reader&) = delete;
   ~memory_reader() = default;
 
+  // How memory is controlled (location().mode).
   hierarchy_mode mode() const noexcept { return loc_.mode; }
+  // Where the memory cgroup is: its directory and chain.
   const cgroup_location& location() const noexcept { return loc_; }
 
   // How many directories of location().chain have limits that apply: all,
@@ -412,6 +434,7 @@ class memory_reader {
   const std::string& dir_at(chain_position at) const {
     return loc_.chain[at.index];
   }
+  // Logical path of `name` in the directory at `at`.
   std::string path_at(chain_position at, std::string_view name) const {
     return detail::join_path(dir_at(at), "/" + std::string(name));
   }
@@ -445,6 +468,9 @@ class memory_reader {
     }
     return path_at(*s.usage_at, layout_->memory.usage);
   }
+  // Logical path of the file that holds s's limit (v1 hierarchical: memory.stat
+  // and its key; environment: $HEADROOM_MEMORY_LIMIT); empty when nothing
+  // limits.
   std::string limit_path(const memory_snapshot& s) const {
     switch (s.source) {
       case limit_source::chain:

@@ -7,6 +7,17 @@
 # // lines that continue it); rulers (// -----) and comments on
 # preprocessor lines are left as they are.
 function lead(s) { match(s, /^[ \t]*/); return RLENGTH }
+# Comments name paths such as /proc/<pid>/status: <word> is not HTML here,
+# and \xNN is an escape, not a Doxygen command.
+function untag(s,   out) {
+  gsub(/\\x/, "\\\\\\\\x", s)
+  out = ""
+  while (match(s, /<[A-Za-z][^<>]*>/)) {
+    out = out substr(s, 1, RSTART - 1) "\\<" substr(s, RSTART + 1, RLENGTH - 2) "\\>"
+    s = substr(s, RSTART + RLENGTH)
+  }
+  return out s
+}
 BEGIN { header = 1; trailing = 0 }
 {
   line = $0
@@ -15,7 +26,7 @@ BEGIN { header = 1; trailing = 0 }
       # One output line per input line: warnings keep their line numbers.
       if (line ~ /SPDX-License-Identifier/) { print "/// \\file"; next }
       sub(/^\/\//, "///", line)
-      print line
+      print untag(line)
       next
     }
     header = 0
@@ -23,11 +34,11 @@ BEGIN { header = 1; trailing = 0 }
   if (line ~ /^[ \t]*#/) { trailing = 0; print line; next }
   if (line ~ /^[ \t]*\/\/[ \t]*[-=]{8,}[ \t]*$/) { trailing = 0; print ""; next }
   if (line ~ /^[ \t]*\/\//) {
-    if (line ~ /^[ \t]*\/\/\//) { print line; next }
-    if (trailing && lead(line) >= trailing_col) { sub(/\/\//, "///<", line); print line; next }
+    if (line ~ /^[ \t]*\/\/\//) { print untag(line); next }
+    if (trailing && lead(line) >= trailing_col) { sub(/\/\//, "///<", line); print untag(line); next }
     trailing = 0
     sub(/\/\//, "///", line)
-    print line
+    print untag(line)
     next
   }
   # A // after code, outside string and character literals.
@@ -40,7 +51,7 @@ BEGIN { header = 1; trailing = 0 }
   }
   if (at > 0 && substr(line, at, 3) != "///") {
     trailing = 1; trailing_col = at - 1
-    print substr(line, 1, at - 1) "///<" substr(line, at + 2)
+    print substr(line, 1, at - 1) "///<" untag(substr(line, at + 2))
     next
   }
   trailing = 0

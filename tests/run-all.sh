@@ -52,6 +52,8 @@ packages=(
   prometheus
   # the format check (ctest format)
   clang-format
+  # the API reference (ninja docs, ctest docs)
+  doxygen
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,10 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/headroom"
 install(TARGETS headroom EXPORT headroomTargets)
 # The licence travels with the headers.
 install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/headroom")
+# And the README (the JSON and Prometheus contracts), which headroom-info
+# --help points to, with the CHANGELOG.
+install(FILES "${PROJECT_SOURCE_DIR}/README.md" "${PROJECT_SOURCE_DIR}/CHANGELOG.md"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/headroom")
 install(EXPORT headroomTargets NAMESPACE headroom:: DESTINATION "${HEADROOM_CMAKE_DIR}")
 
 configure_package_config_file(

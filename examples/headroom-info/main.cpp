@@ -15,6 +15,7 @@
 #include <headroom/headroom.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -52,7 +53,8 @@ const char* const usage_text =
     "[--capture DIR]\n"
     "       headroom-info --watch [--json] [--interval MS] [--record DIR] "
     "[--root DIR] [--pid N]\n"
-    "  --json         one JSON object (the contract is in README.md)\n"
+    "  --json         one JSON object (its contract: README.md, \"The JSON "
+    "contract\")\n"
     "  --format F     human (default), json, or prometheus (text exposition "
     "0.0.4)\n"
     "  --root DIR     read proc/ and sys/ under DIR instead of /\n"
@@ -72,6 +74,31 @@ const char* const usage_text =
     "                 set them and run COMMAND in place of headroom-info\n"
     "  --override     replace values the user already set (kept otherwise)\n"
     "  --version      print the version\n";
+
+// Where README.md is: beside an installed headroom-info, <prefix>/share/doc/
+// headroom (HEADROOM_INFO_DOCS: that directory relative to the binary's);
+// otherwise only the sources have it. Said as it is, never a path that is
+// not there.
+#ifndef HEADROOM_INFO_DOCS
+#define HEADROOM_INFO_DOCS "../share/doc/headroom"
+#endif
+std::string docs_line() {
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    std::string dir(exe, static_cast<std::size_t>(n));
+    dir.erase(dir.find_last_of('/') + 1);
+    const std::string readme = dir + HEADROOM_INFO_DOCS "/README.md";
+    struct stat st {};
+    if (::stat(readme.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      char real[4096];
+      const bool ok = ::realpath(readme.c_str(), real) != nullptr;
+      return "Documentation: " + (ok ? std::string(real) : readme) + "\n";
+    }
+  }
+  return "Documentation: README.md of the headroom sources (not installed "
+         "here)\n";
+}
 
 [[noreturn]] void bad_usage(const std::string& why) {
   std::fprintf(stderr, "headroom-info: %s\n%s",
@@ -142,7 +169,7 @@ args parse_args(int argc, char** argv) {
       std::printf("headroom-info %s\n", HEADROOM_VERSION_STRING);
       std::exit(0);
     } else if (arg == "--help" || arg == "-h") {
-      std::printf("%s", usage_text);
+      std::printf("%s%s", usage_text, docs_line().c_str());
       std::exit(0);
     } else {
       bad_usage("unknown argument: " + std::string(arg));

@@ -1350,6 +1350,10 @@ TEST_CASE("--help shows both forms, --watch included") {
   CHECK(r.out.find("usage: headroom-info [--json") == 0);
   CHECK(r.out.find("\n       headroom-info --watch [--json] [--interval MS]") !=
         std::string::npos);
+  // The build tree has no installed README: --help says where it is instead
+  // of naming a file that is not there.
+  CHECK(r.out.find("Documentation: README.md of the headroom sources") !=
+        std::string::npos);
 }
 
 TEST_CASE(

@@ -384,7 +384,8 @@ class monitor {
   std::size_t dispatch() { return core_ ? core_->dispatch() : 0; }
 
   // Runs the monitor on its own thread (named "headroom") until stop() or
-  // destruction.
+  // destruction. After a stop() from a callback, it first waits for that
+  // thread to end; from a callback of the monitor's own thread it fails.
   result<void> start() { return core_ ? core_->start() : moved_from(); }
   // Stops the thread start() started: returns once it has ended, or, from
   // inside a callback, only asks the loop to end after that callback.
@@ -401,8 +402,9 @@ class monitor {
 
   // After fork(), in the child only, before anything else touches this
   // monitor: the child inherits its descriptors (the parent's epoll set
-  // among them) but not its thread. This closes the child's copies and lets
-  // go of the thread without joining it; the monitor is then inert, and its
+  // among them) but not its thread. This closes the child's copies (taking
+  // nothing out of the shared epoll set) and lets go of the thread without
+  // joining it; the monitor is then inert, and its
   // subscriptions may be dropped. Create a new monitor in the child if it
   // needs one. A child that calls exec needs nothing: every descriptor is
   // close-on-exec.

@@ -118,6 +118,9 @@ struct state {
   std::atomic<int> serving{0};
   bool recording = false;
   std::vector<std::string> writes;  // "open-for-write <path>" / "write <path>"
+  // Descriptors closed while still in an epoll set, and epoll sets closed
+  // with entries left (a forked child holding copies would keep them).
+  std::vector<std::string> closed_watched;
   std::atomic<long> calls[static_cast<int>(call::count_)] = {};
 };
 
@@ -305,6 +308,14 @@ inline std::vector<std::string> stop_recording() {
   return std::move(s.writes);
 }
 
+// What was closed while still in an epoll set since the last call, one
+// line each ("<path> in an epoll set", "epoll with N entries").
+inline std::vector<std::string> take_closed_while_watched() {
+  auto& s = detail::st();
+  std::unique_lock<std::shared_mutex> lock(s.mu);
+  return std::move(s.closed_watched);
+}
+
 // ------------------------------------------------------------- the fakes
 
 inline int open(const char* path, int flags, mode_t mode = 0) {
@@ -375,6 +386,19 @@ inline int close(int fd) {
     // handed out again by another thread.
     auto& s = detail::st();
     std::unique_lock<std::shared_mutex> lock(s.mu);
+    const auto set = s.epoll_sets.find(fd);
+    if (set != s.epoll_sets.end() && !set->second.empty()) {
+      s.closed_watched.push_back(
+          "epoll with " + std::to_string(set->second.size()) + " entries");
+    }
+    for (const auto& other : s.epoll_sets) {
+      if (other.first != fd && other.second.count(fd)) {
+        const auto i = s.fds.find(fd);
+        s.closed_watched.push_back(
+            (i == s.fds.end() ? std::to_string(fd) : i->second.path) +
+            " in an epoll set");
+      }
+    }
     s.fds.erase(fd);
     s.epoll_sets.erase(fd);
     for (auto& set : s.epoll_sets) set.second.erase(fd);
@@ -530,6 +554,8 @@ inline int getrlimit(Resource resource, struct rlimit* out) {
   return ::getrlimit(resource, out);
 }
 inline long sysconf(int name) { return ::sysconf(name); }
+inline int fstat(int fd, struct stat* out) { return ::fstat(fd, out); }
+inline pid_t getpid() { return ::getpid(); }
 inline void* dlsym(void* handle, const char* name) {
   return ::dlsym(handle, name);
 }

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1472,4 +1473,84 @@ TEST_CASE("faults: headroom writes only where it must") {
       CHECK((wrote("/memory.pressure") || wrote("/proc/pressure/memory")));
     CHECK(wrote("write eventfd"));
   }
+}
+
+// ============================================ the monitor's descriptors
+
+TEST_CASE(
+    "faults: every descriptor leaves the monitor's epoll set before it is "
+    "closed") {
+  // A forked child holding copies of the set and of the descriptors would
+  // keep whatever is still registered when they close.
+  SUBCASE("a captured tree: create, dispatch, start, stop, destroy") {
+    fixture_tree t;
+    layout_app(t);
+    (void)fake_sys::take_closed_while_watched();
+    {
+      auto m = monitor::create(fixture_monitor(t));
+      REQUIRE(m.has_value());
+      set_usage(t, 990 * MiB);
+      CHECK(pump_until(*m,
+                       [&] { return m->level() == pressure_level::critical; }));
+      REQUIRE(m->start());
+      m->stop();
+    }
+    const auto closed = fake_sys::take_closed_while_watched();
+    CHECK_MESSAGE(closed.empty(), "closed while watched:" << list(closed));
+  }
+  SUBCASE("the live system: every source the kernel offers here") {
+    auto m = monitor::create();
+    if (!m) {
+      MESSAGE(
+          "not run: no monitor on the live system: " << m.error().message());
+      return;
+    }
+    (void)fake_sys::take_closed_while_watched();
+    const auto sources = m->sources();
+    pump_until(
+        *m, [] { return false; }, 200ms);
+    REQUIRE(m->start());
+    m->stop();
+    m = result<monitor>(errc::disabled, "destroyed");  // closes everything
+    const auto closed = fake_sys::take_closed_while_watched();
+    CHECK_MESSAGE(closed.empty(), "closed while watched:" << list(closed)
+                                                          << "\nsources: "
+                                                          << describe(sources));
+  }
+}
+
+TEST_CASE(
+    "faults (live): $MEMORY_PRESSURE_WATCH naming a regular file elsewhere is "
+    "refused and never written") {
+  fixture_tree t;
+  const std::string passwd_text = "root:x:0:0::/root:/bin/sh\n";
+  t.file("passwd", passwd_text);  // stands for /etc/passwd
+  const std::string target = t.path("passwd");
+  ::setenv("MEMORY_PRESSURE_WATCH", target.c_str(), 1);
+  ::setenv("MEMORY_PRESSURE_WRITE", "c29tZSAyMDAwMDAgMjAwMDAwMAA=", 1);
+  fake_sys::start_recording();
+  std::optional<source_status> systemd;
+  {
+    auto m = monitor::create();
+    if (m) systemd = source_of(*m, source_kind::systemd);
+  }
+  const auto writes = fake_sys::stop_recording();
+  ::unsetenv("MEMORY_PRESSURE_WATCH");
+  ::unsetenv("MEMORY_PRESSURE_WRITE");
+  if (!systemd) {
+    MESSAGE("not run: no monitor on the live system here");
+    return;
+  }
+  CHECK_FALSE(systemd->active);
+  CHECK(systemd->failure.code == errc::not_supported);
+  CAPTURE(systemd->failure.message());
+  CHECK(systemd->failure.message().find(target) != std::string::npos);
+  CHECK(systemd->failure.message().find("not a PSI file") != std::string::npos);
+  for (const auto& w : writes) {
+    CAPTURE(w);
+    CHECK(w.find(target) == std::string::npos);
+  }
+  auto content = detail::read_whole(target);
+  REQUIRE(content);
+  CHECK(*content == passwd_text);
 }

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -611,4 +613,206 @@ TEST_CASE("monitor: stop() from several threads at once returns in each") {
     CHECK(returned == 4);
     CHECK(m.start());  // and it starts again
   }
+}
+
+TEST_CASE(
+    "monitor: start() right after a callback stopped it is not refused as "
+    "already started") {
+  fixture_tree t;
+  layout(t);
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    set_usage(t, 100 * MiB);
+    auto m = make(fast_options(t));
+    std::atomic<bool> stop_once{true};
+    std::atomic<bool> stopped{false};
+    std::atomic<bool> starting{false};
+    auto stopper = m.subscribe([&](const memory_event&) {
+      if (stop_once.exchange(false)) {
+        m.stop();
+        stopped = true;
+      }
+    });
+    // Holds the ending thread until start() is under way: the window in
+    // which start() used to say "monitor already started".
+    auto holder = m.subscribe([&](const memory_event&) {
+      if (!stopped) return;
+      while (!starting) std::this_thread::yield();
+    });
+    REQUIRE(m.start());
+    set_usage(t, 990 * MiB);
+    while (!stopped) std::this_thread::yield();  // a hang fails the run
+    starting = true;
+    auto again = m.start();
+    CHECK_MESSAGE(again, (again ? std::string() : again.error().message()));
+    m.stop();
+  }
+}
+
+TEST_CASE(
+    "monitor: dispatch() right after a callback stopped it waits for the "
+    "thread, then delivers") {
+  fixture_tree t;
+  layout(t);
+  auto o = fast_options(t);
+  o.sample_bound = 5ms;  // a sample is due at most 5 ms after the last
+  auto m = make(o);
+  std::atomic<bool> stop_once{true};
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> dispatching{false};
+  std::atomic<int> on_this_thread{0};
+  const auto me = std::this_thread::get_id();
+  auto stopper = m.subscribe([&](const memory_event&) {
+    if (std::this_thread::get_id() == me) ++on_this_thread;
+    if (stop_once.exchange(false)) {
+      m.stop();
+      stopped = true;
+    }
+  });
+  auto holder = m.subscribe([&](const memory_event&) {
+    if (std::this_thread::get_id() == me || !stopped) return;
+    while (!dispatching) std::this_thread::yield();
+  });
+  REQUIRE(m.start());
+  set_usage(t, 990 * MiB);
+  while (!stopped) std::this_thread::yield();
+  // Back to 100 MiB, and past sample_bound since the thread's last pass:
+  // the first dispatch() samples it and delivers the drop. (A wait of at
+  // least that long, never a judgement of time.)
+  set_usage(t, 100 * MiB);
+  std::this_thread::sleep_for(50ms);
+  dispatching = true;
+  const std::size_t called = m.dispatch();
+  CHECK(called > 0);
+  CHECK(on_this_thread > 0);
+}
+
+TEST_CASE("monitor: stop() and start() at once from two threads both return") {
+  fixture_tree t;
+  layout(t);
+  for (int round = 0; round < 20; ++round) {
+    auto m = make(fast_options(t));
+    REQUIRE(m.start());
+    std::thread stopper([&] { m.stop(); });
+    std::thread starter([&] { (void)m.start(); });
+    stopper.join();  // a hang fails the run
+    starter.join();
+    m.stop();  // whichever won, this ends it
+    CHECK(m.start());
+    m.stop();
+  }
+}
+
+TEST_CASE("monitor: stop() while another thread dispatches returns") {
+  fixture_tree t;
+  layout(t);
+  auto m = make(fast_options(t));
+  std::atomic<bool> done{false};
+  std::atomic<int> calls{0};
+  auto sub = m.subscribe([&](const memory_event&) { ++calls; });
+  std::thread dispatcher([&] {
+    while (!done) {
+      pollfd p{m.fd(), POLLIN, 0};
+      ::poll(&p, 1, 5);
+      m.dispatch();
+    }
+  });
+  set_usage(t, 990 * MiB);
+  for (int i = 0; i < 200; ++i) {
+    m.stop();  // nothing to join: it returns
+    if (i % 50 == 0) {
+      // A started thread meanwhile: the dispatcher's calls return 0, and
+      // stop() joins it.
+      if (m.start()) m.stop();
+    }
+  }
+  // The dispatcher still delivers (a hang fails the run).
+  while (calls == 0) std::this_thread::yield();
+  done = true;
+  dispatcher.join();
+  CHECK(calls > 0);
+}
+
+// The descriptors an epoll set holds, as /proc/self/fdinfo lists them.
+static std::vector<std::string> epoll_entries(int epfd) {
+  std::vector<std::string> out;
+  const std::string text =
+      read_whole_or_empty("/proc/self/fdinfo/" + std::to_string(epfd));
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    const std::string line = text.substr(at, nl - at);
+    if (line.rfind("tfd:", 0) == 0) out.push_back(line);
+    at = nl + 1;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE(
+    "monitor: a forked child never changes the parent's epoll set, with or "
+    "without forget_after_fork()") {
+  fixture_tree t;
+  layout(t);
+  for (const bool forget : {true, false}) {
+    for (const bool started : {false, true}) {
+      CAPTURE(forget);
+      CAPTURE(started);
+      set_usage(t, 100 * MiB);
+      std::optional<monitor> m(make(fast_options(t)));
+      std::atomic<int> calls{0};
+      auto sub = m->subscribe([&](const memory_event&) { ++calls; });
+      const int epfd = m->fd();
+      const auto before = epoll_entries(epfd);
+      REQUIRE_FALSE(before.empty());
+      if (started) REQUIRE(m->start());
+      const pid_t child = ::fork();
+      if (child == 0) {
+        // The child: forgets the monitor (or not), then destroys it: no
+        // join of the parent's thread, nothing taken out of the set.
+        if (forget) m->forget_after_fork();
+        m->stop();
+        if (m->dispatch() != 0 || m->start()) ::_exit(2);
+        m.reset();
+        ::_exit(0);
+      }
+      int status = 0;
+      REQUIRE(::waitpid(child, &status, 0) == child);
+      CHECK(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 0);
+      CHECK(epoll_entries(epfd) == before);
+      m->stop();
+      // The parent's monitor still works.
+      const int was = calls;
+      set_usage(t, 990 * MiB);
+      CHECK(pump_until(*m, [&] { return calls > was; }));
+    }
+  }
+}
+
+TEST_CASE(
+    "monitor: destroyed, it takes every descriptor out of its epoll set "
+    "first") {
+  // A second holder of the epoll set and of each descriptor in it (a
+  // forked child would be one): whatever is still registered when the
+  // monitor's copies close stays in the set.
+  fixture_tree t;
+  layout(t);
+  std::optional<monitor> m(make(fast_options(t)));
+  REQUIRE(m->start());
+  m->stop();
+  const int epfd = ::dup(m->fd());
+  REQUIRE(epfd >= 0);
+  std::vector<int> copies;
+  for (const auto& line : epoll_entries(epfd)) {
+    const int fd = std::atoi(line.c_str() + 4);
+    copies.push_back(::dup(fd));
+  }
+  REQUIRE_FALSE(copies.empty());
+  m.reset();
+  const auto left = epoll_entries(epfd);
+  CHECK_MESSAGE(left.empty(), "left in the set: " << left.size());
+  for (const int fd : copies) ::close(fd);
+  ::close(epfd);
 }

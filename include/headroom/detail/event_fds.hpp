@@ -213,23 +213,42 @@ inline result<systemd_watch> open_systemd_watch(const std::string& path,
   w.path = path;
   if (S_ISREG(st.st_mode)) {
     // Only a kernel PSI file takes the payload: a regular file elsewhere
-    // (say /etc/passwd) is refused before anything is written. Checked on
-    // the opened descriptor, by its file system, not by its name.
+    // (say /etc/passwd) is refused before it is even opened for writing.
+    // Checked on an opened descriptor, by its file system, not by its
+    // name: first one opened for reading, then the one written to (the
+    // path may have been swapped in between).
     w.type = systemd_watch::kind::psi_file;
-    w.fd.reset(HEADROOM_SYSCALL(open)(
-        path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
-    struct statfs fs {};
-    if (w.fd && (HEADROOM_SYSCALL(fstatfs)(w.fd.get(), &fs) != 0 ||
-                 !is_psi_file_system(fs.f_type))) {
+    const auto on_psi_fs = [](int fd) {
+      struct statfs fs {};
+      return HEADROOM_SYSCALL(fstatfs)(fd, &fs) == 0 &&
+             is_psi_file_system(fs.f_type);
+    };
+    const auto not_psi = [&path] {
       return result<systemd_watch>(
           errc::not_supported,
           path + ": a regular file that is not a PSI file");
+    };
+    {
+      unique_fd probe(HEADROOM_SYSCALL(open)(
+          path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+      if (!probe) return errno_error(errno, path);
+      if (!on_psi_fs(probe.get())) return not_psi();
     }
+    w.fd.reset(HEADROOM_SYSCALL(open)(
+        path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+    if (w.fd && !on_psi_fs(w.fd.get())) return not_psi();
   } else if (S_ISFIFO(st.st_mode)) {
     // O_RDWR: the open neither blocks for a writer nor sees EOF without one.
     w.type = systemd_watch::kind::fifo;
     w.fd.reset(
         HEADROOM_SYSCALL(open)(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    // Still a FIFO once open: a regular file swapped in meanwhile is not
+    // written to.
+    struct stat opened {};
+    if (w.fd && (HEADROOM_SYSCALL(fstat)(w.fd.get(), &opened) != 0 ||
+                 !S_ISFIFO(opened.st_mode)))
+      return result<systemd_watch>(errc::not_supported,
+                                   path + ": no longer a FIFO once opened");
   } else if (S_ISSOCK(st.st_mode)) {
     w.type = systemd_watch::kind::socket;
     w.fd.reset(HEADROOM_SYSCALL(socket)(

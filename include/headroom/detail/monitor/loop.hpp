@@ -35,6 +35,7 @@
 
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 namespace headroom::detail {
 
@@ -51,8 +52,11 @@ class monitor_loop {
   monitor_loop& operator=(const monitor_loop&) = delete;
 
   // Destroying the monitor from inside one of its own callbacks is not
-  // allowed (the thread would outlive it).
+  // allowed (the thread would outlive it). Every descriptor leaves the
+  // epoll set before it is closed: a forked child holding copies of the
+  // set would otherwise keep entries for them.
   ~monitor_loop() {
+    if (forked()) forget_after_fork();  // the parent's, not this process's
     stop();
     if (thread_.joinable()) {
       if (thread_.get_id() == std::this_thread::get_id()) {
@@ -62,9 +66,12 @@ class monitor_loop {
       }
     }
     unwatch_all();
+    unwatch(timer_.get());
+    unwatch(wake_.get());
   }
 
   result<void> init() {
+    owner_ = HEADROOM_SYSCALL(getpid)();
     epoll_.reset(HEADROOM_SYSCALL(epoll_create1)(EPOLL_CLOEXEC));
     if (!epoll_) return errno_error(errno, "epoll_create1");
     auto t = make_timerfd();
@@ -93,7 +100,14 @@ class monitor_loop {
     // (try_lock from the thread that holds it would be undefined.)
     if (dispatching_.load() == std::this_thread::get_id()) return 0;
     std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
-    if (!loop.owns_lock() || running_.load() || !epoll_) return 0;
+    if (!loop.owns_lock() || !epoll_ || forked()) return 0;
+    // Stopped from one of its callbacks, the thread is ending: wait for
+    // it, then this thread dispatches (from that callback itself: not).
+    if (running_.load() && stopping_.load() &&
+        thread_id_.load() != std::this_thread::get_id()) {
+      join_thread();
+    }
+    if (running_.load()) return 0;
     struct mark {  // cleared however run_once() ends
       std::atomic<std::thread::id>& who;
       ~mark() { who.store(std::thread::id()); }
@@ -103,7 +117,7 @@ class monitor_loop {
   }
 
   result<void> start() {
-    if (!epoll_) {
+    if (!epoll_ || forked()) {
       return result<void>(make_error(make_error_code(errc::not_supported),
                                      "monitor forgotten after fork"));
     }
@@ -113,17 +127,22 @@ class monitor_loop {
           make_error(std::make_error_code(std::errc::device_or_resource_busy),
                      "start() from inside dispatch()"));
     }
-    // From a callback on the monitor's own thread: it runs already (and a
-    // stop() joining it may hold the lock).
+    // From a callback on the monitor's own thread: it runs already, or it
+    // is ending after a stop() (and a stop() joining it may hold the lock).
     if (thread_id_.load() == std::this_thread::get_id() && running_.load()) {
-      return result<void>(
-          make_error(std::make_error_code(std::errc::device_or_resource_busy),
-                     "monitor already started"));
+      return result<void>(make_error(
+          std::make_error_code(std::errc::device_or_resource_busy),
+          stopping_.load() ? "start() from a callback of a stopping monitor: "
+                             "start it again from another thread"
+                           : "monitor already started"));
     }
     // A dispatch() on another thread finishes first (it does not block).
     std::lock_guard<std::mutex> loop(loop_mu_);
     bool expected = false;
-    if (thread_.joinable() && !running_.load()) thread_.join();
+    // A thread that has ended, or is ending after stop() from one of its
+    // callbacks, is joined first (it never takes loop_mu_).
+    if (thread_.joinable() && (!running_.load() || stopping_.load()))
+      join_thread();
     if (!running_.compare_exchange_strong(expected, true)) {
       return result<void>(
           make_error(std::make_error_code(std::errc::device_or_resource_busy),
@@ -131,6 +150,9 @@ class monitor_loop {
     }
     stopping_.store(false);
     thread_ = std::thread([this] {
+      // Before any callback: one that calls stop() must see it is on the
+      // monitor's own thread (it must not join itself).
+      thread_id_.store(std::this_thread::get_id());
       // Named for ps, top and debuggers (15 characters at most).
       pthread_setname_np(pthread_self(), "headroom");
       while (!stopping_.load()) run_once(-1);
@@ -138,7 +160,6 @@ class monitor_loop {
       // dispatch or start again (start() joins what is left).
       running_.store(false);
     });
-    thread_id_.store(thread_.get_id());
     return {};
   }
 
@@ -146,15 +167,17 @@ class monitor_loop {
   // the loop to end after that callback. Several threads may stop at once:
   // one joins, the others wait for it.
   void stop() {
-    if (!running_.load()) return;
-    stopping_.store(true);
-    std::uint64_t one = 1;
-    (void)!HEADROOM_SYSCALL(write)(wake_.get(), &one, sizeof one);
+    if (forked() || !running_.load()) return;
+    request_stop();
     if (thread_id_.load() == std::this_thread::get_id()) return;
     // The thread never takes loop_mu_; start() does, so thread_ is not
-    // replaced meanwhile.
+    // replaced meanwhile. A start() that ran between the request above and
+    // this lock has launched a new thread: that one is asked too.
     std::lock_guard<std::mutex> loop(loop_mu_);
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      request_stop();
+      join_thread();
+    }
     running_.store(false);
   }
 
@@ -163,6 +186,7 @@ class monitor_loop {
   // joining it. The parent's monitor is not affected: nothing is taken out
   // of the epoll set, which the child shares with the parent.
   void forget_after_fork() noexcept {
+    owner_ = 0;  // whatever the pid, this process's monitor is inert now
     sources_.clear();
     psi_read_ = kept_file{};
     epoll_.reset();
@@ -203,6 +227,23 @@ class monitor_loop {
     return (static_cast<std::uint64_t>(source) + 1) << 32 | fd;
   }
 
+  // In a forked child that has not called forget_after_fork(): the thread,
+  // the lock and the epoll set are the parent's.
+  bool forked() const noexcept { return owner_ != HEADROOM_SYSCALL(getpid)(); }
+
+  void request_stop() {
+    stopping_.store(true);
+    std::uint64_t one = 1;
+    (void)!HEADROOM_SYSCALL(write)(wake_.get(), &one, sizeof one);
+  }
+
+  // Under loop_mu_, from another thread than the monitor's.
+  void join_thread() {
+    thread_.join();
+    thread_id_.store(std::thread::id());
+    running_.store(false);
+  }
+
   bool watch(int fd, std::uint32_t events, std::uint64_t key) {
     epoll_event ev{};
     ev.events = events;
@@ -219,13 +260,13 @@ class monitor_loop {
 
   // Out of the epoll set before closing: a forked child holding copies of
   // the descriptors would otherwise keep the entries alive.
+  void unwatch(int fd) {
+    if (fd >= 0 && epoll_)
+      (void)HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL, fd,
+                                        nullptr);
+  }
   void unwatch_source(monitor_source& s) {
-    for (auto& f : s.fds) {
-      if (f.fd && epoll_) {
-        (void)HEADROOM_SYSCALL(epoll_ctl)(epoll_.get(), EPOLL_CTL_DEL,
-                                          f.fd.get(), nullptr);
-      }
-    }
+    for (auto& f : s.fds) unwatch(f.fd.get());
   }
   void unwatch_all() {
     for (auto& s : sources_) unwatch_source(s);
@@ -694,6 +735,7 @@ class monitor_loop {
   std::atomic<std::thread::id> thread_id_{};
   std::mutex loop_mu_;
   std::atomic<std::thread::id> dispatching_{};
+  pid_t owner_ = 0;  // the process that created it (0: forgotten)
 };
 
 }  // namespace headroom::detail

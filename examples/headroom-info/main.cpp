@@ -10,7 +10,8 @@
 //   headroom-info --exec [--runtime RUNTIME...] [--override] -- COMMAND [ARGS]
 //
 // Exits 0 whenever it could report ("no limit" included); otherwise prints
-// one line on stderr and exits 1 (2 for bad arguments).
+// one line on stderr and exits 1 (2 for bad arguments). --watch --pid N
+// exits 3 when process N ends.
 #include <headroom/export.hpp>
 #include <headroom/headroom.hpp>
 
@@ -61,7 +62,8 @@ const char* const usage_text =
     "  --pid N        report on process N instead of this one\n"
     "  --capture DIR  copy every file read into DIR; --root DIR replays it\n"
     "  --watch        stream pressure, oom_kill and limit_changed events (one\n"
-    "                 per line; JSON lines with --json) until interrupted\n"
+    "                 per line; JSON lines with --json) until interrupted;\n"
+    "                 with --pid N, exits 3 once process N has ended\n"
     "  --interval MS  with --watch: how often the limit and cgroup are\n"
     "                 re-checked, and usage sampled far from the edges (1000)\n"
     "  --record DIR   with --watch: keep the last 2 minutes of samples and\n"

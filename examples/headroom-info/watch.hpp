@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // headroom-info --watch: runs a pressure monitor and prints every event as a
-// line (or a JSON object per line with --json) until SIGINT or SIGTERM.
+// line (or a JSON object per line with --json) until SIGINT or SIGTERM,
+// or with --pid N until process N ends (exit code 3, exit_process_gone).
 // The first line lists the sources and says which are active.
 #pragma once
 
@@ -12,7 +13,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +25,53 @@
 #include <string>
 
 namespace headroom_info {
+
+// --watch --pid N: process N has ended (its cgroup is no longer its).
+constexpr int exit_process_gone = 3;
+
+// The process --watch --pid follows. On the live system a pidfd, readable
+// once the process has ended (zombie included) and immune to its number
+// being reused; in a captured tree, or where pidfd_open is missing,
+// ROOT/proc/N is looked for at every re-check interval.
+class watched_process {
+ public:
+  explicit watched_process(const headroom::options& opt) : pid_(opt.pid) {
+    if (!pid_) return;
+    const bool live = opt.root.empty() || opt.root == "/";
+    proc_ = (live ? std::string() : opt.root) + "/proc/" + std::to_string(pid_);
+#ifdef SYS_pidfd_open
+    if (live) {
+      fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+      if (fd_ < 0 && errno == ESRCH) ended_ = true;
+    }
+#endif
+  }
+  ~watched_process() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  watched_process(const watched_process&) = delete;
+  watched_process& operator=(const watched_process&) = delete;
+
+  int pid() const noexcept { return pid_; }
+  int fd() const noexcept { return fd_; }  // -1: checked by polling
+  bool polled() const noexcept { return pid_ && fd_ < 0; }
+
+  // readable: the pidfd said so.
+  bool ended(bool readable) {
+    if (!pid_) return false;
+    if (ended_ || readable) return ended_ = true;
+    if (fd_ >= 0) return false;
+    struct stat st {};
+    ended_ = ::stat(proc_.c_str(), &st) != 0 && errno == ENOENT;
+    return ended_;
+  }
+
+ private:
+  int pid_ = 0;
+  int fd_ = -1;
+  bool ended_ = false;
+  std::string proc_;
+};
 
 inline std::string optional_bytes(const std::optional<std::uint64_t>& v) {
   return v ? headroom::format_bytes(*v) : std::string("?");
@@ -109,12 +161,16 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
   return out;
 }
 
-// Runs until SIGINT/SIGTERM. Returns the exit code. With `record_dir`, a
-// recorder keeps the recent samples and writes them there on critical and
-// on oom_kill (each record's path, or why it failed, goes to stderr).
+// Runs until SIGINT/SIGTERM, or until process --pid N ends. Returns the
+// exit code. With `record_dir`, a recorder keeps the recent samples and
+// writes them there on critical and on oom_kill (each record's path, or why
+// it failed, goes to stderr).
 inline int watch(const headroom::options& opt, bool json,
                  std::chrono::milliseconds interval,
                  const std::string& record_dir = {}) {
+  // Opened before the monitor reads anything of N's: what it watches is
+  // that process, not whichever is given its number later.
+  watched_process target(opt);
   // The signals arrive as readable data on a signalfd, next to the monitor.
   sigset_t stop;
   sigemptyset(&stop);
@@ -172,14 +228,25 @@ inline int watch(const headroom::options& opt, bool json,
   });
   std::fputs(sources_text(*m, json).c_str(), stdout);
   std::fflush(stdout);
+  int code = 0;
   for (;;) {
-    pollfd fds[2] = {{m->fd(), POLLIN, 0}, {sfd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+    pollfd fds[3] = {
+        {m->fd(), POLLIN, 0}, {sfd, POLLIN, 0}, {target.fd(), POLLIN, 0}};
+    const int timeout =
+        target.polled() ? static_cast<int>(interval.count()) : -1;
+    if (::poll(fds, 3, timeout) < 0) continue;  // EINTR
     if (fds[1].revents) break;
     if (fds[0].revents) m->dispatch();
+    if (target.ended(fds[2].revents != 0)) {
+      std::fprintf(stderr,
+                   "headroom-info: process %d has ended; stopped watching\n",
+                   target.pid());
+      code = exit_process_gone;
+      break;
+    }
   }
   ::close(sfd);
-  return 0;
+  return code;
 }
 
 }  // namespace headroom_info

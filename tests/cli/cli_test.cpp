@@ -725,6 +725,28 @@ TEST_CASE("--watch --record: the samples before critical, as JSON lines") {
   CHECK(info({"--record", "."}).code == 2);
 }
 
+TEST_CASE("--watch --pid N: exits 3 once process N has ended") {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--pid",
+             std::to_string(child)});
+  auto first = w.line(5000);
+  REQUIRE(first);  // watching N
+  auto sources = json_reader::parse(*first);
+  REQUIRE(sources);
+  CHECK(str(*sources, "kind") == "sources");
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  // Before, it watched on in silence: a hang, ended by the guard.
+  const auto r = w.wait_for(10000);
+  REQUIRE_MESSAGE(r, "--watch went on after process " << child << " ended");
+  CHECK(r->exited);
+  CHECK(r->code == 3);
+}
+
 TEST_CASE("--watch: bad combinations are usage errors") {
   CHECK(info({"--watch", "--format", "prometheus"}).code == 2);
   CHECK(info({"--watch", "--interval", "0"}).code == 2);

@@ -121,6 +121,24 @@ class spawned {
 
   void signal(int sig) { ::kill(pid_, sig); }
 
+  // The exit, if it comes within timeout_ms (a guard against a hang, not
+  // a judgement of time); nothing otherwise.
+  std::optional<run_result> wait_for(int timeout_ms) {
+    for (int waited = 0;; waited += 10) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        run_result out;
+        out.exited = WIFEXITED(status);
+        out.code = out.exited ? WEXITSTATUS(status) : WTERMSIG(status);
+        return out;
+      }
+      if (waited >= timeout_ms) return std::nullopt;
+      ::usleep(10000);
+    }
+  }
+
   // Waits for the exit; the run_result's exited/code fields.
   run_result wait() {
     run_result r;

@@ -53,6 +53,8 @@ enum class errc {
   disabled,           // turned off by configuration (HEADROOM_DETECT=off)
   not_visible,        // the process's cgroup is not visible: no mount maps its
                       // path, and no directory lists the process
+  not_regular_file,   // not a regular file or directory: a FIFO, socket or
+                      // device where a kernel file was expected
 };
 
 namespace detail {
@@ -73,6 +75,8 @@ class category_impl final : public std::error_category {
         return "turned off by configuration";
       case errc::not_visible:
         return "the process's cgroup is not visible here";
+      case errc::not_regular_file:
+        return "not a regular file (a FIFO, socket or device), not read";
     }
     return "unknown headroom error";
   }

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -64,7 +66,9 @@ enum class call {
   stat,
   lstat,
   fstatfs,
-  count_  // number of kinds
+  fstat,
+  openat2,  // the library's syscall(SYS_openat2, ...)
+  count_    // number of kinds
 };
 
 // What to do to the matching calls.
@@ -520,6 +524,91 @@ inline int epoll_wait(int epfd, epoll_event* evs, int max, int timeout) {
     if (!merged && n < max) evs[n++] = e;
   }
   return n;
+}
+
+// openat and openat2 count as opens: a fault armed for open matches them
+// by the directory's path joined with the name, so a tree read through a
+// root directory descriptor is faulted like one read by path.
+namespace detail {
+inline std::string joined(int dirfd, const char* path) {
+  if (path[0] == '/') return path;
+  std::string p = info_of(dirfd).path;
+  if (std::string(path) == ".") return p;
+  return p + "/" + path;
+}
+}  // namespace detail
+
+inline int openat(int dirfd, const char* path, int flags, mode_t mode = 0) {
+  detail::count(call::open);
+  const std::string full = detail::joined(dirfd, path);
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if (auto f = detail::take(call::open, full, writable, -1)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  const int fd = ::openat(dirfd, path, flags, mode);
+  detail::keep_errno k;
+  if (fd >= 0) detail::note_fd(fd, full, flags);
+  return fd;
+}
+
+inline ssize_t readlinkat(int dirfd, const char* path, char* buf,
+                          std::size_t n) {
+  return ::readlinkat(dirfd, path, buf, n);
+}
+
+inline int fstat(int fd, struct stat* out) {
+  detail::count(call::fstat);
+  const fd_info i = detail::info_of(fd);
+  if (auto f = detail::take(call::fstat, i.path, i.writable(), fd)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  return ::fstat(fd, out);
+}
+
+// The library calls syscall() only for openat2 (dirfd, path, how, size).
+// A fault armed for openat2 (ENOSYS: a kernel without it) fails it; one
+// armed for open fails it as it would an open of the joined path.
+inline long syscall(long number, ...) {
+  if (number != SYS_openat2) {
+    errno = ENOSYS;
+    return -1;
+  }
+  va_list ap;
+  va_start(ap, number);
+  const int dirfd = va_arg(ap, int);
+  const char* path = va_arg(ap, const char*);
+  void* how = va_arg(ap, void*);
+  const std::size_t size = va_arg(ap, std::size_t);
+  va_end(ap);
+  detail::count(call::openat2);
+  const std::string full = detail::joined(dirfd, path);
+  std::uint64_t flags = 0;
+  std::memcpy(&flags, how, sizeof flags);
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if (auto f = detail::take(call::openat2, full, writable, -1)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  detail::count(call::open);
+  if (auto f = detail::take(call::open, full, writable, -1)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  const long fd = ::syscall(SYS_openat2, dirfd, path, how, size);
+  detail::keep_errno k;
+  if (fd >= 0)
+    detail::note_fd(static_cast<int>(fd), full, static_cast<int>(flags));
+  return fd;
 }
 
 inline int stat(const char* path, struct stat* out) {

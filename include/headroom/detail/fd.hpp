@@ -27,7 +27,11 @@
 #if HEADROOM_HAVE_LINUX
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdint>
+#include <vector>
 #endif
 
 // Every system call headroom makes is written HEADROOM_SYSCALL(name)(...),
@@ -119,26 +123,200 @@ inline result<std::string_view> pread_all(int fd, char* buf, std::size_t cap,
 #endif
 }
 
-// Reads a whole file of any size (cold path: mountinfo, /proc/<pid>/cgroup).
-inline result<std::string> read_whole(const std::string& path) {
-  auto fd = open_read(path);
-  if (!fd) return std::move(fd).error();
+// The most a file read whole may hold: 16 MiB. The largest such file is
+// mountinfo, whose lines are about 100 bytes on a plain system and reach
+// 1-2 KiB with overlay options; 16 MiB holds 10,000 mounts at 1.6 KiB
+// each. A larger file is malformed, not a reason to read on (a captured
+// tree can hold anything).
+inline constexpr std::size_t max_file_bytes = std::size_t{16} << 20;
+
+// Reads an open file whole, at most max_file_bytes (more is malformed).
+inline result<std::string> read_open(int fd, const std::string& path) {
 #if HEADROOM_HAVE_LINUX
   std::string out;
   char chunk[4096];
   for (;;) {
-    const ssize_t n = HEADROOM_SYSCALL(read)(fd->get(), chunk, sizeof chunk);
+    const ssize_t n = HEADROOM_SYSCALL(read)(fd, chunk, sizeof chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno_error(errno, path);
     }
     if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_file_bytes)
+      return result<std::string>(errc::malformed, path);
     out.append(chunk, static_cast<std::size_t>(n));
   }
   return out;
 #else
+  (void)fd;
   return result<std::string>(errc::not_supported, path);
 #endif
+}
+
+#if HEADROOM_HAVE_LINUX
+// Only regular files and directories are read: a FIFO would block, a
+// device could be endless (/dev/zero) or have effects, a socket has no
+// content. One fstat on an open descriptor; the open itself is
+// O_NONBLOCK, so a FIFO never blocks it.
+inline result<unique_fd> checked_kind(unique_fd fd, const std::string& path) {
+  struct stat st {};
+  if (HEADROOM_SYSCALL(fstat)(fd.get(), &st) != 0)
+    return errno_error(errno, path);
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    return result<unique_fd>(errc::not_regular_file, path);
+  return fd;
+}
+#endif
+
+// Opens `path` to be read: open_read, then refused unless it is a regular
+// file or a directory (errc::not_regular_file), without blocking.
+inline result<unique_fd> open_file(const std::string& path) {
+#if HEADROOM_HAVE_LINUX
+  int fd;
+  do {
+    fd = HEADROOM_SYSCALL(open)(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY |
+                                                  O_NOFOLLOW | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno_error(errno, path);
+  return checked_kind(unique_fd(fd), path);
+#else
+  return result<unique_fd>(errc::not_supported, path);
+#endif
+}
+
+#if HEADROOM_HAVE_LINUX
+#ifndef SYS_openat2
+#define HEADROOM_SYS_OPENAT2 437  // the same number on every architecture
+#else
+#define HEADROOM_SYS_OPENAT2 SYS_openat2
+#endif
+
+// struct open_how of <linux/openat2.h>, which older headers lack.
+struct open_how_v0 {
+  std::uint64_t flags;
+  std::uint64_t mode;
+  std::uint64_t resolve;
+};
+inline constexpr std::uint64_t resolve_no_magiclinks = 0x02;
+inline constexpr std::uint64_t resolve_in_root = 0x10;
+
+// The fallback where openat2 is missing (ENOSYS: before Linux 5.6, or a
+// seccomp filter that does not know it): resolves `rel` below `root_fd`
+// component by component, each opened with O_NOFOLLOW relative to the
+// directory before it. A symlink on the way is read and resolved within
+// the root, as RESOLVE_IN_ROOT does: an absolute target starts again at
+// the root, ".." never goes above it. The last component must not be a
+// symlink (ELOOP, as O_NOFOLLOW).
+inline int open_walking(int root_fd, std::string_view rel, int flags) {
+  std::vector<std::string> todo;  // components still to resolve, reversed
+  const auto push_path = [&todo](std::string_view p) {
+    std::vector<std::string> parts;
+    std::size_t at = 0;
+    while (at <= p.size()) {
+      std::size_t end = p.find('/', at);
+      if (end == std::string_view::npos) end = p.size();
+      if (end > at) parts.emplace_back(p.substr(at, end - at));
+      at = end + 1;
+    }
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  push_path(rel);
+  std::vector<unique_fd> dirs;  // below the root; the root is root_fd
+  const auto top = [&]() { return dirs.empty() ? root_fd : dirs.back().get(); };
+  int links = 0;
+  while (!todo.empty()) {
+    const std::string name = std::move(todo.back());
+    todo.pop_back();
+    if (name == ".") continue;
+    if (name == "..") {
+      if (!dirs.empty()) dirs.pop_back();
+      continue;
+    }
+    if (todo.empty()) {
+      return HEADROOM_SYSCALL(openat)(top(), name.c_str(), flags | O_NOFOLLOW,
+                                      0);
+    }
+    unique_fd next(HEADROOM_SYSCALL(openat)(
+        top(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0));
+    if (!next) return -1;
+    struct stat st {};
+    if (HEADROOM_SYSCALL(fstat)(next.get(), &st) != 0) return -1;
+    if (S_ISDIR(st.st_mode)) {
+      dirs.push_back(std::move(next));
+      continue;
+    }
+    if (!S_ISLNK(st.st_mode)) {
+      errno = ENOTDIR;
+      return -1;
+    }
+    if (++links > 40) {  // the kernel's own limit
+      errno = ELOOP;
+      return -1;
+    }
+    char target[4096];
+    const ssize_t n = HEADROOM_SYSCALL(readlinkat)(top(), name.c_str(), target,
+                                                   sizeof target);
+    if (n < 0) return -1;
+    if (static_cast<std::size_t>(n) >= sizeof target) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    const std::string_view t(target, static_cast<std::size_t>(n));
+    if (!t.empty() && t.front() == '/') dirs.clear();
+    push_path(t);
+  }
+  // `rel` named the root itself, or a directory reached through "..".
+  return HEADROOM_SYSCALL(openat)(top(), ".", flags, 0);
+}
+#endif
+
+// Opens `rel` (a path inside `root`, '/' or not) as open_file does, never
+// leaving `root`: a symlink on the way, absolute or with "..", resolves
+// within the root as if it were "/" (openat2 RESOLVE_IN_ROOT, or the same
+// walk by hand where the kernel lacks openat2). Errors name root + rel.
+inline result<unique_fd> open_file_in(const std::string& root,
+                                      std::string_view rel, int extra = 0) {
+  std::string path = root;
+  if (rel.empty() || rel.front() != '/') path += '/';
+  path += rel;
+#if HEADROOM_HAVE_LINUX
+  const char* root_c = root.empty() ? "/" : root.c_str();
+  int rfd;
+  do {
+    rfd = HEADROOM_SYSCALL(open)(root_c, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } while (rfd < 0 && errno == EINTR);
+  if (rfd < 0) return errno_error(errno, root_c);
+  const unique_fd root_fd(rfd);
+  const int flags =
+      O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | extra;
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  const std::string rel_s = rel.empty() ? std::string(".") : std::string(rel);
+  open_how_v0 how{static_cast<std::uint64_t>(flags), 0,
+                  resolve_in_root | resolve_no_magiclinks};
+  long fd;
+  do {
+    fd = HEADROOM_SYSCALL(syscall)(HEADROOM_SYS_OPENAT2, root_fd.get(),
+                                   rel_s.c_str(), &how, sizeof how);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+    do {
+      fd = open_walking(root_fd.get(), rel_s, flags);
+    } while (fd < 0 && errno == EINTR);
+  }
+  if (fd < 0) return errno_error(errno, path);
+  return checked_kind(unique_fd(static_cast<int>(fd)), path);
+#else
+  (void)extra;
+  return result<unique_fd>(errc::not_supported, path);
+#endif
+}
+
+// Reads a whole file of any size up to max_file_bytes (cold path:
+// mountinfo, /proc/<pid>/cgroup); a FIFO, socket or device is refused.
+inline result<std::string> read_whole(const std::string& path) {
+  auto fd = open_file(path);
+  if (!fd) return std::move(fd).error();
+  return read_open(fd->get(), path);
 }
 
 // A file kept open for repeated reads, with its path for error messages.
@@ -158,9 +336,9 @@ struct kept_file {
   }
 };
 
-inline kept_file keep_open(std::string path) {
+// Keeps `fd` (opened from `path`, or why it could not be).
+inline kept_file keep_opened(result<unique_fd> fd, std::string path) {
   kept_file f;
-  auto fd = open_read(path);
   if (fd) {
     f.fd = std::move(*fd);
   } else {
@@ -168,6 +346,11 @@ inline kept_file keep_open(std::string path) {
   }
   f.path = std::move(path);
   return f;
+}
+
+inline kept_file keep_open(std::string path) {
+  auto fd = open_file(path);
+  return keep_opened(std::move(fd), std::move(path));
 }
 
 // Reads a kept file into buf. A file that could not be opened returns the

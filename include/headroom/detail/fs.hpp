@@ -77,7 +77,7 @@ class file_system {
       return read_proc("mountinfo");
     const std::string real = root_ + "/proc/self/mountinfo";
     note_read("/proc/self/mountinfo", real);
-    return read_whole(real);
+    return read_real(real);
   }
 
   // The inspected process's pid as the reader's pid namespace numbers it
@@ -115,9 +115,13 @@ class file_system {
     std::vector<std::string> out;
 #if HEADROOM_HAVE_LINUX
     const std::string real = real_path(dir);
-    const int fd = HEADROOM_SYSCALL(open)(
-        real.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
-    if (fd < 0) return out;
+    auto opened = root_.empty()
+                      ? result<unique_fd>(unique_fd(HEADROOM_SYSCALL(open)(
+                            real.c_str(),
+                            O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW)))
+                      : open_real(real, O_DIRECTORY);
+    if (!opened || !*opened) return out;
+    const int fd = opened->release();
     DIR* d = ::fdopendir(fd);
     if (d == nullptr) {
       HEADROOM_SYSCALL(close)(fd);
@@ -162,21 +166,42 @@ class file_system {
   result<std::string> read_proc(std::string_view name) const {
     const std::string real = proc_path(name);
     note_read("/proc/self/" + std::string(name), real);
-    return read_whole(real);
+    return read_real(real);
   }
 
   // Reads a logical path whole.
   result<std::string> read(std::string_view logical) const {
     const std::string real = real_path(logical);
     note_read(logical, real);
-    return read_whole(real);
+    return read_real(real);
   }
 
   // Opens a logical path to be kept and re-read.
   kept_file keep(std::string_view logical) const {
     std::string real = real_path(logical);
     note_read(logical, real);
-    return keep_open(std::move(real));
+    auto fd = open_real(real);
+    return keep_opened(std::move(fd), std::move(real));
+  }
+
+  // Opens a real path (one real_path or proc_path made). Under a root
+  // prefix, resolved within the root: a symlink in a captured tree, even
+  // an absolute one or one with "..", never leads a read outside it. A
+  // FIFO, socket or device is refused either way.
+  result<unique_fd> open_real(const std::string& real, int extra = 0) const {
+    if (root_.empty()) {
+      if (extra == 0) return open_file(real);
+      return open_file_in("", real, extra);
+    }
+    return open_file_in(root_, std::string_view(real).substr(root_.size()),
+                        extra);
+  }
+
+  // Reads a real path whole (at most max_file_bytes), as open_real opens.
+  result<std::string> read_real(const std::string& real) const {
+    auto fd = open_real(real);
+    if (!fd) return std::move(fd).error();
+    return read_open(fd->get(), real);
   }
 
   // True when a directory between `mount_point` (excluded) and `dir`

@@ -764,9 +764,14 @@ class memory_reader {
       s.usage = m.error();
       s.working_set = m.error();
     } else {
-      s.usage = m->total - m->free;
+      // parse_meminfo refuses MemFree or MemAvailable above MemTotal.
+      const std::uint64_t used = m->total - m->free;
+      s.usage = used;
       if (m->available) {
-        s.working_set = m->total - std::min(*m->available, m->total);
+        // MemAvailable is below MemFree when the kernel keeps free pages in
+        // reserve (watermarks) and there is little cache: the working set
+        // is then clamped to the usage, which it never exceeds.
+        s.working_set = std::min(m->total - *m->available, used);
       } else {
         s.working_set = error(errc::not_supported, meminfo_.path);
       }

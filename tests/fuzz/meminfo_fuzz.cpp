@@ -59,9 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     if (key == "MemFree") free = bytes;
     if (key == "MemAvailable") available = bytes;
   }
-  // Accepted exactly when every line has the shape and MemTotal (non-zero)
-  // and MemFree are there; the values are the last ones given.
-  const bool expect_ok = lines_ok && total && *total != 0 && free;
+  // Accepted exactly when every line has the shape, MemTotal (non-zero)
+  // and MemFree are there, and neither MemFree nor MemAvailable is above
+  // MemTotal; the values are the last ones given.
+  const bool expect_ok = lines_ok && total && *total != 0 && free &&
+                         *free <= *total &&
+                         (!available || *available <= *total);
   HEADROOM_FUZZ_CHECK(m.has_value() == expect_ok);
   if (!m) {
     HEADROOM_FUZZ_CHECK(m.error().code == headroom::errc::malformed);

@@ -18,6 +18,9 @@ namespace headroom {
 // Format (Documentation/filesystems/proc.rst, "meminfo"): "Key:   value kB"
 // per line, values in KiB (a few counters, HugePages_*, have no unit).
 // MemTotal is required; MemAvailable exists since Linux 3.14.
+// MemFree or MemAvailable above MemTotal contradicts the file itself (the
+// kernel never reports more free than there is): malformed, rather than a
+// host-wide usage that wraps around.
 
 struct meminfo {
   std::uint64_t total = 0;                 // bytes
@@ -60,6 +63,8 @@ inline result<meminfo> parse_meminfo(std::string_view text) noexcept {
     }
   }
   if (!have_total || !have_free || m.total == 0) return errc::malformed;
+  if (m.free > m.total || (m.available && *m.available > m.total))
+    return errc::malformed;
   return m;
 }
 

@@ -31,6 +31,7 @@
 #include "detail/escape.hpp"       // terminal_escape, for printable()
 #include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
 #include "error.hpp"               // result, error
+#include "kubernetes.hpp"          // kubernetes_context, read_kubernetes
 #include "memory.hpp"              // memory_reader, memory_report
 
 namespace headroom {
@@ -42,8 +43,8 @@ using json_writer = detail::json_writer;
 
 class exporter;
 
-// One report of everything the fields show: the memory report and a cpu
-// snapshot, taken together.
+// One report of everything the fields show: the memory report, a cpu
+// snapshot and the Kubernetes context, taken together.
 struct export_report {
   // The exporter that read it (for its readers' paths); valid while that
   // exporter lives and is not moved.
@@ -52,6 +53,7 @@ struct export_report {
   memory_report memory;
   // cpu_reader::snapshot() (empty when the cpu reader failed to open).
   cpu_snapshot cpu;
+  kubernetes_context kubernetes;
 };
 
 // How a field's value is written.
@@ -62,6 +64,7 @@ enum class field_type {
   micros,   // microseconds, a counter; Prometheus writes seconds
   percent,  // a percentage, two decimals
   cpus,     // a fractional number of CPUs
+  integer,  // a signed integer (oom_score_adj), held in `real`
   text,     // a string (JSON only; Prometheus has it as labels)
   flag,     // true or false
   info,     // Prometheus only: the value 1, with labels saying where from
@@ -158,12 +161,14 @@ class exporter {
     return exporter(opt, std::move(*m), cpu_reader::open(opt));
   }
 
-  // Reads everything once (memory_reader::report(), cpu_reader::snapshot()).
+  // Reads everything once (memory_reader::report(), cpu_reader::snapshot(),
+  // read_kubernetes()).
   export_report read() const {
     export_report r;
     r.from = this;
     r.memory = memory_.report();
     if (cpu_) r.cpu = cpu_->snapshot();
+    r.kubernetes = read_kubernetes(memory_);
     return r;
   }
 

@@ -6,6 +6,7 @@
 #include "cpu.hpp"
 #include "discover.hpp"
 #include "error.hpp"
+#include "kubernetes.hpp"
 #include "memory.hpp"
 #include "parse.hpp"
 #include "policy.hpp"

@@ -18,6 +18,7 @@
 #include "../support/container_layouts.hpp"
 #include "../support/doctest.hpp"
 #include "../support/json.hpp"
+#include "../support/kubernetes_layouts.hpp"
 #include "../support/layouts.hpp"
 #include "../support/run.hpp"
 
@@ -112,6 +113,17 @@ const char* const contract[] = {
     "memory.headroom_is_bound",
     "cpu.path_mapping",
     "cpu.path_fallback",
+    "kubernetes.qos_class",
+    "kubernetes.qos_class_source",
+    "kubernetes.oom_score_adj",
+    "kubernetes.oom_score_adj_agrees",
+    "kubernetes.cgroup_driver",
+    "kubernetes.pod_uid",
+    "kubernetes.container_id",
+    "kubernetes.container_runtime",
+    "kubernetes.memory_request_bytes",
+    "kubernetes.memory_request_source",
+    "kubernetes.memory_request_estimate",
 };
 
 }  // namespace
@@ -144,6 +156,11 @@ TEST_CASE("--json: the contract on Kubernetes v2 (pod slice limit)") {
   CHECK(bytes(j, "memory.events.max") == 4);
   CHECK(str(j, "pressure.scope") == "cgroup");
   CHECK(field(j, "pressure.some.avg10").type == json::kind::number);
+  CHECK(str(j, "kubernetes.qos_class") == "Burstable");
+  CHECK(str(j, "kubernetes.pod_uid") == "1234");
+  CHECK(str(j, "kubernetes.container_id") == "abcd");
+  // A tree without oom_score_adj: null, not an error.
+  CHECK(field(j, "kubernetes.oom_score_adj").is_null());
   CHECK(field(j, "errors").items.empty());
 }
 
@@ -191,6 +208,31 @@ TEST_CASE("the human report: sizes and where they came from") {
   CHECK(r.out.find("v1: memory controller on cgroup v1") != std::string::npos);
   CHECK(r.out.find("below_mount_root") != std::string::npos);
   CHECK(r.out.find("176.0 MiB") != std::string::npos);  // headroom
+}
+
+TEST_CASE("the human report and JSON name the pod, its class and request") {
+  for (const pod_row& row : pod_rows()) {
+    CAPTURE(row.name);
+    fixture_tree t;
+    write_pod(t, row);
+    const auto h = info({"--root", t.root()});
+    REQUIRE(h.code == 0);
+    const std::string name = row.name;
+    const char* qos =
+        name.find("guaranteed") != std::string::npos  ? "Guaranteed"
+        : name.find("burstable") != std::string::npos ? "Burstable"
+                                                      : "BestEffort";
+    CHECK(h.out.find(std::string("qos class         ") + qos +
+                     "   <- from the cgroup path") != std::string::npos);
+    CHECK(h.out.find(std::string("pod uid           ") + pod_uid) !=
+          std::string::npos);
+    const auto j = info({"--json", "--root", t.root()});
+    REQUIRE(j.code == 0);
+    auto doc = json_reader::parse(j.out);
+    REQUIRE(doc);
+    CHECK(str(*doc, "kubernetes.qos_class") == qos);
+    CHECK(str(*doc, "kubernetes.container_id") == ctr_id);
+  }
 }
 
 TEST_CASE("--capture then --root replays the same report") {
@@ -1478,6 +1520,11 @@ TEST_CASE(
   for (const container_row& row : container_rows()) {
     fixture_tree t;
     write_row(t, row);
+    check(row.name, t.root());
+  }
+  for (const pod_row& row : pod_rows()) {
+    fixture_tree t;
+    write_pod(t, row);
     check(row.name, t.root());
   }
   check("this machine", "/");

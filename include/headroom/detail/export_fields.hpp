@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "../format.hpp"   // format_bytes
 #include "../version.hpp"  // HEADROOM_VERSION_STRING
 
 namespace headroom::detail::fields {
@@ -1159,6 +1160,196 @@ inline constexpr field cpu_fields[] = {
 };
 
 // ---------------------------------------------------------------------------
+// kubernetes
+
+inline const kubernetes_context& kube(const export_report& r) {
+  return r.kubernetes;
+}
+
+// The QoS class and what says it: the cgroup path, else oom_score_adj
+// alone (a cgroup namespace shows the path as "/").
+struct qos_finding {
+  std::optional<qos_class> qos;
+  const char* source = nullptr;  // "cgroup_path", "oom_score_adj"
+};
+
+inline qos_finding find_qos(const export_report& r) {
+  const auto& k = kube(r);
+  if (k.pod) return {k.pod->qos, "cgroup_path"};
+  if (k.oom_score_adj.value) {
+    if (auto q = qos_from_oom_score_adj(*k.oom_score_adj.value))
+      return {q, "oom_score_adj"};
+  }
+  return {};
+}
+
+inline std::string not_under_kubelet(const export_report& r) {
+  std::string why = "not under kubelet: no kubepods in the cgroup path";
+  const auto& adj = kube(r).oom_score_adj.value;
+  if (adj)
+    why += " and oom_score_adj " + std::to_string(*adj) + " is not kubelet's";
+  return why;
+}
+
+template <class Get>
+field_value pod_text(const export_report& r, Get get) {
+  const auto& k = kube(r);
+  if (!k.pod)
+    return absent(k.oom_score_adj.value &&
+                          qos_from_oom_score_adj(*k.oom_score_adj.value)
+                      ? "the cgroup path does not name the pod"
+                      : "");
+  return text_or_null(get(*k.pod));
+}
+
+// The container's memory request, exact where the kernel holds it:
+// memory.min on v2 when kubelet's MemoryQoS sets it, the container's own
+// limit for a Guaranteed pod (its request equals its limit), otherwise an
+// estimate from oom_score_adj and MemTotal (request_from_oom_score_adj).
+struct request_finding {
+  field_value value;
+  const char* source = nullptr;
+  bool estimate = false;
+};
+
+inline request_finding find_request(const export_report& r) {
+  const qos_finding q = find_qos(r);
+  if (!q.qos) return {absent(not_under_kubelet(r)), nullptr, false};
+  if (*q.qos == qos_class::best_effort)
+    return {absent("BestEffort: no request"), nullptr, false};
+  const auto& min = own(r).reservation;
+  if (snap(r).mode == hierarchy_mode::v2 && min.value &&
+      min.value->has_value() && **min.value > 0) {
+    return {number(**min.value, min.path), "memory.min", false};
+  }
+  if (*q.qos == qos_class::guaranteed) {
+    const auto& lim = own(r).limit;
+    if (lim.value && lim.value->has_value()) {
+      return {number(**lim.value,
+                     lim.path + " (Guaranteed: the request is the limit)"),
+              "limit", false};
+    }
+  }
+  const auto& adj = kube(r).oom_score_adj.value;
+  const auto& total = snap(r).host_total;
+  if (adj && total) {
+    if (auto n = request_from_oom_score_adj(*adj, *total)) {
+      return {
+          with_human(number(*n,
+                            "1000 - oom_score_adj, times MemTotal / 1000 "
+                            "(kubelet's formula inverted)"),
+                     format_bytes(*n) + " (estimate: the request is at most " +
+                         format_bytes(*total / 1000) + " more)"),
+          "oom_score_adj", true};
+    }
+  }
+  return {absent("neither memory.min nor oom_score_adj tells it"), nullptr,
+          false};
+}
+
+inline constexpr field kubernetes_fields[] = {
+    {"qos class", "qos_class", "", field_type::text, "",
+     [](const export_report& r) {
+       const qos_finding q = find_qos(r);
+       if (!q.qos)
+         return absent(not_under_kubelet(r), "none (not under kubelet)");
+       return text(to_string(*q.qos),
+                   std::string("from the ") +
+                       (q.source == std::string_view("cgroup_path")
+                            ? "cgroup path " + kube(r).pod_path
+                            : std::string("oom_score_adj alone")));
+     }},
+    {"", "qos_class_source", "", field_type::text, "",
+     [](const export_report& r) {
+       const qos_finding q = find_qos(r);
+       return q.source ? text(q.source) : absent("");
+     }},
+    {"oom_score_adj", "oom_score_adj", "headroom_oom_score_adj",
+     field_type::integer,
+     "The process's oom_score_adj (kubelet: Guaranteed -997, BestEffort 1000, "
+     "Burstable 3 to 999)",
+     [](const export_report& r) {
+       const auto& a = kube(r).oom_score_adj;
+       // Every kernel has the file; a captured tree may not.
+       if (!a.value && is_gone(a.value.error()))
+         return absent("no " + a.path + " in this tree");
+       if (!a.value) return failed(a.value.error());
+       field_value v = real(*a.value, a.path);
+       v.type = field_type::integer;
+       return v;
+     }},
+    {"note", "oom_score_adj_agrees", "", field_type::flag, "",
+     [](const export_report& r) {
+       const auto& k = kube(r);
+       if (!k.pod || !k.oom_score_adj.value) return absent("");
+       const auto said = qos_from_oom_score_adj(*k.oom_score_adj.value);
+       if (said == k.pod->qos) return quiet(flag(true));
+       return with_human(
+           flag(false),
+           "oom_score_adj " + std::to_string(*k.oom_score_adj.value) +
+               (said ? std::string(" says ") + to_string(*said)
+                     : std::string(" is not a container's")) +
+               " (node-critical pods get -997 whatever their class)");
+     }},
+    {"driver", "cgroup_driver", "", field_type::text, "",
+     [](const export_report& r) {
+       return pod_text(r, [](const pod_cgroup& p) {
+         return std::string(to_string(p.driver));
+       });
+     }},
+    {"pod uid", "pod_uid", "", field_type::text, "",
+     [](const export_report& r) {
+       return pod_text(r, [](const pod_cgroup& p) { return p.pod_uid; });
+     }},
+    {"container id", "container_id", "", field_type::text, "",
+     [](const export_report& r) {
+       return pod_text(r, [](const pod_cgroup& p) { return p.container_id; });
+     }},
+    {"runtime", "container_runtime", "", field_type::text, "",
+     [](const export_report& r) {
+       return pod_text(r, [](const pod_cgroup& p) { return p.runtime; });
+     }},
+    {"memory request", "memory_request_bytes",
+     "headroom_kubernetes_memory_request_bytes", field_type::bytes,
+     "The container's memory request: memory.min (MemoryQoS), the limit "
+     "(Guaranteed), or an estimate from oom_score_adj (source label)",
+     [](const export_report& r) {
+       request_finding f = find_request(r);
+       if (f.source) f.value.labels = {{"source", f.source}};
+       return f.value;
+     }},
+    {"", "memory_request_source", "", field_type::text, "",
+     [](const export_report& r) {
+       const request_finding f = find_request(r);
+       return f.source ? text(f.source) : absent("");
+     }},
+    {"", "memory_request_estimate", "", field_type::flag, "",
+     [](const export_report& r) {
+       const request_finding f = find_request(r);
+       return f.source ? flag(f.estimate) : absent("");
+     }},
+    {"", "", "headroom_kubernetes_info", field_type::info,
+     "The pod the process runs in, as its cgroup path and oom_score_adj say "
+     "(value always 1)",
+     [](const export_report& r) {
+       const qos_finding q = find_qos(r);
+       if (!q.qos) return absent(not_under_kubelet(r));
+       const auto& k = kube(r);
+       field_value v;
+       v.st = state::value;
+       v.number = 1;
+       v.labels = {
+           {"qos_class", to_string(*q.qos)},
+           {"qos_class_source", q.source},
+           {"cgroup_driver", k.pod ? to_string(k.pod->driver) : ""},
+           {"pod_uid", k.pod ? k.pod->pod_uid : std::string()},
+           {"container_id", k.pod ? k.pod->container_id : std::string()},
+       };
+       return v;
+     }},
+};
+
+// ---------------------------------------------------------------------------
 // Where the values come from: Prometheus only (JSON and people have them in
 // the sections above).
 
@@ -1200,6 +1391,7 @@ inline constexpr field_section sections[] = {
     section("container", "container (its own cgroup, as cAdvisor reads it)",
             container_fields),
     section("pressure", "pressure (PSI)", pressure_fields),
+    section("kubernetes", "kubernetes", kubernetes_fields),
     section("cpu", "cpu", cpu_fields, true),
     section("", "", source_fields),
 };

@@ -49,6 +49,9 @@ inline void json_item(json_writer& w, std::string_view key, field_type type,
     case field_type::cpus:
       w.real(key, v.real, 6);
       return;
+    case field_type::integer:
+      w.real(key, v.real, 0);
+      return;
     case field_type::text:
       w.string(key, v.text);
       return;
@@ -141,6 +144,8 @@ inline std::string sample_value(field_type type, const field_value& v) {
       return format("%.2f", v.real);
     case field_type::cpus:
       return format("%.6g", v.real);
+    case field_type::integer:
+      return format("%.0f", v.real);
     case field_type::micros:
       return format("%.6f", static_cast<double>(v.number) / 1e6);
     case field_type::flag:
@@ -236,6 +241,8 @@ inline std::string human_value(field_type type, const field_value& v) {
       return format("%.2f%%", v.real);
     case field_type::cpus:
       return format("%.2f", v.real);
+    case field_type::integer:
+      return format("%.0f", v.real);
     case field_type::text:
       return v.text;
     case field_type::flag:

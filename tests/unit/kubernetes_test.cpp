@@ -6,6 +6,7 @@
 #include <headroom/kubernetes.hpp>
 #include "../support/doctest.hpp"
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -258,6 +259,14 @@ TEST_CASE("a namespaced pod: the path says nothing, oom_score_adj does") {
   REQUIRE(none);
   for (const json& x : none->items)
     CHECK(str(x, "field").rfind("kubernetes.", 0) == std::string::npos);
+
+  // A link to this machine's own file resolves inside the tree: never the
+  // reader's oom_score_adj.
+  std::filesystem::create_symlink("/proc/1/oom_score_adj",
+                                  t.path("proc/self/oom_score_adj"));
+  const json linked = report_json(*ex);
+  CHECK(null(linked, "kubernetes.oom_score_adj"));
+  t.remove("proc/self/oom_score_adj");
 
   // An unreadable oom_score_adj is an error, listed.
   t.file("proc/self/oom_score_adj", "lots\n");

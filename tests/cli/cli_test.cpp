@@ -1530,3 +1530,125 @@ TEST_CASE(
   check("this machine", "/");
   CHECK(checked > 10);
 }
+
+#include <sys/sysmacros.h>
+
+// ---------------------------------------------------------------------------
+// Special files, symlinks and contradicting values in a tree given with
+// --root: an error naming the file or the documented clamp, never a hang
+// (each run is under timeout(1): 124 would be a hang).
+
+namespace {
+
+run_result info_timed(std::vector<std::string> args) {
+  args.insert(args.begin(), HEADROOM_INFO);
+  args.insert(args.begin(), {"/usr/bin/timeout", "10"});
+  return run(args);
+}
+
+}  // namespace
+
+TEST_CASE("--root: special files are refused, never read or waited on") {
+  struct special {
+    const char* name;
+    const char* rel;
+    bool fatal;  // the report cannot be made without this file
+  };
+  const special cases[] = {
+      {"FIFO as memory.max", "sys/fs/cgroup/kubepods.slice/memory.max", false},
+      {"FIFO as mountinfo", "proc/self/mountinfo", true},
+      {"FIFO as meminfo", "proc/meminfo", false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    t.remove(c.rel);
+    REQUIRE(::mkfifo(t.path(c.rel).c_str(), 0600) == 0);
+    const auto r = info_timed({"--json", "--root", t.root()});
+    REQUIRE_MESSAGE(r.exited, "killed by signal " << r.code);
+    CHECK(r.code != 124);
+    const std::string text = r.out + r.err;
+    CHECK(text.find("not a regular file") != std::string::npos);
+    CHECK(text.find(c.rel) != std::string::npos);
+    CHECK(r.code == (c.fatal ? 1 : 0));
+  }
+  SUBCASE("/dev/zero by a symlink, and a device node") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    t.remove("proc/meminfo");
+    REQUIRE(::symlink("/dev/zero", t.path("proc/meminfo").c_str()) == 0);
+    auto r = info_timed({"--json", "--root", t.root()});
+    REQUIRE(r.exited);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("proc/meminfo\",\"message\":\"Too many levels of "
+                     "symbolic links") != std::string::npos);
+    t.remove("proc/meminfo");
+    if (::mknod(t.path("proc/meminfo").c_str(), S_IFCHR | 0600,
+                ::makedev(1, 5)) == 0) {
+      r = info_timed({"--json", "--root", t.root()});
+      REQUIRE(r.exited);
+      CHECK(r.code == 0);
+      CHECK(r.out.find("proc/meminfo\",\"message\":\"not a regular file") !=
+            std::string::npos);
+    } else {
+      MESSAGE("mknod needs root (CAP_MKNOD); device case not run");
+    }
+  }
+}
+
+TEST_CASE("--root: symlinks resolve inside the tree, never outside") {
+  SUBCASE("sys -> /sys reads nothing of this machine") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    t.remove("sys");
+    REQUIRE(::symlink("/sys", t.path("sys").c_str()) == 0);
+    // Within the tree, /sys is the link itself: a loop, named in the tree.
+    const auto r = info_timed({"--json", "--root", t.root()});
+    REQUIRE(r.exited);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(t.root() + "/sys/fs/cgroup/") != std::string::npos);
+    CHECK(r.err.find("Too many levels of symbolic links") != std::string::npos);
+  }
+  SUBCASE("proc/self -> /proc/self is a loop inside the tree") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    t.remove("proc/self");
+    REQUIRE(::symlink("/proc/self", t.path("proc/self").c_str()) == 0);
+    const auto r = info_timed({"--root", t.root()});
+    REQUIRE(r.exited);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("proc/self/") != std::string::npos);
+    CHECK(r.err.find("Too many levels of symbolic links") != std::string::npos);
+  }
+  SUBCASE("an absolute link inside the tree reads the tree's file") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    REQUIRE(::rename(t.path("proc/self").c_str(),
+                     t.path("proc/self.real").c_str()) == 0);
+    REQUIRE(::symlink("/proc/self.real", t.path("proc/self").c_str()) == 0);
+    const auto j = info_json({"--root", t.root()});
+    CHECK(bytes(j, "memory.limit_bytes") == 1 * GiB);
+  }
+}
+
+TEST_CASE("--root: meminfo that contradicts itself is an error, not a number") {
+  fixture_tree t;
+  layout_none(t);
+  t.file("proc/meminfo",
+         "MemTotal: 1000 kB\nMemFree: 5000 kB\nMemAvailable: 900 kB\n");
+  auto j = info_json({"--root", t.root()});
+  CHECK(field(j, "memory.usage_bytes").type == json::kind::null);
+  CHECK(field(j, "memory.host_total_bytes").type == json::kind::null);
+  CHECK(field(j, "memory.headroom_bytes").type == json::kind::null);
+  const auto r = info_timed({"--root", t.root()});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("proc/meminfo: malformed content") != std::string::npos);
+  // MemAvailable below MemFree: the host-wide working set is clamped to
+  // the usage.
+  t.file("proc/meminfo",
+         "MemTotal: 10000 kB\nMemFree: 5000 kB\nMemAvailable: 3000 kB\n");
+  j = info_json({"--root", t.root()});
+  CHECK(bytes(j, "memory.usage_bytes") == 5000 * 1024);
+  CHECK(bytes(j, "memory.working_set_bytes") == 5000 * 1024);
+}

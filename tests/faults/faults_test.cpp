@@ -16,12 +16,15 @@
 #include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -1553,4 +1556,271 @@ TEST_CASE(
   auto content = detail::read_whole(target);
   REQUIRE(content);
   CHECK(*content == passwd_text);
+}
+
+// ---------------------------------------------------------------------------
+// Special files and symlinks in a tree read through a root prefix. A hang
+// would stop the suite: each case runs under an alarm that kills the
+// program (a failure, never a silent wait).
+
+namespace {
+
+// Kills the program with SIGALRM if the scope lasts longer than `seconds`.
+struct hang_guard {
+  explicit hang_guard(unsigned seconds) { ::alarm(seconds); }
+  ~hang_guard() { ::alarm(0); }
+  hang_guard(const hang_guard&) = delete;
+  hang_guard& operator=(const hang_guard&) = delete;
+};
+
+// Replaces root/rel with a FIFO, a socket or a symlink.
+void make_fifo(fixture_tree& t, const std::string& rel) {
+  t.remove(rel);
+  REQUIRE(::mkfifo(t.path(rel).c_str(), 0600) == 0);
+}
+
+void make_socket(fixture_tree& t, const std::string& rel) {
+  t.remove(rel);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string p = t.path(rel);
+  REQUIRE(p.size() < sizeof a.sun_path);
+  std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  ::close(fd);
+}
+
+void make_link(fixture_tree& t, const std::string& rel,
+               const std::string& target) {
+  t.remove(rel);
+  REQUIRE(::symlink(target.c_str(), t.path(rel).c_str()) == 0);
+}
+
+const std::error_code not_regular = make_error_code(errc::not_regular_file);
+
+}  // namespace
+
+TEST_CASE(
+    "faults: a FIFO, socket or device in a tree is refused without blocking") {
+  for (const bool no_openat2 : {false, true}) {
+    CAPTURE(no_openat2);
+    const int id =
+        no_openat2 ? fake_sys::arm(fault{call::openat2, "", false, {}, ENOSYS})
+                   : 0;
+    {
+      INFO("a FIFO as memory.limit_in_bytes");
+      fixture_tree t;
+      layout_docker_v1(t);
+      make_fifo(t, "sys/fs/cgroup/memory/memory.limit_in_bytes");
+      const hang_guard guard(20);
+      auto r = open_reader(t);
+      const auto s = r.snapshot();
+      check_error(s.limit, not_regular, "/memory.limit_in_bytes");
+      check_value(s.usage, 100 * MiB);  // the rest is still read
+    }
+    {
+      INFO("a FIFO as mountinfo");
+      fixture_tree t;
+      layout_docker_v1(t);
+      make_fifo(t, "proc/self/mountinfo");
+      const hang_guard guard(20);
+      options o;
+      o.root = t.root();
+      auto r = memory_reader::open(o);
+      check_error(r, not_regular, "/proc/self/mountinfo");
+    }
+    {
+      INFO("a socket as /proc/self/cgroup");
+      fixture_tree t;
+      layout_docker_v1(t);
+      make_socket(t, "proc/self/cgroup");
+      const hang_guard guard(20);
+      options o;
+      o.root = t.root();
+      auto r = memory_reader::open(o);
+      REQUIRE_FALSE(r.has_value());
+      // open(2) of a socket fails with ENXIO; either way the path is named.
+      CHECK((r.error().code == sys(ENXIO) || r.error().code == not_regular));
+      CHECK(ends_with(r.error().path, "/proc/self/cgroup"));
+    }
+    {
+      INFO("a character device as meminfo (/dev/zero, endless)");
+      fixture_tree t;
+      layout_docker_v1(t);
+      t.remove("proc/meminfo");
+      if (::mknod(t.path("proc/meminfo").c_str(), S_IFCHR | 0600,
+                  ::makedev(1, 5)) != 0) {
+        MESSAGE("mknod needs root (CAP_MKNOD); case not run: "
+                << std::strerror(errno));
+      } else {
+        const hang_guard guard(20);
+        auto r = open_reader(t);
+        const auto s = r.snapshot();
+        check_error(s.host_total, not_regular, "/proc/meminfo");
+        check_limit(s.limit, 256 * MiB);
+      }
+    }
+    {
+      INFO("meminfo as a symlink to /dev/zero");
+      fixture_tree t;
+      layout_docker_v1(t);
+      make_link(t, "proc/meminfo", "/dev/zero");
+      const hang_guard guard(20);
+      auto r = open_reader(t);
+      check_error(r.snapshot().host_total, sys(ELOOP), "/proc/meminfo");
+    }
+    {
+      INFO("the whole-file reader refuses a FIFO on the live path too");
+      fixture_tree t;
+      make_fifo(t, "fifo");
+      const hang_guard guard(20);
+      check_error(read_file(t.path("fifo")), not_regular, "/fifo");
+    }
+    if (id) {
+      CHECK(fake_sys::hits(id) > 0);  // the fallback was what ran
+      fake_sys::disarm(id);
+    }
+  }
+}
+
+TEST_CASE("faults: a symlink in a tree never leads a read outside it") {
+  for (const bool no_openat2 : {false, true}) {
+    CAPTURE(no_openat2);
+    const int id =
+        no_openat2 ? fake_sys::arm(fault{call::openat2, "", false, {}, ENOSYS})
+                   : 0;
+    {
+      INFO("proc/self -> /proc/self: never this process's own files");
+      fixture_tree t;
+      layout_docker_v1(t);
+      t.remove("proc/self");
+      make_link(t, "proc/self", "/proc/self");
+      options o;
+      o.root = t.root();
+      auto r = memory_reader::open(o);
+      // Within the root, /proc/self is the link itself: a loop, not the
+      // live process's mountinfo.
+      check_error(r, sys(ELOOP), "/proc/self/mountinfo");
+    }
+    {
+      INFO("a mount point's parent -> a directory outside the tree");
+      fixture_tree t;
+      fixture_tree outside;
+      layout_docker_v1(t);
+      // What the link points at, with a limit the tree does not have.
+      outside.file("memory/memory.limit_in_bytes", "4096\n");
+      outside.file("memory/memory.usage_in_bytes", "1\n");
+      make_link(t, "sys/fs/cgroup", outside.root());
+      auto r = open_reader(t);
+      const auto s = r.snapshot();
+      REQUIRE_FALSE(s.limit.has_value());
+      CHECK(s.limit.error().path.rfind(t.root(), 0) == 0);
+      CHECK_FALSE(s.usage.has_value());
+    }
+    {
+      INFO("relative and absolute links inside the tree resolve in it");
+      for (const std::string target :
+           {"self.real", "/proc/self.real", "../../../../proc/self.real"}) {
+        CAPTURE(target);
+        fixture_tree t;
+        layout_docker_v1(t);
+        REQUIRE(::rename(t.path("proc/self").c_str(),
+                         t.path("proc/self.real").c_str()) == 0);
+        make_link(t, "proc/self", target);
+        auto r = open_reader(t);
+        check_docker_snapshot(r.snapshot());
+      }
+    }
+    if (id) {
+      CHECK(fake_sys::hits(id) > 0);
+      fake_sys::disarm(id);
+    }
+  }
+}
+
+TEST_CASE("faults: a file read whole holds at most max_file_bytes") {
+  fixture_tree t;
+  layout_docker_v1(t);
+  // One line more than the bound: refused as malformed, not read on.
+  std::string big(detail::max_file_bytes + 1, 'x');
+  big.back() = '\n';
+  t.file("proc/self/mountinfo", big);
+  options o;
+  o.root = t.root();
+  auto r = memory_reader::open(o);
+  check_error(r, make_error_code(errc::malformed), "/proc/self/mountinfo");
+  // At the bound, a file is read (and here parsed as what it is).
+  detail::file_system fs(t.root(), 0, nullptr);
+  t.file("proc/self/status", std::string(detail::max_file_bytes, '\n'));
+  auto status = fs.read_proc("status");
+  REQUIRE_MESSAGE(status.has_value(), status.error().message());
+  CHECK(status->size() == detail::max_file_bytes);
+}
+
+// ---------------------------------------------------------------------------
+// Values that contradict each other: an error or the documented clamp,
+// never a difference that wrapped around.
+
+TEST_CASE("faults: meminfo with MemFree or MemAvailable above MemTotal") {
+  CHECK(parse_meminfo("MemTotal: 1000 kB\nMemFree: 1001 kB\n").error().code ==
+        errc::malformed);
+  CHECK(parse_meminfo("MemTotal: 1000 kB\nMemFree: 10 kB\n"
+                      "MemAvailable: 1001 kB\n")
+            .error()
+            .code == errc::malformed);
+  // All free is consistent.
+  CHECK(parse_meminfo("MemTotal: 1000 kB\nMemFree: 1000 kB\n").has_value());
+
+  for (const bool host_wide : {true, false}) {
+    CAPTURE(host_wide);
+    fixture_tree t;
+    if (host_wide) {
+      write_host(t);
+      t.file("proc/self/mountinfo", mi_base);  // no cgroup: mode none
+    } else {
+      layout_docker_v1(t);
+    }
+    t.file("proc/meminfo",
+           "MemTotal: 1000 kB\nMemFree: 5000 kB\nMemAvailable: 900 kB\n");
+    auto r = open_reader(t);
+    const auto s = r.snapshot();
+    check_error(s.host_total, make_error_code(errc::malformed),
+                "/proc/meminfo");
+    if (host_wide) {
+      check_error(s.effective_limit, make_error_code(errc::malformed),
+                  "/proc/meminfo");
+      CHECK_FALSE(s.headroom.has_value());
+      check_error(s.usage, make_error_code(errc::malformed), "/proc/meminfo");
+      check_error(r.usage(), make_error_code(errc::malformed), "/proc/meminfo");
+      CHECK_FALSE(s.working_set.has_value());
+    } else {
+      // The cgroup's own values; without MemTotal the limit still bounds.
+      check_value(s.usage, 100 * MiB);
+      check_value(s.effective_limit, 256 * MiB);
+    }
+  }
+}
+
+TEST_CASE("faults: host-wide working set is at most the usage") {
+  // MemAvailable below MemFree (free pages held in reserve, little cache):
+  // MemTotal - MemAvailable would exceed MemTotal - MemFree.
+  fixture_tree t;
+  write_host(t);
+  t.file("proc/self/mountinfo", mi_base);
+  t.file("proc/meminfo",
+         "MemTotal: 10000 kB\nMemFree: 5000 kB\nMemAvailable: 3000 kB\n");
+  auto r = open_reader(t);
+  const auto s = r.snapshot();
+  CHECK(s.scope == usage_scope::host);
+  check_value(s.usage, std::uint64_t{5000} * 1024);
+  check_value(s.working_set, std::uint64_t{5000} * 1024);  // clamped
+  check_value(s.headroom, std::uint64_t{5000} * 1024);
+  // And the usual case is not clamped.
+  t.file("proc/meminfo",
+         "MemTotal: 10000 kB\nMemFree: 3000 kB\nMemAvailable: 5000 kB\n");
+  const auto u = r.snapshot();
+  check_value(u.usage, std::uint64_t{7000} * 1024);
+  check_value(u.working_set, std::uint64_t{5000} * 1024);
 }

@@ -643,7 +643,6 @@ inline int getrlimit(Resource resource, struct rlimit* out) {
   return ::getrlimit(resource, out);
 }
 inline long sysconf(int name) { return ::sysconf(name); }
-inline int fstat(int fd, struct stat* out) { return ::fstat(fd, out); }
 inline pid_t getpid() { return ::getpid(); }
 inline void* dlsym(void* handle, const char* name) {
   return ::dlsym(handle, name);

@@ -309,6 +309,17 @@ class subscription {
   std::uint64_t id_ = 0;
 };
 
+// What monitor::try_dispatch() did: whether the loop ran, and how many
+// callback calls it made. A plain value.
+struct dispatch_result {
+  // Callback calls made (0 when it did not run).
+  std::size_t callbacks = 0;
+  // False when dispatching was refused: start()'s thread runs the loop,
+  // another dispatch() is under way (or further up this thread's stack),
+  // or the monitor is moved-from or forgotten after fork.
+  bool ran = false;
+};
+
 #if HEADROOM_HAVE_LINUX
 }  // namespace headroom
 #include "detail/monitor/loop.hpp"  // needs the types above
@@ -323,7 +334,7 @@ namespace detail {
 class monitor_core {
  public:
   int fd() const noexcept { return -1; }
-  std::size_t dispatch() { return 0; }
+  dispatch_result try_dispatch() { return {}; }
   result<void> start() { return result<void>(errc::not_supported); }
   void stop() {}
   void forget_after_fork() noexcept {}
@@ -381,7 +392,15 @@ class monitor {
   // the number of callback calls. Does nothing (returns 0) while start()
   // runs or while another dispatch() is under way; start() waits for a
   // dispatch() on another thread and fails when called from inside one.
-  std::size_t dispatch() { return core_ ? core_->dispatch() : 0; }
+  // 0 is also "nothing was due": try_dispatch() tells the two apart.
+  std::size_t dispatch() { return try_dispatch().callbacks; }
+
+  // dispatch(), saying whether it ran: ran is false when it was refused
+  // (see dispatch_result), true when it handled what was ready, even if
+  // nothing was due.
+  dispatch_result try_dispatch() {
+    return core_ ? core_->try_dispatch() : dispatch_result{};
+  }
 
   // Runs the monitor on its own thread (named "headroom") until stop() or
   // destruction. After a stop() from a callback, it first waits for that

@@ -312,9 +312,15 @@ TEST_CASE("monitor: start() runs callbacks on its own thread; stop() returns") {
     other_thread = std::this_thread::get_id() != me;
     ++calls;
   });
+  // Before start(): dispatch runs, though nothing may be due.
+  CHECK(m.try_dispatch().ran);
   REQUIRE(m.start());
   CHECK_FALSE(m.start());  // already running
   CHECK(m.dispatch() == 0);
+  // Refused, not "nothing to do": the thread runs the loop.
+  const dispatch_result refused = m.try_dispatch();
+  CHECK_FALSE(refused.ran);
+  CHECK(refused.callbacks == 0);
   set_usage(t, 990 * MiB);
   for (int i = 0; i < 500 && calls == 0; ++i) std::this_thread::sleep_for(10ms);
   CHECK(calls > 0);
@@ -421,6 +427,7 @@ TEST_CASE("monitor: calls on a moved-from monitor return errors, never crash") {
   // NOLINTBEGIN(bugprone-use-after-move): that is the point.
   CHECK(m.fd() == -1);
   CHECK(m.dispatch() == 0);
+  CHECK_FALSE(m.try_dispatch().ran);
   auto started = m.start();
   REQUIRE_FALSE(started);
   CHECK(started.error().code == std::errc::invalid_argument);

@@ -93,27 +93,27 @@ class monitor_loop {
 
   int fd() const noexcept { return epoll_.get(); }
 
-  std::size_t dispatch() {
+  dispatch_result try_dispatch() {
     // One loop at a time: the owned thread dispatches, and so does a
     // dispatch() already under way on another thread (or further up this
     // one's stack). A forgotten monitor does nothing.
     // (try_lock from the thread that holds it would be undefined.)
-    if (dispatching_.load() == std::this_thread::get_id()) return 0;
+    if (dispatching_.load() == std::this_thread::get_id()) return {};
     std::unique_lock<std::mutex> loop(loop_mu_, std::try_to_lock);
-    if (!loop.owns_lock() || !epoll_ || forked()) return 0;
+    if (!loop.owns_lock() || !epoll_ || forked()) return {};
     // Stopped from one of its callbacks, the thread is ending: wait for
     // it, then this thread dispatches (from that callback itself: not).
     if (running_.load() && stopping_.load() &&
         thread_id_.load() != std::this_thread::get_id()) {
       join_thread();
     }
-    if (running_.load()) return 0;
+    if (running_.load()) return {};
     struct mark {  // cleared however run_once() ends
       std::atomic<std::thread::id>& who;
       ~mark() { who.store(std::thread::id()); }
     } dispatching{dispatching_};
     dispatching_.store(std::this_thread::get_id());
-    return run_once(0);
+    return {run_once(0), true};
   }
 
   result<void> start() {

@@ -53,6 +53,8 @@ struct export_report {
   memory_report memory;
   // cpu_reader::snapshot() (empty when the cpu reader failed to open).
   cpu_snapshot cpu;
+  // read_kubernetes(): what the cgroup path and oom_score_adj say of a
+  // Kubernetes pod.
   kubernetes_context kubernetes;
 };
 

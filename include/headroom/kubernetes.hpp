@@ -28,6 +28,8 @@ namespace headroom {
 // Kubernetes' QoS classes (as kubectl prints status.qosClass).
 enum class qos_class { guaranteed, burstable, best_effort };
 
+// The class as kubectl prints it: "Guaranteed", "Burstable" or
+// "BestEffort".
 constexpr const char* to_string(qos_class q) noexcept {
   switch (q) {
     case qos_class::guaranteed:
@@ -43,13 +45,16 @@ constexpr const char* to_string(qos_class q) noexcept {
 // How kubelet names its cgroups (its --cgroup-driver).
 enum class cgroup_driver { cgroupfs, systemd };
 
+// The driver's name: "cgroupfs" or "systemd".
 constexpr const char* to_string(cgroup_driver d) noexcept {
   return d == cgroup_driver::systemd ? "systemd" : "cgroupfs";
 }
 
 // A pod's cgroup, as its path names it.
 struct pod_cgroup {
+  // The pod's QoS class, from its path.
   qos_class qos = qos_class::best_effort;
+  // Which driver named the path.
   cgroup_driver driver = cgroup_driver::cgroupfs;
   // The pod's UID with its dashes (the systemd driver writes them as
   // underscores). Static pods have a 32-digit hash instead of a UUID.
@@ -215,8 +220,12 @@ inline std::optional<pod_cgroup> parse_pod_cgroup(std::string_view path) {
 // at most the value of the pod's smallest regular container. Capacity is
 // the node's memory (MemTotal, in practice).
 inline constexpr int guaranteed_oom_score_adj = -997;
+// kubelet's oom_score_adj for BestEffort containers.
 inline constexpr int best_effort_oom_score_adj = 1000;
+// The lowest oom_score_adj taken as Burstable: kubelet gives at least 3,
+// older kubelets 2.
 inline constexpr int burstable_min_oom_score_adj = 2;
+// The highest oom_score_adj a Burstable container gets.
 inline constexpr int burstable_max_oom_score_adj =
     best_effort_oom_score_adj - 1;
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -133,6 +134,42 @@ constexpr const char* to_string(affinity_source s) noexcept {
 
 // What cpu_reader::snapshot() reads. Each witness holds a value or says why
 // it could not be read.
+// The CFS bandwidth counters of the process's own cpu cgroup (cpu.stat;
+// Documentation/scheduler/sched-bwc.rst, "Statistics"), as cAdvisor reads
+// a container's: periods elapsed while runnable, periods in which the
+// quota ran out, and the time its tasks waited throttled.
+struct cpu_throttling {
+  std::uint64_t periods = 0;            // nr_periods
+  std::uint64_t throttled_periods = 0;  // nr_throttled
+  // v2 throttled_usec; v1 throttled_time (ns) / 1000.
+  std::uint64_t throttled_us = 0;
+};
+
+// cpu.stat's bandwidth counters by the layout's keys; nullopt when the
+// file has none (a v2 cgroup whose cpu controller is not enabled prints
+// only usage_usec, user_usec and system_usec). Two of the three without
+// the third is malformed.
+inline result<std::optional<cpu_throttling>> parse_cpu_throttling(
+    std::string_view text, const cpu_layout& l) {
+  std::array<key_slot, 3> slots{{{l.stat_periods, std::nullopt},
+                                 {l.stat_throttled, std::nullopt},
+                                 {l.stat_throttled_time, std::nullopt}}};
+  auto ok = parse_keyed(text, slots);
+  if (!ok) return std::move(ok).error();
+  const std::size_t found = (slots[0].value ? 1u : 0u) +
+                            (slots[1].value ? 1u : 0u) +
+                            (slots[2].value ? 1u : 0u);
+  if (found == 0) return std::optional<cpu_throttling>{};
+  if (found != 3) return error(errc::malformed);
+  const std::uint64_t t = *slots[2].value;
+  const std::uint64_t ns = l.throttled_time_ns_per_unit;
+  cpu_throttling c;
+  c.periods = *slots[0].value;
+  c.throttled_periods = *slots[1].value;
+  c.throttled_us = ns >= 1000 ? t * (ns / 1000) : t / (1000 / (ns ? ns : 1));
+  return std::optional<cpu_throttling>{c};
+}
+
 struct cpu_snapshot {
   // How many CPUs the affinity mask allows.
   result<std::uint32_t> affinity{errc::not_supported};
@@ -149,6 +186,10 @@ struct cpu_snapshot {
   result<std::optional<std::uint32_t>> cpuset{std::optional<std::uint32_t>{}};
   // Which of the cpuset files was read (cpu_reader::cpuset_path gives it).
   std::optional<std::size_t> cpuset_file;
+  // The own cpu cgroup's bandwidth counters; std::nullopt without a cpu
+  // controller or without the counters.
+  result<std::optional<cpu_throttling>> throttling{
+      std::optional<cpu_throttling>{}};
 
   // True when the quota was read and something on the chain sets one.
   bool has_quota() const noexcept { return quota && quota->has_value(); }
@@ -200,6 +241,9 @@ inline result<std::uint32_t> affinity_count(int pid) {
 // two.
 inline constexpr std::size_t cpu_list_buffer = 8 * 1024;
 inline constexpr std::size_t status_buffer = 16 * 1024;
+// cpu.stat: a dozen keys of at most 24 characters and a 20-digit counter
+// each; 1 KiB leaves room for keys added by newer kernels.
+inline constexpr std::size_t cpu_stat_buffer = 1024;
 
 }  // namespace detail
 
@@ -252,6 +296,7 @@ class cpu_reader {
     r.cpuset_ = std::move(*cpuset);
     r.open_quota_files();
     r.open_cpuset_files();
+    r.open_stat_file();
     return r;
   }
 
@@ -294,8 +339,13 @@ class cpu_reader {
     }
     read_quota(s);
     read_cpuset(s);
+    read_throttling(s);
     return s;
   }
+
+  // Logical path of the cpu.stat read for the throttling counters (empty
+  // when there is none).
+  const std::string& stat_path() const noexcept { return stat_logical_; }
 
  private:
   // One directory of the cpu chain: v2 cpu.max in `quota`; v1
@@ -393,6 +443,31 @@ class cpu_reader {
     s.quota = best;
   }
 
+  // cpu.stat of the own cgroup (the first of the chain), where cAdvisor
+  // reads a container's throttling.
+  void open_stat_file() {
+    const cgroup_layout* layout = layout_for(cpu_.mode);
+    if (!layout || cpu_.chain.empty()) return;
+    stat_logical_ = file_at(cpu_.chain.front(), layout->cpu.stat);
+    stat_ = fs_.keep(stat_logical_);
+  }
+
+  void read_throttling(cpu_snapshot& s) const {
+    if (is_unmapped(cpu_.mapping)) {
+      s.throttling = cpu_.why_unmapped;
+      return;
+    }
+    const cgroup_layout* layout = layout_for(cpu_.mode);
+    if (!layout || stat_logical_.empty() || stat_.missing()) {
+      s.throttling = std::optional<cpu_throttling>{};
+      return;
+    }
+    s.throttling = detail::read_parsed<detail::cpu_stat_buffer>(
+        stat_, [&](std::string_view text) {
+          return parse_cpu_throttling(text, layout->cpu);
+        });
+  }
+
   void read_cpuset(cpu_snapshot& s) const {
     if (is_unmapped(cpuset_.mapping)) {
       s.cpuset = cpuset_.why_unmapped;
@@ -431,6 +506,8 @@ class cpu_reader {
   std::vector<level> levels_;
   std::vector<detail::kept_file> cpuset_files_;
   std::vector<std::string> cpuset_logical_;
+  detail::kept_file stat_;
+  std::string stat_logical_;
 };
 
 }  // namespace headroom

@@ -441,3 +441,78 @@ TEST_CASE("cpu: the mapping and the search are the memory reader's") {
     CHECK(r.quota_cgroup(s) == "/sys/fs/cgroup/cpu,cpuacct");
   }
 }
+
+TEST_CASE("cpu.stat throttling: each version's keys and unit") {
+  const auto v2 = parse_cpu_throttling(
+      "usage_usec 100\nuser_usec 60\nsystem_usec 40\nnr_periods 50\n"
+      "nr_throttled 7\nthrottled_usec 1234567\nnr_bursts 0\nburst_usec 0\n",
+      detail::v2::layout.cpu);
+  REQUIRE(v2);
+  REQUIRE(v2->has_value());
+  CHECK((*v2)->periods == 50);
+  CHECK((*v2)->throttled_periods == 7);
+  CHECK((*v2)->throttled_us == 1234567);
+  // v1 throttled_time is in nanoseconds.
+  const auto v1 = parse_cpu_throttling(
+      "nr_periods 21\nnr_throttled 21\nthrottled_time 1690417920\n",
+      detail::v1::layout.cpu);
+  REQUIRE(v1);
+  REQUIRE(v1->has_value());
+  CHECK((*v1)->throttled_us == 1690417);
+  // v2 without the cpu controller: no counters, not an error.
+  const auto none = parse_cpu_throttling(
+      "usage_usec 100\nuser_usec 60\nsystem_usec 40\n", detail::v2::layout.cpu);
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  // Some counters without the others, or garbage: malformed.
+  CHECK_FALSE(parse_cpu_throttling("nr_periods 1\n", detail::v2::layout.cpu));
+  CHECK_FALSE(parse_cpu_throttling("nr_periods x\n", detail::v2::layout.cpu));
+  // v1's key is not v2's.
+  CHECK_FALSE(
+      parse_cpu_throttling("nr_periods 1\nnr_throttled 1\nthrottled_usec 5\n",
+                           detail::v1::layout.cpu));
+}
+
+TEST_CASE("cpu.stat throttling of the own cgroup from fixture trees") {
+  SUBCASE("v2: the container's scope") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.file(ctr + "/cpu.stat",
+           "usage_usec 9\nnr_periods 300\nnr_throttled 40\n"
+           "throttled_usec 2500000\n");
+    const auto c = open_at(t);
+    const auto s = c.snapshot();
+    REQUIRE(s.throttling);
+    REQUIRE(s.throttling->has_value());
+    CHECK((*s.throttling)->periods == 300);
+    CHECK((*s.throttling)->throttled_periods == 40);
+    CHECK((*s.throttling)->throttled_us == 2500000);
+    CHECK(c.stat_path() == "/" + ctr + "/cpu.stat");
+    // Rewritten in place: the next snapshot sees it.
+    t.file(ctr + "/cpu.stat",
+           "nr_periods 301\nnr_throttled 41\nthrottled_usec 2600000\n");
+    CHECK((*c.snapshot().throttling)->throttled_periods == 41);
+    // Garbage is an error, never a number.
+    t.file(ctr + "/cpu.stat", "nr_periods 1\nnr_throttled\n");
+    CHECK_FALSE(c.snapshot().throttling);
+  }
+  SUBCASE("v1: cpu,cpuacct co-mounted, throttled_time in ns") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    t.file("sys/fs/cgroup/cpu,cpuacct/cpu.stat",
+           "nr_periods 10\nnr_throttled 3\nthrottled_time 4000000000\n");
+    const auto s = open_at(t).snapshot();
+    REQUIRE(s.throttling);
+    REQUIRE(s.throttling->has_value());
+    CHECK((*s.throttling)->throttled_us == 4000000);
+  }
+  SUBCASE("no cpu.stat: none, not an error") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    const auto s = open_at(t).snapshot();
+    REQUIRE(s.throttling);
+    CHECK_FALSE(s.throttling->has_value());
+  }
+}

@@ -1016,6 +1016,20 @@ inline field_value effective(const export_report& r, cpu_rounding rounding) {
   });
 }
 
+// One bandwidth counter of the own cpu cgroup's cpu.stat, or why not.
+template <std::uint64_t cpu_throttling::*Member>
+field_value throttling(const export_report& r) {
+  return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
+    if (!s.throttling) return failed(s.throttling.error());
+    if (!s.throttling->has_value()) {
+      return absent(c.stat_path().empty()
+                        ? std::string("no cpu controller")
+                        : "no bandwidth counters in " + c.stat_path());
+    }
+    return number((**s.throttling).*Member, c.stat_path());
+  });
+}
+
 inline constexpr field cpu_fields[] = {
     {"controller", "controller", "", field_type::text, "",
      [](const export_report& r) {
@@ -1157,6 +1171,29 @@ inline constexpr field cpu_fields[] = {
      field_type::count,
      "min(affinity, quota, cpuset) in whole CPUs, at least 1",
      [](const export_report& r) { return effective(r, cpu_rounding::down); }},
+    // The three series as cAdvisor writes them for a container (its
+    // metrics/prometheus.go, from CFS throttling data read by
+    // container/libcontainer/handler.go): cpu.stat of the container's own
+    // cgroup, v1 throttled_time in ns and v2 throttled_usec both in seconds.
+    {"periods", "nr_periods", "container_cpu_cfs_periods_total",
+     field_type::counter,
+     "Number of elapsed CFS enforcement periods (cpu.stat nr_periods)",
+     throttling<&cpu_throttling::periods>},
+    {"throttled periods", "nr_throttled",
+     "container_cpu_cfs_throttled_periods_total", field_type::counter,
+     "Number of CFS periods in which the quota ran out (cpu.stat "
+     "nr_throttled)",
+     throttling<&cpu_throttling::throttled_periods>},
+    {"throttled time", "throttled_us",
+     "container_cpu_cfs_throttled_seconds_total", field_type::micros,
+     "Total time the container's tasks were throttled, in seconds (cpu.stat "
+     "throttled_usec, v1 throttled_time)",
+     throttling<&cpu_throttling::throttled_us>},
+    {"", "stat_path", "", field_type::text, "",
+     [](const export_report& r) {
+       const cpu_reader* c = cpu(r);
+       return c ? text_or_null(c->stat_path()) : absent("");
+     }},
 };
 
 // ---------------------------------------------------------------------------

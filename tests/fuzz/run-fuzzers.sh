@@ -24,7 +24,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(mkdir -p "$1" && cd "$1" && pwd)
 seconds=$2
 log=$build/run-fuzzers.log
-targets=(mountinfo cgroup number keyed psi meminfo escape)
+targets=(mountinfo cgroup number keyed psi meminfo escape tree)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 : >"$log"

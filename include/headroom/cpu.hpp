@@ -132,8 +132,6 @@ constexpr const char* to_string(affinity_source s) noexcept {
                                            : "sched_getaffinity";
 }
 
-// What cpu_reader::snapshot() reads. Each witness holds a value or says why
-// it could not be read.
 // The CFS bandwidth counters of the process's own cpu cgroup (cpu.stat;
 // Documentation/scheduler/sched-bwc.rst, "Statistics"), as cAdvisor reads
 // a container's: periods elapsed while runnable, periods in which the
@@ -170,6 +168,8 @@ inline result<std::optional<cpu_throttling>> parse_cpu_throttling(
   return std::optional<cpu_throttling>{c};
 }
 
+// What cpu_reader::snapshot() reads. Each witness holds a value or says why
+// it could not be read.
 struct cpu_snapshot {
   // How many CPUs the affinity mask allows.
   result<std::uint32_t> affinity{errc::not_supported};

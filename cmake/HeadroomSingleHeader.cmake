@@ -15,6 +15,8 @@ if(NOT HEADROOM_AWK)
 endif()
 
 set(_single "${PROJECT_BINARY_DIR}/single_include/headroom.hpp")
+# Ninja makes an output's directory, Makefiles do not.
+file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/single_include")
 set(_inc "${PROJECT_SOURCE_DIR}/include")
 file(GLOB_RECURSE _headers RELATIVE "${_inc}" CONFIGURE_DEPENDS "${_inc}/headroom/*.hpp")
 list(SORT _headers)

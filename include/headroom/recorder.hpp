@@ -45,10 +45,11 @@
 #include <utility>
 #include <vector>
 
-#include "detail/json_writer.hpp"  // json_writer
-#include "error.hpp"               // result, errno_error
-#include "memory.hpp"              // memory_reader, memory_report
-#include "pressure.hpp"            // monitor, memory_event
+#include "detail/json_writer.hpp"     // json_writer
+#include "detail/pressure_rules.hpp"  // refaults_between
+#include "error.hpp"                  // result, errno_error
+#include "memory.hpp"                 // memory_reader, memory_report
+#include "pressure.hpp"               // monitor, memory_event
 
 #if HEADROOM_HAVE_LINUX
 #include <fcntl.h>
@@ -106,11 +107,13 @@ struct recorder_line {
   std::string json;
 };
 
-// `seconds`: since the previous sample (0: none); `page`: the page size
+// `previous` was read at `previous_at`, `r` at `at`; `page`: the page size
 // memory.stat's event counters count in.
-inline std::string sample_json(const memory_report& r,
-                               const memory_report* previous, double seconds,
-                               std::uint64_t page, double unix_s) {
+inline std::string sample_json(
+    const memory_report& r, const memory_report* previous,
+    std::chrono::steady_clock::time_point previous_at,
+    std::chrono::steady_clock::time_point at, std::uint64_t page,
+    double unix_s) {
   json_writer w;
   w.begin_object().string("kind", "sample").real("time_unix_s", unix_s, 3);
   const memory_snapshot& s = r.snapshot;
@@ -156,17 +159,18 @@ inline std::string sample_json(const memory_report& r,
         w.number(to_string(k), *a[k] - *(*b)[k]);
     }
     w.end_object();
-    // The refault rate against the file cache (the thrashing source's
-    // measure): bytes read back per second, and that in percent of the
-    // file cache now.
+    // The refault rate against the file cache, as the thrashing source
+    // judges it (refaults_between): bytes read back per second, and that in
+    // percent of the file cache now.
     const auto rf = stat_key::workingset_refault_file;
-    if (seconds > 0 && a[rf] && b && (*b)[rf] && *a[rf] >= *(*b)[rf]) {
-      const double rate = static_cast<double>(*a[rf] - *(*b)[rf]) *
-                          static_cast<double>(page) / seconds;
-      w.real("refault_file_bytes_per_s", rate, 0);
-      const auto file = a[stat_key::file].value_or(0);
-      w.real("refault_file_percent_per_s",
-             100 * rate / static_cast<double>(std::max(file, page)), 2);
+    if (a[rf] && b && (*b)[rf]) {
+      const auto rate = refaults_between(
+          {previous_at, *(*b)[rf], 0},
+          {at, *a[rf], a[stat_key::file].value_or(0)}, page, 0, 0);
+      if (rate) {
+        w.real("refault_file_bytes_per_s", rate->bytes_per_second, 0);
+        w.real("refault_file_percent_per_s", rate->percent_per_second, 2);
+      }
     }
   } else {
     w.null("stat");
@@ -304,11 +308,8 @@ class recorder_state {
         std::chrono::duration<double>(
             std::chrono::system_clock::now().time_since_epoch())
             .count();
-    const double seconds =
-        previous_ ? std::chrono::duration<double>(now - previous_at_).count()
-                  : 0;
     std::string tail = sample_json(r, previous_ ? &*previous_ : nullptr,
-                                   seconds, page_size(), unix_s);
+                                   previous_at_, now, page_size(), unix_s);
     previous_ = std::move(r);
     previous_at_ = now;
     std::lock_guard<std::mutex> lock(mu_);

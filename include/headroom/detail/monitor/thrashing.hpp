@@ -16,43 +16,12 @@
 #include <optional>
 #include <string>
 
+#include "../pressure_rules.hpp"  // refaults_between
 #include "source.hpp"
 
 #include <unistd.h>  // sysconf
 
 namespace headroom::detail {
-
-// One read of the counters.
-struct refault_sample {
-  monitor_clock::time_point at;
-  std::uint64_t refaults = 0;    // pages
-  std::uint64_t file_bytes = 0;  // the file cache
-};
-
-struct refault_rate {
-  double bytes_per_second = 0;
-  double percent_per_second = 0;  // of the file cache now
-  bool thrashing = false;
-};
-
-// The rate between two reads; std::nullopt when no time passed or the
-// counter went back (a new cgroup: there is no rate yet).
-inline std::optional<refault_rate> refaults_between(
-    const refault_sample& a, const refault_sample& b, std::uint64_t page_size,
-    double percent, std::uint64_t min_bytes_per_second) {
-  const double seconds = std::chrono::duration<double>(b.at - a.at).count();
-  if (seconds <= 0 || b.refaults < a.refaults) return std::nullopt;
-  refault_rate r;
-  r.bytes_per_second = static_cast<double>(b.refaults - a.refaults) *
-                       static_cast<double>(page_size) / seconds;
-  const double file =
-      static_cast<double>(std::max<std::uint64_t>(b.file_bytes, page_size));
-  r.percent_per_second = 100 * r.bytes_per_second / file;
-  r.thrashing =
-      r.bytes_per_second >= static_cast<double>(min_bytes_per_second) &&
-      r.percent_per_second >= percent;
-  return r;
-}
 
 struct thrashing_state {
   kept_file stat;

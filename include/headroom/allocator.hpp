@@ -52,9 +52,10 @@
 #include <utility>             // std::move
 #include <vector>              // saved decay times
 
-#include "cpu.hpp"       // cpu_reader, cpu_snapshot
-#include "pressure.hpp"  // monitor, memory_event, pressure_level
-#include "release.hpp"   // release_free_memory, allocator_kind
+#include "cpu.hpp"            // cpu_reader, cpu_snapshot
+#include "detail/narrow.hpp"  // the heap limit as mallctl's size_t
+#include "pressure.hpp"       // monitor, memory_event, pressure_level
+#include "release.hpp"        // release_free_memory, allocator_kind
 
 #if HEADROOM_HAVE_LINUX
 #include <pthread.h>    // naming the policy's thread
@@ -325,7 +326,7 @@ inline allocator_action push_heap_limit_mib(std::uint64_t mib) {
     return a;
   }
   a.before = *old * allocator_mib;
-  if (set("tcmalloc.heap_limit_mb", static_cast<std::size_t>(mib)) == 0) {
+  if (set("tcmalloc.heap_limit_mb", detail::narrow<std::size_t>(mib)) == 0) {
     a.status = action_status::failed;
     a.reason = "gperftools refused tcmalloc.heap_limit_mb";
     return a;

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Every ```cpp block of README.md, compiled as a user's build would compile
 # it: one translation unit, each block the body of its own function (its
-# #include lines hoisted to the top), under -Wall -Wextra -Wpedantic
-# -Wshadow -Wconversion -Wsign-conversion -Werror, with each compiler given,
+# #include lines hoisted to the top), under the strict warnings of
+# tests/strict/flags.txt, with each compiler given,
 # C++17. Errors point at README.md's lines (#line). The names a block uses
 # as placeholders for the reader's own code (log, shrink_caches, size_heap,
 # start_with, fail, cache) are declared here. A block that is not meant to
@@ -54,10 +54,15 @@ awk -v readme="$readme" '
 
 count=$(sed -n 's|^// \([0-9]*\) snippets$|\1|p' "$tu")
 if ((count == 0)); then echo "no cpp snippets found in $readme"; exit 1; fi
-flags=(-std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+# The strict flags, shared with tests/strict/run.cmake; "gcc: " lines only
+# for g++.
+mapfile -t flags < <(sed -n 's/^-/-/p' "$src/tests/strict/flags.txt")
+mapfile -t gcc_flags < <(sed -n 's/^gcc: //p' "$src/tests/strict/flags.txt")
 failed=0
 for cxx in "$@"; do
-  if ! "$cxx" "${flags[@]}" -I "$src/include" -c "$tu" -o "$work/readme_snippets.o"; then
+  cxx_flags=(-std=c++17 "${flags[@]}")
+  "$cxx" --version | grep -q clang || cxx_flags+=("${gcc_flags[@]}")
+  if ! "$cxx" "${cxx_flags[@]}" -I "$src/include" -c "$tu" -o "$work/readme_snippets.o"; then
     echo "FAIL: $cxx: README.md snippets (translation unit $tu)"
     failed=1
   fi

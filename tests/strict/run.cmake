@@ -3,10 +3,20 @@
 # -isystem), alone and all together with a use of the main calls, compiled
 # under the warnings users turn on, as errors; g++ and clang++ (whichever
 # exist), C++17 and C++20. A C++14 build must stop at headroom's #error.
-#   cmake -DSOURCE=<headroom source> -DWORK=<scratch dir> -P run.cmake
+# The flags are tests/strict/flags.txt, shared with the README snippets.
+#   cmake -DSOURCE=<headroom source> -DWORK=<scratch dir> -DCOMPILERS=<cxx|cxx...> -P run.cmake
 cmake_minimum_required(VERSION 3.14)
 
-set(flags -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+file(STRINGS "${SOURCE}/tests/strict/flags.txt" lines REGEX "^(gcc: )?-")
+set(flags "")
+set(gcc_flags "")
+foreach(line ${lines})
+  if(line MATCHES "^gcc: (.*)")
+    list(APPEND gcc_flags "${CMAKE_MATCH_1}")
+  else()
+    list(APPEND flags "${line}")
+  endif()
+endforeach()
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 file(GLOB headers RELATIVE "${SOURCE}/include/headroom" "${SOURCE}/include/headroom/*.hpp")
@@ -18,22 +28,21 @@ foreach(h ${headers})
 endforeach()
 list(APPEND sources "${SOURCE}/tests/strict/use_all.cpp")
 
-set(compilers "")
-foreach(c g++ clang++)
-  find_program(found_${c} ${c})
-  if(found_${c})
-    list(APPEND compilers "${found_${c}}")
-  endif()
-endforeach()
+string(REPLACE "|" ";" compilers "${COMPILERS}")
 if(NOT compilers)
   message(FATAL_ERROR "no compiler found")
 endif()
 
 set(failures "")
 foreach(cxx ${compilers})
+  execute_process(COMMAND "${cxx}" --version OUTPUT_VARIABLE version ERROR_QUIET)
+  set(cxx_flags ${flags})
+  if(NOT version MATCHES "clang")
+    list(APPEND cxx_flags ${gcc_flags})
+  endif()
   foreach(std 17 20)
     foreach(src ${sources})
-      execute_process(COMMAND "${cxx}" -std=c++${std} ${flags} -I "${SOURCE}/include"
+      execute_process(COMMAND "${cxx}" -std=c++${std} ${cxx_flags} -I "${SOURCE}/include"
                               -fsyntax-only "${src}"
                       RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
       if(NOT rc EQUAL 0)

@@ -20,6 +20,7 @@
 
 #include "../error.hpp"
 #include "fd.hpp"
+#include "narrow.hpp"
 
 #if HEADROOM_HAVE_LINUX
 #include <linux/magic.h>
@@ -63,8 +64,8 @@ inline void arm_timer_at(int fd,
                       .count();
   itimerspec spec{};
   // 0 disarms: never ask for the epoch itself.
-  spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
-  spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+  spec.it_value.tv_sec = narrow<time_t>(ns / 1000000000);
+  spec.it_value.tv_nsec = narrow<long>(ns % 1000000000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0)
     spec.it_value.tv_nsec = 1;
   HEADROOM_SYSCALL(timerfd_settime)(fd, TFD_TIMER_ABSTIME, &spec, nullptr);

@@ -27,6 +27,7 @@
 #include "../event_fds.hpp"
 #include "../format.hpp"
 #include "../level.hpp"
+#include "../narrow.hpp"
 #include "../pressure_rules.hpp"
 #include "sampler.hpp"
 #include "source.hpp"
@@ -224,7 +225,7 @@ class monitor_loop {
   static constexpr std::uint64_t timer_key = 0;
   static constexpr std::uint64_t wake_key = 1;
   static std::uint64_t key_of(std::size_t source, std::size_t fd) {
-    return (static_cast<std::uint64_t>(source) + 1) << 32 | fd;
+    return (narrow<std::uint64_t>(source) + 1) << 32 | fd;
   }
 
   // In a forked child that has not called forget_after_fork(): the thread,
@@ -410,8 +411,8 @@ class monitor_loop {
       } else if (key == wake_key) {
         drain_eventfd(wake_.get());
       } else {
-        const std::size_t si = static_cast<std::size_t>((key >> 32) - 1);
-        const std::size_t fi = static_cast<std::size_t>(key & 0xffffffffu);
+        const auto si = narrow<std::size_t>((key >> 32) - 1);
+        const auto fi = narrow<std::size_t>(key & 0xffffffffu);
         if (si >= sources_.size() || fi >= sources_[si].fds.size() ||
             !sources_[si].on_ready)
           continue;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// --capture DIR: copies every file headroom read into DIR at its logical path
-// (/proc/self/cgroup -> DIR/proc/self/cgroup), so that --root DIR replays
-// the same report. Files that could not be read are left out: a replay then
+// --capture DIR: writes every file headroom read into DIR at its logical path
+// (/proc/self/cgroup -> DIR/proc/self/cgroup), with the bytes the report was
+// made from (a capture_record), so that --root DIR replays the same report
+// byte for byte. Files that could not be read are left out: a replay then
 // finds them missing, as the live run did.
 //
 // DIR is written as an attacker might have prepared it: it must be a new or
@@ -11,6 +12,7 @@
 // refused, so nothing is written outside DIR.
 #pragma once
 
+#include <headroom/capture_record.hpp>
 #include <headroom/error.hpp>
 
 #include <dirent.h>
@@ -20,7 +22,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <set>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -95,35 +97,11 @@ class capture_dir {
   // way is an error, never followed or overwritten.
   headroom::result<void> write(std::string_view logical,
                                std::string_view content) const {
-    const std::string where = path_ + std::string(logical);
-    if (logical.size() < 2 || logical[0] != '/')
-      return headroom::errno_error(EINVAL, where);
     std::vector<std::string> parts;
-    for (std::string_view rest = logical.substr(1);;) {
-      const std::size_t slash = rest.find('/');
-      const std::string_view p = rest.substr(0, slash);
-      if (p.empty() || p == "." || p == "..")
-        return headroom::errno_error(EINVAL, where);
-      parts.emplace_back(p);
-      if (slash == std::string_view::npos) break;
-      rest.remove_prefix(slash + 1);
-    }
-    fd_owner cur(::dup(fd_.get()));
-    if (!cur) return headroom::errno_error(errno, path_);
-    std::string done = path_;
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-      done += "/" + parts[i];
-      if (::mkdirat(cur.get(), parts[i].c_str(), 0755) != 0 &&
-          errno != EEXIST) {
-        return headroom::errno_error(errno, done);
-      }
-      fd_owner next(::openat(cur.get(), parts[i].c_str(),
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!next)
-        return headroom::errno_error(errno == ENOTDIR ? ELOOP : errno, done);
-      cur = std::move(next);
-    }
-    fd_owner out(::openat(cur.get(), parts.back().c_str(),
+    auto parent = walk(logical, parts, false);
+    if (!parent) return std::move(parent).error();
+    const std::string where = path_ + std::string(logical);
+    fd_owner out(::openat(parent->get(), parts.back().c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           0644));
     if (!out) return headroom::errno_error(errno, where);
@@ -136,7 +114,53 @@ class capture_dir {
     return {};
   }
 
+  // Creates the directory DIR + logical and those on the way (an existing
+  // directory is fine); a link or a "." / ".." on the way is an error.
+  headroom::result<void> make_directory(std::string_view logical) const {
+    std::vector<std::string> parts;
+    auto dir = walk(logical, parts, true);
+    if (!dir) return std::move(dir).error();
+    return {};
+  }
+
  private:
+  // Splits `logical` into `parts` and opens the directories of all of them
+  // but the last (all of them when `all`), made when missing, each
+  // relative to the one before with O_NOFOLLOW.
+  headroom::result<fd_owner> walk(std::string_view logical,
+                                  std::vector<std::string>& parts,
+                                  bool all) const {
+    const std::string where = path_ + std::string(logical);
+    if (logical.size() < 2 || logical[0] != '/')
+      return headroom::errno_error(EINVAL, where);
+    for (std::string_view rest = logical.substr(1);;) {
+      const std::size_t slash = rest.find('/');
+      const std::string_view p = rest.substr(0, slash);
+      if (p.empty() || p == "." || p == "..")
+        return headroom::errno_error(EINVAL, where);
+      parts.emplace_back(p);
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    fd_owner cur(::dup(fd_.get()));
+    if (!cur) return headroom::errno_error(errno, path_);
+    std::string done = path_;
+    const std::size_t dirs = all ? parts.size() : parts.size() - 1;
+    for (std::size_t i = 0; i < dirs; ++i) {
+      done += "/" + parts[i];
+      if (::mkdirat(cur.get(), parts[i].c_str(), 0755) != 0 &&
+          errno != EEXIST) {
+        return headroom::errno_error(errno, done);
+      }
+      fd_owner next(::openat(cur.get(), parts[i].c_str(),
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next)
+        return headroom::errno_error(errno == ENOTDIR ? ELOOP : errno, done);
+      cur = std::move(next);
+    }
+    return cur;
+  }
+
   capture_dir(std::string path, fd_owner fd)
       : path_(std::move(path)), fd_(std::move(fd)) {}
 
@@ -165,24 +189,36 @@ class capture_dir {
   fd_owner fd_;
 };
 
-// The files headroom opened, in order, each once; saved into a capture_dir.
+// Saves what the readers recorded into a capture_dir: each file with the
+// bytes the report was made from, and each directory they looked into (a
+// directory searched but holding no file read must be there on replay too).
 class capture_list {
  public:
-  auto hook() {
-    return [this](std::string_view logical, std::string_view real) {
-      if (seen_.insert(std::string(logical)).second) {
-        files_.emplace_back(std::string(logical), std::string(real));
-      }
-    };
+  // The record to give the readers (options::record).
+  const std::shared_ptr<headroom::capture_record>& record() const noexcept {
+    return record_;
   }
 
+  // How many files save() wrote.
   std::size_t size() const { return saved_; }
 
   headroom::result<void> save(const capture_dir& dir) {
-    for (const auto& [logical, real] : files_) {
+    for (const auto& d : record_->directories()) {
+      if (d == "/") continue;
+      auto made = dir.make_directory(d);
+      if (!made) return made;
+    }
+    for (const auto& f : record_->files()) {
       std::string content;
-      if (!read_regular(real, content)) continue;
-      auto written = dir.write(logical, content);
+      if (f.bytes) {
+        content = *f.bytes;
+      } else if (!read_regular(f.real, content)) {
+        // Never read (a file only noted, such as /proc/self/status for
+        // the live affinity): copied now, when it can be; a file that
+        // could not be opened is left out, as the live run found it.
+        continue;
+      }
+      auto written = dir.write(f.logical, content);
       if (!written) return written;
       ++saved_;
     }
@@ -190,9 +226,9 @@ class capture_list {
   }
 
  private:
-  // A captured file is what a tree holds: a regular file of at most 4 MiB
-  // (mountinfo of a host with thousands of mounts is below 1 MiB). A FIFO,
-  // a device or a link in a tree being replayed is left out, never read.
+  // A file copied now is what a tree holds: a regular file of at most 4
+  // MiB. A FIFO, a device or a link in a tree being replayed is left out,
+  // never read.
   static constexpr std::size_t max_file = 4 << 20;
 
   static bool read_regular(const std::string& path, std::string& out) {
@@ -212,8 +248,8 @@ class capture_list {
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> files_;
-  std::set<std::string> seen_;
+  std::shared_ptr<headroom::capture_record> record_ =
+      std::make_shared<headroom::capture_record>();
   std::size_t saved_ = 0;
 };
 

@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
   opt.root = a.root;
   opt.pid = a.pid;
   headroom_info::capture_list captured;
-  if (!a.capture.empty()) opt.on_read = captured.hook();
+  if (!a.capture.empty()) opt.record = captured.record();
   if (a.env) return headroom_info::print_runtime_env(opt, a.runtimes);
   if (a.exec)
     return headroom_info::exec_with_runtime_env(opt, a.runtimes, a.command);

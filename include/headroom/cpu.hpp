@@ -260,14 +260,16 @@ class cpu_reader {
   // controller gets a reader whose quota is std::nullopt.
   static result<cpu_reader> open(const options& opt = {}) {
     cpu_reader r;
-    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read);
+    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read, opt.record);
     r.pid_ = opt.pid;
     r.live_affinity_ = r.fs_.root().empty();
     // Live, the affinity comes from the syscall; the status file is noted
     // all the same so that a captured tree replays it.
-    const std::string status = r.fs_.proc_path("status");
-    r.fs_.note_read("/proc/self/status", status);
-    if (!r.live_affinity_) r.status_ = detail::keep_open(status);
+    if (r.live_affinity_) {
+      r.fs_.note_read("/proc/self/status", r.fs_.proc_path("status"));
+    } else {
+      r.status_ = r.fs_.keep_proc("status");  // within the root
+    }
 
     // HEADROOM_DETECT=off: no cgroups are looked for; the affinity, which
     // is not a cgroup's, is still read.

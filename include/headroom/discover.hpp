@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "capture_record.hpp"
 #include "detail/fs.hpp"
 #include "error.hpp"
 #include "mode.hpp"
@@ -133,6 +135,10 @@ struct options {
   // Called with every file opened, as the process sees it (logical, always
   // /proc/self/... for proc files) and as it was opened (real). For capture.
   std::function<void(std::string_view logical, std::string_view real)> on_read;
+  // When set, every file read is kept in it with the bytes read, and read
+  // once: later reads return the same bytes (see capture_record). For a
+  // capture that replays byte for byte.
+  std::shared_ptr<capture_record> record;
   // Honour HEADROOM_MEMORY_LIMIT and HEADROOM_DETECT (see memory_reader).
   bool use_environment = true;
   // Bounds of the search for the process's cgroup when its path cannot be
@@ -709,7 +715,7 @@ inline detail::search_bounds search_bounds_of(const options& opt) {
 // why_none) when the controller is not mounted.
 inline result<cgroup_location> discover(
     const options& opt = {}, std::string_view controller = "memory") {
-  detail::file_system fs(opt.root, opt.pid, opt.on_read);
+  detail::file_system fs(opt.root, opt.pid, opt.on_read, opt.record);
   return discover(fs, controller, search_bounds_of(opt));
 }
 

@@ -311,10 +311,7 @@ inline kubernetes_context read_kubernetes(const memory_reader& m) {
                          "/oom_score_adj";
   // Opened as every file of the tree is: within the root, regular files
   // only.
-  std::string real = fs.proc_path("oom_score_adj");
-  fs.note_read("/proc/self/oom_score_adj", real);
-  auto fd = fs.open_real(real);
-  const auto f = detail::keep_opened(std::move(fd), std::move(real));
+  const auto f = fs.keep_proc("oom_score_adj");
   k.oom_score_adj.value = detail::read_parsed(f, parse_oom_score_adj);
   return k;
 }

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "../capture_record.hpp"
 #include "../error.hpp"
 
 // HEADROOM_HAVE_LINUX: 1 where the kernel interfaces exist. Elsewhere every
@@ -327,6 +328,10 @@ struct kept_file {
   // Its directory has other files of the same controller, so it cannot
   // legitimately be absent: ENOENT is then an error like any other.
   bool required = false;
+  // For a capture: every read is pinned to the bytes of the first, kept
+  // under the file's logical path (file_system::keep sets both).
+  capture_record* record = nullptr;
+  std::string logical;
 
   bool is_open() const noexcept { return static_cast<bool>(fd); }
   // Not there at all (ENOENT): a file this directory does not have, which
@@ -358,7 +363,10 @@ inline kept_file keep_open(std::string path) {
 inline result<std::string_view> read_kept(const kept_file& f, char* buf,
                                           std::size_t cap) {
   if (!f.is_open()) return f.open_error;
-  return pread_all(f.fd.get(), buf, cap, f.path);
+  auto got = pread_all(f.fd.get(), buf, cap, f.path);
+  if (f.record == nullptr) return got;
+  return f.record->pin_into(f.logical, f.path, std::move(got), buf, cap,
+                            f.path);
 }
 
 // One-line files (a number, "max", a CPU list) fit in this; a larger

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,8 +51,10 @@ class file_system {
 
   // root: prefix for every path ("/" for the live system). pid: 0 for the
   // calling process. hook: called with each file opened (for capture).
-  file_system(std::string root, int pid, read_hook hook)
-      : pid_(pid), hook_(std::move(hook)) {
+  // record: keeps what is read, and pins every later read to it (capture).
+  file_system(std::string root, int pid, read_hook hook,
+              std::shared_ptr<capture_record> record = nullptr)
+      : pid_(pid), hook_(std::move(hook)), record_(std::move(record)) {
     while (!root.empty() && root.back() == '/') root.pop_back();
     root_ = std::move(root);  // "" for "/"
     proc_ = root_ + (pid_ > 0 ? "/proc/" + std::to_string(pid_) : "/proc/self");
@@ -75,9 +78,7 @@ class file_system {
   result<std::string> read_mountinfo() const {
     if (view_ == cgroup_view::target || target_prefix_.empty())
       return read_proc("mountinfo");
-    const std::string real = root_ + "/proc/self/mountinfo";
-    note_read("/proc/self/mountinfo", real);
-    return read_real(real);
+    return read_noted("/proc/self/mountinfo", root_ + "/proc/self/mountinfo");
   }
 
   // The inspected process's pid as the reader's pid namespace numbers it
@@ -121,6 +122,7 @@ class file_system {
                             O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW)))
                       : open_real(real, O_DIRECTORY);
     if (!opened || !*opened) return out;
+    if (record_) record_->note_directory(dir);
     const int fd = opened->release();
     DIR* d = ::fdopendir(fd);
     if (d == nullptr) {
@@ -141,6 +143,9 @@ class file_system {
     }
     ::closedir(d);
     std::sort(out.begin(), out.end());
+    if (record_) {
+      for (const auto& name : out) record_->note_directory(dir + "/" + name);
+    }
 #else
     (void)dir;
 #endif
@@ -160,28 +165,49 @@ class file_system {
   // Reports a file that was read or opened, for capture.
   void note_read(std::string_view logical, std::string_view real) const {
     if (hook_) hook_(logical, real);
+    if (record_) record_->note(logical, real);
   }
 
   // Reads /proc/self/<name> whole.
   result<std::string> read_proc(std::string_view name) const {
-    const std::string real = proc_path(name);
-    note_read("/proc/self/" + std::string(name), real);
-    return read_real(real);
+    return read_noted("/proc/self/" + std::string(name), proc_path(name));
   }
 
   // Reads a logical path whole.
   result<std::string> read(std::string_view logical) const {
-    const std::string real = real_path(logical);
-    note_read(logical, real);
-    return read_real(real);
+    return read_noted(logical, real_path(logical));
   }
 
   // Opens a logical path to be kept and re-read.
   kept_file keep(std::string_view logical) const {
-    std::string real = real_path(logical);
+    return keep_noted(logical, real_path(logical));
+  }
+
+  // Opens /proc/self/<name> (of the inspected process) to be kept.
+  kept_file keep_proc(std::string_view name) const {
+    return keep_noted("/proc/self/" + std::string(name), proc_path(name));
+  }
+
+  // Opens `real` (a real_path or proc_path of `logical`) to be kept, as
+  // open_real does; noted, and with a record, its reads pinned to it.
+  kept_file keep_noted(std::string_view logical, std::string real) const {
     note_read(logical, real);
     auto fd = open_real(real);
-    return keep_opened(std::move(fd), std::move(real));
+    kept_file f = keep_opened(std::move(fd), std::move(real));
+    if (record_) {
+      f.record = record_.get();
+      f.logical = std::string(logical);
+    }
+    return f;
+  }
+
+  // Reads `real` (a real_path or proc_path of `logical`) whole, noted;
+  // with a record, the bytes of its first read.
+  result<std::string> read_noted(std::string_view logical,
+                                 const std::string& real) const {
+    note_read(logical, real);
+    if (!record_) return read_real(real);
+    return record_->pin(logical, real, read_real(real));
   }
 
   // Opens a real path (one real_path or proc_path made). Under a root
@@ -233,8 +259,10 @@ class file_system {
 #if HEADROOM_HAVE_LINUX
     struct stat st {};
     const std::string real = real_path(dir);
-    return HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
-           S_ISDIR(st.st_mode);
+    const bool is_dir =
+        HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (is_dir && record_) record_->note_directory(dir);
+    return is_dir;
 #else
     (void)dir;
     return false;
@@ -267,6 +295,7 @@ class file_system {
   cgroup_view view_ = cgroup_view::reader;
   int pid_ = 0;
   read_hook hook_;
+  std::shared_ptr<capture_record> record_;
 };
 
 }  // namespace headroom::detail

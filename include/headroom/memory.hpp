@@ -147,6 +147,17 @@ struct memory_report {
   reading<psi_stats> pressure;
   // Which memory.pressure file `pressure` came from.
   pressure_scope pressure_from = pressure_scope::host;
+  // PSI cpu and io, found as `pressure` is: cpu.pressure and io.pressure of
+  // the own cgroup2 directory, else /proc/pressure/cpu and /proc/pressure/io
+  // (host-wide). ENOENT or EOPNOTSUPP from both: the kernel has no PSI
+  // (CONFIG_PSI off, psi=0) or the cgroup's is off (cgroup.pressure 0).
+  reading<psi_stats> cpu_pressure;
+  // Which cpu.pressure file `cpu_pressure` came from.
+  pressure_scope cpu_pressure_from = pressure_scope::host;
+  // PSI io (see cpu_pressure).
+  reading<psi_stats> io_pressure;
+  // Which io.pressure file `io_pressure` came from.
+  pressure_scope io_pressure_from = pressure_scope::host;
 
   // The full memory.stat of the usage cgroup (hierarchical), as far as the
   // kernel has it.
@@ -959,26 +970,43 @@ class memory_reader {
   }
 
   // PSI of the own cgroup2 directory; /proc/pressure/memory (host-wide) when
-  // there is none or it cannot be read (PSI off: psi=0, EOPNOTSUPP).
+  // there is none or it cannot be read (PSI off: psi=0, EOPNOTSUPP). The
+  // same for the CPU and IO.
   void read_pressure(memory_report& r) const {
+    // The real root has no cgroup.type; a container's namespace root, also
+    // printed as "/", has one, and its pressure is the container's.
+    pressure_scope own = pressure_scope::cgroup;
+    if (!loc_.unified_dir.empty() &&
+        fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"))
+            .missing()) {
+      own = pressure_scope::root_cgroup;
+    }
+    read_psi_of(detail::v2::pressure, "/proc/pressure/memory", own, r.pressure,
+                r.pressure_from);
+    read_psi_of(detail::v2::cpu_pressure, "/proc/pressure/cpu", own,
+                r.cpu_pressure, r.cpu_pressure_from);
+    read_psi_of(detail::v2::io_pressure, "/proc/pressure/io", own,
+                r.io_pressure, r.io_pressure_from);
+  }
+
+  // One resource's PSI: `file` of the own cgroup2 directory (whose scope is
+  // `own`), else `host`. When both fail, the cgroup's error stands (it is
+  // the one that was meant), unless there is no cgroup2 directory.
+  void read_psi_of(std::string_view file, const char* host, pressure_scope own,
+                   reading<psi_stats>& out, pressure_scope& scope) const {
     const auto read_psi = [&](const std::string& logical) {
       return reading<psi_stats>{detail::read_psi(fs_.keep(logical)), logical};
     };
     if (!loc_.unified_dir.empty()) {
-      r.pressure = read_psi(detail::join_path(
-          loc_.unified_dir, "/" + std::string(detail::v2::pressure)));
-      // The real root has no cgroup.type; a container's namespace root,
-      // also printed as "/", has one, and its pressure is the container's.
-      const auto type =
-          fs_.keep(detail::join_path(loc_.unified_dir, "/cgroup.type"));
-      r.pressure_from =
-          type.missing() ? pressure_scope::root_cgroup : pressure_scope::cgroup;
-      if (r.pressure.value) return;
+      out = read_psi(
+          detail::join_path(loc_.unified_dir, "/" + std::string(file)));
+      scope = own;
+      if (out.value) return;
     }
-    auto host = read_psi("/proc/pressure/memory");
-    if (host.value || loc_.unified_dir.empty()) {
-      r.pressure = std::move(host);
-      r.pressure_from = pressure_scope::host;
+    auto from_host = read_psi(host);
+    if (from_host.value || loc_.unified_dir.empty()) {
+      out = std::move(from_host);
+      scope = pressure_scope::host;
     }
   }
 

@@ -105,6 +105,17 @@ const char* const contract[] = {
     "pressure.path",
     "pressure.some",
     "pressure.full",
+    "pressure.reason",
+    "pressure_cpu.scope",
+    "pressure_cpu.path",
+    "pressure_cpu.reason",
+    "pressure_cpu.some",
+    "pressure_cpu.full",
+    "pressure_io.scope",
+    "pressure_io.path",
+    "pressure_io.reason",
+    "pressure_io.some",
+    "pressure_io.full",
     "errors",
     "cgroup.view",
     "cgroup.dirs_searched",
@@ -156,6 +167,16 @@ TEST_CASE("--json: the contract on Kubernetes v2 (pod slice limit)") {
   CHECK(bytes(j, "memory.events.max") == 4);
   CHECK(str(j, "pressure.scope") == "cgroup");
   CHECK(field(j, "pressure.some.avg10").type == json::kind::number);
+  const std::string ctr = pod + k8s_container;
+  CHECK(str(j, "pressure_cpu.scope") == "cgroup");
+  CHECK(str(j, "pressure_cpu.path") == ctr + "/cpu.pressure");
+  CHECK(field(j, "pressure_cpu.reason").is_null());
+  CHECK(bytes(j, "pressure_cpu.some.total_us") == 2500000);
+  CHECK(bytes(j, "pressure_cpu.full.total_us") == 400000);
+  CHECK(str(j, "pressure_io.scope") == "cgroup");
+  CHECK(str(j, "pressure_io.path") == ctr + "/io.pressure");
+  CHECK(bytes(j, "pressure_io.some.total_us") == 7000000);
+  CHECK(bytes(j, "pressure_io.full.total_us") == 6000000);
   CHECK(str(j, "kubernetes.qos_class") == "Burstable");
   CHECK(str(j, "kubernetes.pod_uid") == "1234");
   CHECK(str(j, "kubernetes.container_id") == "abcd");
@@ -569,6 +590,24 @@ TEST_CASE("--format prometheus: cAdvisor's names, values from the tree") {
                      {{"scope", "cgroup"}}) == "0.00");
   CHECK(sample_value(p, "container_pressure_memory_waiting_seconds_total") ==
         "0.000000");
+  // cpu.pressure and io.pressure of the container's own cgroup, as cAdvisor
+  // writes them: some is "waiting", full is "stalled", in seconds.
+  CHECK(sample_value(p, "container_pressure_cpu_waiting_seconds_total") ==
+        "2.500000");
+  CHECK(sample_value(p, "container_pressure_cpu_stalled_seconds_total") ==
+        "0.400000");
+  CHECK(sample_value(p, "container_pressure_io_waiting_seconds_total") ==
+        "7.000000");
+  CHECK(sample_value(p, "container_pressure_io_stalled_seconds_total") ==
+        "6.000000");
+  for (const char* m : {"container_pressure_cpu_waiting_seconds_total",
+                        "container_pressure_io_stalled_seconds_total"}) {
+    CHECK(p.types.at(m) == "counter");
+  }
+  CHECK(sample_value(p, "headroom_psi_cpu_some_avg10", {{"scope", "cgroup"}}) ==
+        "1.50");
+  CHECK(sample_value(p, "headroom_psi_io_full_avg300", {{"scope", "cgroup"}}) ==
+        "0.75");
   CHECK(sample_value(p, "container_spec_cpu_quota") == "150000");
   CHECK(sample_value(p, "container_spec_cpu_period") == "100000");
   CHECK(sample_value(p, "headroom_cpu_quota_cpus") == "1.5");
@@ -662,6 +701,48 @@ TEST_CASE(
     CHECK(info({"--format", "yaml"}).code == 2);
     CHECK(info({"--format"}).code == 2);
   }
+}
+
+TEST_CASE(
+    "cpu and io PSI missing (no CONFIG_PSI, psi=0): not available, and why, "
+    "in every output") {
+  fixture_tree t;
+  layout_kubernetes_v2_cpu(t);
+  const std::string ctr =
+      std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+  t.remove(ctr + "/cpu.pressure");
+  t.remove("proc/pressure/cpu");
+  const std::string why = "not available: no /" + ctr +
+                          "/cpu.pressure and no /proc/pressure/cpu: the "
+                          "kernel has no PSI (built without CONFIG_PSI, or "
+                          "booted with psi=0)";
+  const json j = info_json({"--root", t.root()});
+  CHECK(field(j, "pressure_cpu.scope").is_null());
+  CHECK(str(j, "pressure_cpu.reason") == why);
+  CHECK(field(j, "pressure_cpu.some").is_null());
+  CHECK(field(j, "pressure_cpu.full").is_null());
+  // Not an error: nothing is wrong with the tree, the kernel has none.
+  CHECK(field(j, "errors").items.empty());
+  // IO's is still read.
+  CHECK(str(j, "pressure_io.scope") == "cgroup");
+  CHECK(field(j, "pressure_io.reason").is_null());
+
+  const auto h = info({"--root", t.root()});
+  REQUIRE(h.code == 0);
+  const auto at = h.out.find("cpu pressure (PSI)\n  scope             " + why);
+  CHECK_MESSAGE(at != std::string::npos, h.out);
+
+  const prom_text p = info_prometheus({"--root", t.root()});
+  for (const char* m : {"container_pressure_cpu_waiting_seconds_total",
+                        "container_pressure_cpu_stalled_seconds_total",
+                        "headroom_psi_cpu_some_avg10"}) {
+    CAPTURE(m);
+    CHECK(find_sample(p, m) == nullptr);
+    CHECK(has_comment(p, "# " + std::string(m) + " omitted: " + why));
+  }
+  CHECK(sample_value(p, "container_pressure_io_waiting_seconds_total") ==
+        "7.000000");
+  CHECK(sample_value(p, "headroom_read_errors") == "0");
 }
 
 TEST_CASE("--format prometheus on this machine parses") {

@@ -28,6 +28,14 @@ inline const char* const meminfo_16g =
 inline const char* const host_psi =
     "some avg10=0.10 avg60=0.20 avg300=0.30 total=1000\n"
     "full avg10=0.01 avg60=0.02 avg300=0.03 total=100\n";
+// Host-wide CPU and IO pressure: the CPU's full line is 0 at the system
+// level (Linux 5.13+ prints it all the same).
+inline const char* const host_cpu_psi =
+    "some avg10=0.40 avg60=0.30 avg300=0.20 total=3000\n"
+    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+inline const char* const host_io_psi =
+    "some avg10=0.20 avg60=0.10 avg300=0.05 total=2000\n"
+    "full avg10=0.15 avg60=0.08 avg300=0.04 total=1500\n";
 
 inline std::string n(std::uint64_t v) { return std::to_string(v) + "\n"; }
 
@@ -112,6 +120,13 @@ struct v2_dir {
   std::string pressure =
       "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
       "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+  // cpu.pressure and io.pressure; "" leaves the file out.
+  std::string cpu_pressure =
+      "some avg10=1.50 avg60=1.00 avg300=0.50 total=2500000\n"
+      "full avg10=0.25 avg60=0.10 avg300=0.05 total=400000\n";
+  std::string io_pressure =
+      "some avg10=3.00 avg60=2.00 avg300=1.00 total=7000000\n"
+      "full avg10=2.50 avg60=1.50 avg300=0.75 total=6000000\n";
 };
 
 // A non-root cgroup2 directory with the memory controller enabled.
@@ -119,6 +134,8 @@ inline void write_v2(fixture_tree& t, const std::string& dir, const v2_dir& d) {
   t.file(dir + "/cgroup.controllers", d.controllers + "\n");
   t.file(dir + "/cgroup.type", "domain\n");
   t.file(dir + "/memory.pressure", d.pressure);
+  if (!d.cpu_pressure.empty()) t.file(dir + "/cpu.pressure", d.cpu_pressure);
+  if (!d.io_pressure.empty()) t.file(dir + "/io.pressure", d.io_pressure);
   t.file(dir + "/memory.max", d.max + "\n");
   t.file(dir + "/memory.high", d.high + "\n");
   t.file(dir + "/memory.low", d.low + "\n");
@@ -138,12 +155,16 @@ inline void write_v2_root(
     const std::string& controllers = "cpuset cpu io memory pids") {
   t.file(dir + "/cgroup.controllers", controllers + "\n");
   t.file(dir + "/memory.pressure", host_psi);
+  t.file(dir + "/cpu.pressure", host_cpu_psi);
+  t.file(dir + "/io.pressure", host_io_psi);
   t.file(dir + "/memory.stat", v2_stat(1 * GiB, 2 * GiB, 1 * GiB));
 }
 
 inline void write_host(fixture_tree& t) {
   t.file("proc/meminfo", meminfo_16g);
   t.file("proc/pressure/memory", host_psi);
+  t.file("proc/pressure/cpu", host_cpu_psi);
+  t.file("proc/pressure/io", host_io_psi);
 }
 
 // mountinfo lines shared by the layouts.

@@ -810,3 +810,75 @@ TEST_CASE("hostile trees: symlinks never lead a read outside the mount") {
     CHECK(*s.usage == 100 * MiB);  // the rest still works
   }
 }
+
+TEST_CASE("cpu and io PSI: the own cgroup2 directory's, else host-wide") {
+  SUBCASE("v2: the container's scope, as memory.pressure") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    const auto r = open_at(t);
+    const auto rep = r.report();
+    const std::string dir = r.location().unified_dir;
+    CHECK(dir == std::string("/sys/fs/cgroup") + k8s_pod + k8s_container);
+    CHECK(rep.cpu_pressure_from == pressure_scope::cgroup);
+    CHECK(rep.cpu_pressure.path == dir + "/cpu.pressure");
+    REQUIRE(rep.cpu_pressure.value);
+    CHECK(rep.cpu_pressure.value->some.avg10 == doctest::Approx(1.50));
+    CHECK(rep.cpu_pressure.value->some.total_us == 2500000);
+    REQUIRE(rep.cpu_pressure.value->full);
+    CHECK(rep.cpu_pressure.value->full->total_us == 400000);
+    CHECK(rep.io_pressure_from == pressure_scope::cgroup);
+    CHECK(rep.io_pressure.path == dir + "/io.pressure");
+    REQUIRE(rep.io_pressure.value);
+    CHECK(rep.io_pressure.value->some.total_us == 7000000);
+    CHECK(rep.io_pressure.value->full->avg300 == doctest::Approx(0.75));
+  }
+  SUBCASE("v1 without a cgroup2 mount: /proc/pressure, host-wide") {
+    fixture_tree t;
+    layout_docker_v1(t);
+    const auto rep = open_at(t).report();
+    CHECK(rep.cpu_pressure_from == pressure_scope::host);
+    CHECK(rep.cpu_pressure.path == "/proc/pressure/cpu");
+    REQUIRE(rep.cpu_pressure.value);
+    CHECK(rep.cpu_pressure.value->some.total_us == 3000);
+    CHECK(rep.io_pressure_from == pressure_scope::host);
+    CHECK(rep.io_pressure.path == "/proc/pressure/io");
+    REQUIRE(rep.io_pressure.value);
+    CHECK(rep.io_pressure.value->full->total_us == 1500);
+  }
+  SUBCASE("a cgroup file missing: that resource alone falls back") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.remove(ctr + "/io.pressure");
+    const auto rep = open_at(t).report();
+    CHECK(rep.cpu_pressure_from == pressure_scope::cgroup);
+    CHECK(rep.io_pressure_from == pressure_scope::host);
+    CHECK(rep.io_pressure.path == "/proc/pressure/io");
+    CHECK(rep.io_pressure.value);
+  }
+  SUBCASE("no PSI anywhere: the cgroup's ENOENT stands, never a number") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.remove(ctr + "/cpu.pressure");
+    t.remove("proc/pressure/cpu");
+    const auto rep = open_at(t).report();
+    REQUIRE_FALSE(rep.cpu_pressure.value);
+    CHECK(is_missing(rep.cpu_pressure.value.error()));
+    CHECK(rep.cpu_pressure.path == "/" + ctr + "/cpu.pressure");
+    CHECK(rep.io_pressure.value);  // io is still there
+  }
+  SUBCASE("garbage, and no host file: malformed, never a number") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    const std::string ctr =
+        std::string("sys/fs/cgroup") + k8s_pod + k8s_container;
+    t.file(ctr + "/cpu.pressure", "some avg10=1.0 total=x\n");
+    t.remove("proc/pressure/cpu");
+    const auto rep = open_at(t).report();
+    REQUIRE_FALSE(rep.cpu_pressure.value);
+    CHECK(rep.cpu_pressure.value.error().code == errc::malformed);
+  }
+}

@@ -753,7 +753,8 @@ inline constexpr field container_fields[] = {
      "memory.memsw.limit_in_bytes (v1: memory and swap), 0 when unlimited",
      [](const export_report& r) { return spec_bytes(r, own(r).swap_limit); }},
     {"usage", "usage_bytes", "container_memory_usage_bytes", field_type::bytes,
-     "Current memory usage in bytes of the container's own cgroup",
+     "Current memory usage in bytes, including all memory regardless of "
+     "when it was accessed (the container's own cgroup)",
      [](const export_report& r) { return reading_bytes(r, own(r).usage); }},
     {"working set", "working_set_bytes", "container_memory_working_set_bytes",
      field_type::bytes, "Current working set in bytes: usage - inactive_file",
@@ -828,8 +829,9 @@ inline constexpr field container_fields[] = {
      [](const export_report& r) { return own_event(r, "max"); }},
     {"oom kills", "oom_kill_count", "container_oom_events_total",
      field_type::counter,
-     "Processes of the container killed by the OOM killer (its oom_kill "
-     "counter; cAdvisor counts the kernel log's OOM kills of the container)",
+     "Count of out of memory events observed for the container: processes "
+     "killed by the OOM killer, its oom_kill counter (cAdvisor counts the "
+     "kernel log's OOM kills of the container)",
      [](const export_report& r) {
        const auto& ev = own(r).events;
        return from(r, ev.value, [&](const counters_list& c) {
@@ -843,108 +845,270 @@ inline constexpr field container_fields[] = {
 };
 
 // ---------------------------------------------------------------------------
-// pressure
+// pressure: PSI of memory, the CPU and IO (Documentation/accounting/psi.rst),
+// each from the own cgroup2 directory or host-wide (memory_report::
+// pressure, cpu_pressure, io_pressure). The three sections are one table
+// each over the same functions.
 
-inline std::string scope(const export_report& r) {
-  return to_string(r.memory.pressure_from);
+enum class psi_resource { memory, cpu, io };
+
+// The resource's name in its files: memory.pressure, /proc/pressure/memory.
+template <psi_resource R>
+constexpr const char* psi_name() {
+  if constexpr (R == psi_resource::cpu) return "cpu";
+  if constexpr (R == psi_resource::io) return "io";
+  return "memory";
+}
+
+template <psi_resource R>
+const reading<psi_stats>& pressure_of(const export_report& r) {
+  if constexpr (R == psi_resource::cpu) return r.memory.cpu_pressure;
+  if constexpr (R == psi_resource::io) return r.memory.io_pressure;
+  return r.memory.pressure;
+}
+
+template <psi_resource R>
+pressure_scope scope_of(const export_report& r) {
+  if constexpr (R == psi_resource::cpu) return r.memory.cpu_pressure_from;
+  if constexpr (R == psi_resource::io) return r.memory.io_pressure_from;
+  return r.memory.pressure_from;
+}
+
+template <psi_resource R = psi_resource::memory>
+std::string scope(const export_report& r) {
+  return to_string(scope_of<R>(r));
+}
+
+// Why there is no PSI of R at all, for a kernel without it: the file read
+// last is missing (no CONFIG_PSI, psi=0 on the kernel command line, which
+// also hides the cgroup files on Linux 6.1+) or refuses reads with
+// EOPNOTSUPP (psi=0 on older kernels). nullopt: it was read, or it failed
+// some other way (an error, listed in errors).
+template <psi_resource R>
+std::optional<std::string> psi_not_available(const export_report& r) {
+  const auto& p = pressure_of<R>(r);
+  if (p.value) return std::nullopt;
+  const error& e = p.value.error();
+  const std::string host = std::string("/proc/pressure/") + psi_name<R>();
+  if (e.code == std::errc::operation_not_supported) {
+    return "not available: " + p.path +
+           " refuses reads (EOPNOTSUPP): PSI is disabled (psi=0 on the "
+           "kernel command line)";
+  }
+  if (!is_gone(e)) return std::nullopt;
+  std::string why = "not available: no " + p.path;
+  if (p.path != host) why += " and no " + host;
+  return why +
+         ": the kernel has no PSI (built without CONFIG_PSI, or booted with "
+         "psi=0)";
 }
 
 // The psi_line of `some` (or `full`), or why there is none.
-template <class Make>
+template <psi_resource R, class Make>
 field_value psi(const export_report& r, bool full, Make make) {
-  const auto& p = r.memory.pressure;
+  const auto& p = pressure_of<R>(r);
+  if (auto why = psi_not_available<R>(r)) return absent(*why);
   if (!p.value) return failed(p.value.error());
   if (!full) return make(p.value->some);
   if (!p.value->full) return absent("no full line in " + p.path);
   return make(*p.value->full);
 }
 
-inline field_value psi_group(const export_report& r, bool full) {
-  return psi(r, full, [](const psi_line&) {
+template <psi_resource R, bool Full>
+field_value psi_group(const export_report& r) {
+  return psi<R>(r, Full, [](const psi_line&) {
     field_value v;
     v.st = state::value;
     return v;
   });
 }
 
-template <double psi_line::*Avg>
-field_value psi_avg(const export_report& r, bool full) {
-  return psi(r, full, [&](const psi_line& l) {
-    return with_labels(real(l.*Avg), {{"scope", scope(r)}});
+template <psi_resource R, bool Full, double psi_line::*Avg>
+field_value psi_avg(const export_report& r) {
+  return psi<R>(r, Full, [&](const psi_line& l) {
+    return with_labels(real(l.*Avg), {{"scope", scope<R>(r)}});
   });
 }
 
-inline field_value psi_total(const export_report& r, bool full) {
-  return psi(r, full, [](const psi_line& l) { return number(l.total_us); });
+template <psi_resource R, bool Full>
+field_value psi_total(const export_report& r) {
+  return psi<R>(r, Full, [](const psi_line& l) { return number(l.total_us); });
 }
 
-// PSI totals as cAdvisor's counters: only when the pressure is the
-// cgroup's own (host-wide pressure is not the container's).
-inline field_value psi_seconds(const export_report& r, bool full) {
-  if (r.memory.pressure_from != pressure_scope::cgroup) {
-    return absent("the pressure read is not the cgroup's (scope " + scope(r) +
-                  ")");
+// PSI totals as cAdvisor's counters (its lib/metrics/prometheus.go, from
+// runc's cgroup2 PSI read by lib/container/libcontainer/handler.go): only
+// when the pressure is the cgroup's own, as cAdvisor reads it from the
+// container's cgroup2 directory; host-wide pressure is not the container's.
+template <psi_resource R, bool Full>
+field_value psi_seconds(const export_report& r) {
+  if (auto why = psi_not_available<R>(r)) return absent(*why);
+  if (scope_of<R>(r) != pressure_scope::cgroup) {
+    return absent("the pressure read is not the cgroup's (scope " +
+                  scope<R>(r) + ")");
   }
-  return psi_total(r, full);
+  return psi_total<R, Full>(r);
+}
+
+template <psi_resource R>
+field_value psi_scope_field(const export_report& r) {
+  if (auto why = psi_not_available<R>(r)) return absent(*why, *why);
+  return text(scope<R>(r), pressure_of<R>(r).path);
+}
+
+template <psi_resource R>
+field_value psi_path_field(const export_report& r) {
+  return text_or_null(pressure_of<R>(r).path);
+}
+
+template <psi_resource R>
+field_value psi_reason_field(const export_report& r) {
+  auto why = psi_not_available<R>(r);
+  return why ? text(*why) : absent("");
 }
 
 inline constexpr field pressure_fields[] = {
     {"scope", "scope", "", field_type::text, "",
-     [](const export_report& r) {
-       return text(scope(r), r.memory.pressure.path);
-     }},
+     psi_scope_field<psi_resource::memory>},
     {"", "path", "", field_type::text, "",
-     [](const export_report& r) { return text(r.memory.pressure.path); }},
+     psi_path_field<psi_resource::memory>},
+    {"", "reason", "", field_type::text, "",
+     psi_reason_field<psi_resource::memory>},
     {"some", "some", "", field_type::group, "",
-     [](const export_report& r) { return psi_group(r, false); }},
+     psi_group<psi_resource::memory, false>},
     {"avg10", "some.avg10", "headroom_psi_memory_some_avg10",
      field_type::percent,
      "Percent of time some tasks stalled on memory, over 10 s (PSI)",
-     [](const export_report& r) {
-       return psi_avg<&psi_line::avg10>(r, false);
-     }},
+     psi_avg<psi_resource::memory, false, &psi_line::avg10>},
     {"avg60", "some.avg60", "headroom_psi_memory_some_avg60",
      field_type::percent,
      "Percent of time some tasks stalled on memory, over 60 s (PSI)",
-     [](const export_report& r) {
-       return psi_avg<&psi_line::avg60>(r, false);
-     }},
+     psi_avg<psi_resource::memory, false, &psi_line::avg60>},
     {"avg300", "some.avg300", "headroom_psi_memory_some_avg300",
      field_type::percent,
      "Percent of time some tasks stalled on memory, over 300 s (PSI)",
-     [](const export_report& r) {
-       return psi_avg<&psi_line::avg300>(r, false);
-     }},
+     psi_avg<psi_resource::memory, false, &psi_line::avg300>},
     {"total", "some.total_us", "", field_type::micros, "",
-     [](const export_report& r) { return psi_total(r, false); }},
+     psi_total<psi_resource::memory, false>},
     {"full", "full", "", field_type::group, "",
-     [](const export_report& r) { return psi_group(r, true); }},
+     psi_group<psi_resource::memory, true>},
     {"avg10", "full.avg10", "headroom_psi_memory_full_avg10",
      field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 10 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg10>(r, true); }},
+     psi_avg<psi_resource::memory, true, &psi_line::avg10>},
     {"avg60", "full.avg60", "headroom_psi_memory_full_avg60",
      field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 60 s (PSI)",
-     [](const export_report& r) { return psi_avg<&psi_line::avg60>(r, true); }},
+     psi_avg<psi_resource::memory, true, &psi_line::avg60>},
     {"avg300", "full.avg300", "headroom_psi_memory_full_avg300",
      field_type::percent,
      "Percent of time all non-idle tasks stalled on memory, over 300 s (PSI)",
-     [](const export_report& r) {
-       return psi_avg<&psi_line::avg300>(r, true);
-     }},
+     psi_avg<psi_resource::memory, true, &psi_line::avg300>},
     {"total", "full.total_us", "", field_type::micros, "",
-     [](const export_report& r) { return psi_total(r, true); }},
+     psi_total<psi_resource::memory, true>},
     {"", "", "container_pressure_memory_waiting_seconds_total",
      field_type::micros,
-     "Total time in seconds that processes have waited for memory (PSI some "
-     "total)",
-     [](const export_report& r) { return psi_seconds(r, false); }},
+     "Total time duration tasks in the container have waited due to memory "
+     "congestion (PSI some total of its own memory.pressure)",
+     psi_seconds<psi_resource::memory, false>},
     {"", "", "container_pressure_memory_stalled_seconds_total",
      field_type::micros,
-     "Total time in seconds no process could make progress due to memory "
-     "congestion (PSI full total)",
-     [](const export_report& r) { return psi_seconds(r, true); }},
+     "Total time duration no tasks in the container could make progress due "
+     "to memory congestion (PSI full total of its own memory.pressure)",
+     psi_seconds<psi_resource::memory, true>},
+};
+
+// The CPU's: "some" is time runnable tasks waited for a CPU; "full" (Linux
+// 5.13+) is time all non-idle tasks did, always 0 host-wide.
+inline constexpr field cpu_pressure_fields[] = {
+    {"scope", "scope", "", field_type::text, "",
+     psi_scope_field<psi_resource::cpu>},
+    {"", "path", "", field_type::text, "", psi_path_field<psi_resource::cpu>},
+    {"", "reason", "", field_type::text, "",
+     psi_reason_field<psi_resource::cpu>},
+    {"some", "some", "", field_type::group, "",
+     psi_group<psi_resource::cpu, false>},
+    {"avg10", "some.avg10", "headroom_psi_cpu_some_avg10", field_type::percent,
+     "Percent of time some runnable tasks waited for a CPU, over 10 s (PSI)",
+     psi_avg<psi_resource::cpu, false, &psi_line::avg10>},
+    {"avg60", "some.avg60", "headroom_psi_cpu_some_avg60", field_type::percent,
+     "Percent of time some runnable tasks waited for a CPU, over 60 s (PSI)",
+     psi_avg<psi_resource::cpu, false, &psi_line::avg60>},
+    {"avg300", "some.avg300", "headroom_psi_cpu_some_avg300",
+     field_type::percent,
+     "Percent of time some runnable tasks waited for a CPU, over 300 s (PSI)",
+     psi_avg<psi_resource::cpu, false, &psi_line::avg300>},
+    {"total", "some.total_us", "", field_type::micros, "",
+     psi_total<psi_resource::cpu, false>},
+    {"full", "full", "", field_type::group, "",
+     psi_group<psi_resource::cpu, true>},
+    {"avg10", "full.avg10", "headroom_psi_cpu_full_avg10", field_type::percent,
+     "Percent of time all non-idle tasks waited for a CPU, over 10 s (PSI; 0 "
+     "host-wide)",
+     psi_avg<psi_resource::cpu, true, &psi_line::avg10>},
+    {"avg60", "full.avg60", "headroom_psi_cpu_full_avg60", field_type::percent,
+     "Percent of time all non-idle tasks waited for a CPU, over 60 s (PSI; 0 "
+     "host-wide)",
+     psi_avg<psi_resource::cpu, true, &psi_line::avg60>},
+    {"avg300", "full.avg300", "headroom_psi_cpu_full_avg300",
+     field_type::percent,
+     "Percent of time all non-idle tasks waited for a CPU, over 300 s (PSI; "
+     "0 host-wide)",
+     psi_avg<psi_resource::cpu, true, &psi_line::avg300>},
+    {"total", "full.total_us", "", field_type::micros, "",
+     psi_total<psi_resource::cpu, true>},
+    {"", "", "container_pressure_cpu_waiting_seconds_total", field_type::micros,
+     "Total time duration tasks in the container have waited due to CPU "
+     "congestion (PSI some total of its own cpu.pressure)",
+     psi_seconds<psi_resource::cpu, false>},
+    {"", "", "container_pressure_cpu_stalled_seconds_total", field_type::micros,
+     "Total time duration no tasks in the container could make progress due "
+     "to CPU congestion (PSI full total of its own cpu.pressure)",
+     psi_seconds<psi_resource::cpu, true>},
+};
+
+// IO's: time some (or all non-idle) tasks waited for block IO.
+inline constexpr field io_pressure_fields[] = {
+    {"scope", "scope", "", field_type::text, "",
+     psi_scope_field<psi_resource::io>},
+    {"", "path", "", field_type::text, "", psi_path_field<psi_resource::io>},
+    {"", "reason", "", field_type::text, "",
+     psi_reason_field<psi_resource::io>},
+    {"some", "some", "", field_type::group, "",
+     psi_group<psi_resource::io, false>},
+    {"avg10", "some.avg10", "headroom_psi_io_some_avg10", field_type::percent,
+     "Percent of time some tasks stalled on IO, over 10 s (PSI)",
+     psi_avg<psi_resource::io, false, &psi_line::avg10>},
+    {"avg60", "some.avg60", "headroom_psi_io_some_avg60", field_type::percent,
+     "Percent of time some tasks stalled on IO, over 60 s (PSI)",
+     psi_avg<psi_resource::io, false, &psi_line::avg60>},
+    {"avg300", "some.avg300", "headroom_psi_io_some_avg300",
+     field_type::percent,
+     "Percent of time some tasks stalled on IO, over 300 s (PSI)",
+     psi_avg<psi_resource::io, false, &psi_line::avg300>},
+    {"total", "some.total_us", "", field_type::micros, "",
+     psi_total<psi_resource::io, false>},
+    {"full", "full", "", field_type::group, "",
+     psi_group<psi_resource::io, true>},
+    {"avg10", "full.avg10", "headroom_psi_io_full_avg10", field_type::percent,
+     "Percent of time all non-idle tasks stalled on IO, over 10 s (PSI)",
+     psi_avg<psi_resource::io, true, &psi_line::avg10>},
+    {"avg60", "full.avg60", "headroom_psi_io_full_avg60", field_type::percent,
+     "Percent of time all non-idle tasks stalled on IO, over 60 s (PSI)",
+     psi_avg<psi_resource::io, true, &psi_line::avg60>},
+    {"avg300", "full.avg300", "headroom_psi_io_full_avg300",
+     field_type::percent,
+     "Percent of time all non-idle tasks stalled on IO, over 300 s (PSI)",
+     psi_avg<psi_resource::io, true, &psi_line::avg300>},
+    {"total", "full.total_us", "", field_type::micros, "",
+     psi_total<psi_resource::io, true>},
+    {"", "", "container_pressure_io_waiting_seconds_total", field_type::micros,
+     "Total time duration tasks in the container have waited due to IO "
+     "congestion (PSI some total of its own io.pressure)",
+     psi_seconds<psi_resource::io, false>},
+    {"", "", "container_pressure_io_stalled_seconds_total", field_type::micros,
+     "Total time duration no tasks in the container could make progress due "
+     "to IO congestion (PSI full total of its own io.pressure)",
+     psi_seconds<psi_resource::io, true>},
 };
 
 // ---------------------------------------------------------------------------
@@ -1099,15 +1263,15 @@ inline constexpr field cpu_fields[] = {
            });
      }},
     {"", "quota_us", "container_spec_cpu_quota", field_type::count,
-     "CPU quota in microseconds per period, of the tightest cgroup on the "
-     "chain",
+     "CPU quota of the container: the tightest on its cpu cgroup chain, in "
+     "microseconds per period",
      [](const export_report& r) {
        return quota(r, false,
                     [](const cpu_reader&, const cpu_snapshot&,
                        const cpu_quota& q) { return number(q.quota_us); });
      }},
     {"", "period_us", "container_spec_cpu_period", field_type::count,
-     "CPU period in microseconds of that quota",
+     "CPU period of the container: that quota's, in microseconds",
      [](const export_report& r) {
        return quota(r, false,
                     [](const cpu_reader&, const cpu_snapshot&,
@@ -1177,17 +1341,17 @@ inline constexpr field cpu_fields[] = {
     // cgroup, v1 throttled_time in ns and v2 throttled_usec both in seconds.
     {"periods", "nr_periods", "container_cpu_cfs_periods_total",
      field_type::counter,
-     "Number of elapsed CFS enforcement periods (cpu.stat nr_periods)",
+     "Number of elapsed enforcement period intervals (cpu.stat nr_periods)",
      throttling<&cpu_throttling::periods>},
     {"throttled periods", "nr_throttled",
      "container_cpu_cfs_throttled_periods_total", field_type::counter,
-     "Number of CFS periods in which the quota ran out (cpu.stat "
-     "nr_throttled)",
+     "Number of throttled period intervals: periods in which the quota ran "
+     "out (cpu.stat nr_throttled)",
      throttling<&cpu_throttling::throttled_periods>},
     {"throttled time", "throttled_us",
      "container_cpu_cfs_throttled_seconds_total", field_type::micros,
-     "Total time the container's tasks were throttled, in seconds (cpu.stat "
-     "throttled_usec, v1 throttled_time)",
+     "Total time duration the container has been throttled, in seconds "
+     "(cpu.stat throttled_usec, v1 throttled_time)",
      throttling<&cpu_throttling::throttled_us>},
     {"", "stat_path", "", field_type::text, "",
      [](const export_report& r) {
@@ -1427,7 +1591,9 @@ inline constexpr field_section sections[] = {
     section("memory", "memory", memory_fields),
     section("container", "container (its own cgroup, as cAdvisor reads it)",
             container_fields),
-    section("pressure", "pressure (PSI)", pressure_fields),
+    section("pressure", "memory pressure (PSI)", pressure_fields),
+    section("pressure_cpu", "cpu pressure (PSI)", cpu_pressure_fields),
+    section("pressure_io", "io pressure (PSI)", io_pressure_fields),
     section("kubernetes", "kubernetes", kubernetes_fields),
     section("cpu", "cpu", cpu_fields, true),
     section("", "", source_fields),

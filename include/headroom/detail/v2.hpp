@@ -24,6 +24,10 @@ inline constexpr std::string_view controllers = "cgroup.controllers";
 // PSI of the cgroup: a cgroup core file, present in every cgroup2 directory
 // (also where the memory controller is not enabled).
 inline constexpr std::string_view pressure = "memory.pressure";
+// The CPU's and IO's, core files like it (Documentation/accounting/psi.rst,
+// "Cgroup2 interface").
+inline constexpr std::string_view cpu_pressure = "cpu.pressure";
+inline constexpr std::string_view io_pressure = "io.pressure";
 
 // memory.stat keys (hierarchical, as memory.current is).
 inline constexpr std::string_view stat_anon = "anon";

@@ -500,7 +500,7 @@ inline result<cgroup_texts> read_cgroup_texts(const file_system& fs) {
   if (!mountinfo) return std::move(mountinfo).error();
   auto cgroups = fs.read_proc("cgroup");
   if (!cgroups) {
-    if (cgroups.error().code == std::errc::no_such_file_or_directory) {
+    if (is_missing(cgroups.error())) {
       return make_error(make_error_code(errc::no_cgroup), cgroups.error().path);
     }
     return std::move(cgroups).error();
@@ -627,8 +627,7 @@ inline result<cgroup_location> discover_in(const file_system& fs,
     if (controllers && has_word(*controllers, controller)) return loc;
     // Unreadable for another reason than absence (EMFILE, EACCES): it may
     // list the controller, so "absent" would be a guess.
-    if (!controllers && !unreadable.code &&
-        controllers.error().code != std::errc::no_such_file_or_directory) {
+    if (!controllers && !unreadable.code && !is_missing(controllers.error())) {
       unreadable = std::move(controllers).error();
     }
   }

@@ -169,6 +169,26 @@ inline bool is_disabled(const error& e) noexcept {
   return e.code == errc::disabled;
 }
 
+// This process may not change the file here: the cgroupfs is mounted
+// read-only (EROFS, as in Docker and Kubernetes), or the process lacks the
+// permission (EACCES, EPERM: not root, or not delegated).
+inline bool is_denied(const error& e) noexcept {
+  return e.code == std::errc::read_only_file_system ||
+         e.code == std::errc::permission_denied ||
+         e.code == std::errc::operation_not_permitted;
+}
+
+// The kernel refused what was written as a value it does not take (EINVAL):
+// an older kernel's syntax, a window out of range.
+inline bool is_rejected(const error& e) noexcept {
+  return e.code == std::errc::invalid_argument;
+}
+
+// Someone else holds it (EBUSY): a PSI trigger already armed on the file.
+inline bool is_busy(const error& e) noexcept {
+  return e.code == std::errc::device_or_resource_busy;
+}
+
 // No cgroup for the process, or the controller is not there.
 inline bool is_no_cgroup(const error& e) noexcept {
   return e.code == errc::no_cgroup || e.code == errc::controller_absent;

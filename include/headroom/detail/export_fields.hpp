@@ -112,7 +112,7 @@ inline std::string not_provided(const export_report& r) {
 template <class T, class Make>
 field_value from(const export_report& r, const result<T>& v, Make make) {
   if (v) return make(*v);
-  if (v.error().code == errc::not_supported) {
+  if (is_unsupported(v.error())) {
     field_value u;
     u.st = state::unsupported;
     // With a path: a file this kernel does not have (an option not built or
@@ -185,7 +185,7 @@ inline constexpr field top_fields[] = {
 // cgroup
 
 inline const char* mode_story(const cgroup_location& l) {
-  if (l.why_none.code == errc::disabled) {
+  if (is_disabled(l.why_none)) {
     return "cgroup detection turned off: host-wide values";
   }
   switch (l.mode) {  // words for each mode, as to_string() is
@@ -1129,7 +1129,7 @@ inline std::string why_no_controller(const cgroup_location& l,
   if (l.why_none.code == errc::no_cgroup) {
     return std::string("no ") + name + " cgroup for the process";
   }
-  if (l.why_none.code == errc::disabled)
+  if (is_disabled(l.why_none))
     return "not looked for (" + l.why_none.path + ")";
   return l.why_none.message();
 }

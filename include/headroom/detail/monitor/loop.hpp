@@ -503,7 +503,7 @@ class monitor_loop {
   // A read that failed because the cgroup directory was removed.
   template <class T>
   static bool gone(const result<T>& r) {
-    return !r && is_gone_error(r.error());
+    return !r && is_gone(r.error());
   }
 
   // Compares the limit in a full snapshot with the one the bands are built

@@ -107,11 +107,7 @@ inline pressure_scope psi_scope_for(const memory_reader& r) {
 // read-only cgroupfs (EROFS), an unprivileged process (EACCES, EPERM), a
 // window the kernel refuses (EINVAL), or a file taken (EBUSY).
 inline bool trigger_refused(const error& e) {
-  return e.code == std::errc::read_only_file_system ||
-         e.code == std::errc::permission_denied ||
-         e.code == std::errc::operation_not_permitted ||
-         e.code == std::errc::invalid_argument ||
-         e.code == std::errc::device_or_resource_busy;
+  return is_denied(e) || is_rejected(e) || is_busy(e);
 }
 
 inline monitor_source open_psi_source(const source_env& env) {

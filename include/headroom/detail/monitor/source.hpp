@@ -140,16 +140,10 @@ inline monitor_source status_only(source_status s) {
   return src;
 }
 
-// Whether a read failed because the cgroup directory was removed.
-inline bool is_gone_error(const error& e) {
-  return e.code == std::errc::no_such_device ||
-         e.code == std::errc::no_such_file_or_directory;
-}
-
 // The cgroup is still there (its usage reads, or fails for another reason).
 inline bool cgroup_alive(const memory_reader& r) {
   auto u = r.usage();
-  return u || !is_gone_error(u.error());
+  return u || !is_gone(u.error());
 }
 
 }  // namespace headroom::detail

@@ -46,8 +46,7 @@ inline monitor_source open_event_rows(const source_env& env, source_kind k) {
     const cgroup_event& row = rows.begin()[i];
     if (source_named(row.source) != k) continue;
     auto efd = v1_register_event(dir, row.file, row.argument);
-    if (!efd && !row.fallback.empty() &&
-        efd.error().code == std::errc::invalid_argument) {
+    if (!efd && !row.fallback.empty() && is_rejected(efd.error())) {
       efd = v1_register_event(dir, row.file, row.fallback);
     }
     if (!efd)

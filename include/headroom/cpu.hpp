@@ -18,29 +18,27 @@
 // with pread on every snapshot(): an in-place resize is seen at once.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <cerrno>
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <initializer_list>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <algorithm>    // std::min, std::max
+#include <array>        // std::array
+#include <cerrno>       // errno, EINVAL, ENOMEM
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint64_t, std::uint32_t
+#include <optional>     // std::optional, std::nullopt
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
-#include "detail/fd.hpp"
-#include "detail/fs.hpp"
-#include "discover.hpp"
-#include "error.hpp"
-#include "layout.hpp"
-#include "parse.hpp"
-#include "snapshot.hpp"
+#include "detail/fd.hpp"  // HEADROOM_HAVE_LINUX, HEADROOM_SYSCALL, keep_open
+#include "detail/fs.hpp"  // file_system
+#include "discover.hpp"   // options, detection_disabled, nowhere
+#include "error.hpp"      // result, error, errc
+#include "layout.hpp"     // cpu_layout, layout_for, cgroup_layout
+#include "parse.hpp"      // cpu_quota, key_slot, parse_keyed
+#include "snapshot.hpp"   // chain_position
 
 #if HEADROOM_HAVE_LINUX
-#include <sched.h>
+#include <sched.h>  // sched_getaffinity, cpu_set_t, CPU_ZERO
 #endif
 
 namespace headroom {

@@ -9,23 +9,23 @@
 // cgroup.controllers to confirm that the memory controller is there.
 #pragma once
 
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <functional>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <algorithm>    // std::find
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint32_t
+#include <cstdlib>      // std::getenv
+#include <functional>   // std::function
+#include <memory>       // std::shared_ptr
+#include <optional>     // std::optional, std::nullopt
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move, std::pair
+#include <vector>       // std::vector
 
-#include "capture_record.hpp"
-#include "detail/fs.hpp"
-#include "error.hpp"
-#include "mode.hpp"
-#include "parse.hpp"
+#include "capture_record.hpp"  // capture_record
+#include "detail/fs.hpp"       // cgroup_view, file_system
+#include "error.hpp"           // error, result, errc
+#include "mode.hpp"            // hierarchy_mode
+#include "parse.hpp"           // cgroup_entry, next_line, parse_cgroup_line
 
 namespace headroom {
 

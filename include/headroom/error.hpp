@@ -15,13 +15,13 @@
 #include <headroom_needs_cxx17>  // stop here (an #error alone lets the compiler go on)
 #endif
 
-#include <cstdio>
-#include <cstdlib>
-#include <optional>
-#include <string>
-#include <system_error>
-#include <type_traits>
-#include <utility>
+#include <cstdio>        // std::fprintf, stderr
+#include <cstdlib>       // std::abort
+#include <optional>      // std::optional
+#include <string>        // std::string
+#include <system_error>  // std::error_category, std::error_code
+#include <type_traits>   // std::is_error_code_enum, std::true_type
+#include <utility>       // std::move, std::in_place, std::forward
 
 // Called when a result is used as a value while it holds an error (a bug in
 // the caller). Override by defining HEADROOM_ASSERT before including headroom.

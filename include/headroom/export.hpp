@@ -21,16 +21,16 @@
 // threads; an export_report refers to its exporter and must not outlive it.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <cstdint>      // std::uint64_t
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::pair, std::move
+#include <vector>       // std::vector
 
-#include "cpu.hpp"                 // cpu_reader, cpu_snapshot
+#include "cpu.hpp"                 // cpu_snapshot, cpu_reader
 #include "detail/escape.hpp"       // terminal_escape, for printable()
 #include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
-#include "error.hpp"               // result, error
+#include "error.hpp"               // error, result
 #include "kubernetes.hpp"          // kubernetes_context, read_kubernetes
 #include "memory.hpp"              // memory_reader, memory_report
 

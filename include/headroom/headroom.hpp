@@ -2,16 +2,16 @@
 // headroom: the whole library. Include this, or only the headers you use.
 #pragma once
 
-#include "allocator.hpp"
-#include "cpu.hpp"
-#include "discover.hpp"
-#include "error.hpp"
-#include "kubernetes.hpp"
-#include "memory.hpp"
-#include "parse.hpp"
-#include "policy.hpp"
-#include "pressure.hpp"
-#include "release.hpp"
-#include "runtime.hpp"
-#include "shared_budget.hpp"
-#include "version.hpp"
+#include "allocator.hpp"      // allocator_policy, set_heap_limit
+#include "cpu.hpp"            // cpu_reader, cpu_snapshot
+#include "discover.hpp"       // discover, cgroup_location
+#include "error.hpp"          // error, result, errc
+#include "kubernetes.hpp"     // read_kubernetes, kubernetes_context
+#include "memory.hpp"         // memory_reader, memory_snapshot
+#include "parse.hpp"          // the parsers, for tools
+#include "policy.hpp"         // budget_policy, jvm, dotnet
+#include "pressure.hpp"       // monitor, memory_event
+#include "release.hpp"        // release_free_memory
+#include "runtime.hpp"        // runtime_settings, runtime_env
+#include "shared_budget.hpp"  // shared_budget
+#include "version.hpp"        // HEADROOM_VERSION_STRING

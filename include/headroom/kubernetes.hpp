@@ -13,14 +13,14 @@
 // form of the cgroup path the memory reader found.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
+#include <cstdint>      // std::uint64_t
+#include <optional>     // std::optional, std::nullopt
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
+#include <vector>       // std::vector
 
-#include "discover.hpp"  // cgroup_location
-#include "error.hpp"     // result
+#include "discover.hpp"  // cgroup_components, cgroup_location, join_path
+#include "error.hpp"     // result, error, errc
 #include "memory.hpp"    // memory_reader, reading
 
 namespace headroom {

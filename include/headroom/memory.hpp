@@ -14,27 +14,27 @@
 // headroom) are defined in the README's semantics table.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <algorithm>    // std::min
+#include <array>        // std::array
+#include <atomic>       // std::memory_order_relaxed, std::atomic
+#include <cerrno>       // ENOENT
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint64_t, SIZE_MAX
+#include <cstdlib>      // std::getenv
+#include <optional>     // std::optional, std::nullopt
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::pair, std::move
+#include <vector>       // std::vector
 
-#include "detail/fd.hpp"
-#include "detail/fs.hpp"
-#include "detail/v2.hpp"
-#include "discover.hpp"
-#include "error.hpp"
-#include "layout.hpp"
-#include "parse.hpp"
-#include "snapshot.hpp"
+#include "detail/fd.hpp"  // read_parsed, kept_file
+#include "detail/fs.hpp"  // file_system
+#include "detail/v2.hpp"  // limit, high, usage
+#include "discover.hpp"   // options, detection_disabled, discover
+#include "error.hpp"      // result, errc, error
+#include "layout.hpp"     // memory_layout, table_rows, stat_key_row
+#include "parse.hpp"      // psi_stats, meminfo, parse_meminfo
+#include "snapshot.hpp"   // chain_position, memory_accounting, memory_snapshot
 
 namespace headroom {
 

@@ -16,19 +16,19 @@
 // result is that error, with the file it concerns.
 #pragma once
 
-#include <algorithm>
-#include <cerrno>
-#include <cmath>
-#include <cstdint>
-#include <optional>
-#include <system_error>
+#include <algorithm>     // std::min, std::max
+#include <cerrno>        // errno
+#include <cmath>         // std::isfinite
+#include <cstdint>       // std::uint64_t, UINT64_MAX
+#include <optional>      // std::optional
+#include <system_error>  // std::errc
 
-#include "detail/fd.hpp"
-#include "error.hpp"
-#include "snapshot.hpp"
+#include "detail/fd.hpp"  // HEADROOM_HAVE_LINUX, HEADROOM_SYSCALL
+#include "error.hpp"      // result, errno_error, errc
+#include "snapshot.hpp"   // memory_snapshot
 
 #if HEADROOM_HAVE_LINUX
-#include <sys/resource.h>
+#include <sys/resource.h>  // rlimit, getrlimit, RLIMIT_AS
 #endif
 
 namespace headroom {

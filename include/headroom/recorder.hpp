@@ -30,33 +30,33 @@
 // waits for a record being written).
 #pragma once
 
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <cstdio>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <thread>
-#include <utility>
-#include <vector>
+#include <algorithm>           // std::stable_sort
+#include <chrono>              // std::chrono
+#include <condition_variable>  // std::condition_variable
+#include <cstdint>             // std::uint64_t
+#include <cstdio>              // std::snprintf
+#include <deque>               // std::deque
+#include <functional>          // std::function
+#include <memory>    // std::make_shared, std::weak_ptr, std::shared_ptr
+#include <mutex>     // std::lock_guard, std::mutex, std::unique_lock
+#include <optional>  // std::optional, std::nullopt
+#include <string>    // std::string, std::to_string
+#include <thread>    // std::thread
+#include <utility>   // std::move, std::exchange
+#include <vector>    // std::vector
 
 #include "detail/json_writer.hpp"     // json_writer
 #include "detail/pressure_rules.hpp"  // refaults_between
-#include "error.hpp"                  // result, errno_error
+#include "error.hpp"                  // result, error, errno_error
 #include "memory.hpp"                 // memory_reader, memory_report
 #include "pressure.hpp"               // monitor, memory_event
 
 #if HEADROOM_HAVE_LINUX
-#include <fcntl.h>
-#include <linux/magic.h>
-#include <pthread.h>
-#include <sys/statfs.h>
-#include <unistd.h>
+#include <fcntl.h>        // openat, O_WRONLY, O_CREAT
+#include <linux/magic.h>  // TMPFS_MAGIC, RAMFS_MAGIC
+#include <pthread.h>      // pthread_setname_np, pthread_self
+#include <sys/statfs.h>   // statfs, fstatfs
+#include <unistd.h>       // close, sysconf, _SC_PAGESIZE
 #endif
 
 namespace headroom {

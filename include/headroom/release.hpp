@@ -26,24 +26,24 @@
 // malloc_trim (the malloc they were linked with), elsewhere `unknown`.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint64_t, SIZE_MAX
+#include <cstring>      // std::memcpy
+#include <optional>     // std::optional, std::nullopt
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
 
-#include "detail/fd.hpp"
-#include "error.hpp"
-#include "parse.hpp"
+#include "detail/fd.hpp"  // HEADROOM_HAVE_LINUX, open_read, pread_all
+#include "error.hpp"      // result, errc, error
+#include "parse.hpp"      // trim_trailing_newline, parse_u64, next_field
 
 #if HEADROOM_HAVE_LINUX
-#include <dlfcn.h>
-#include <unistd.h>
+#include <dlfcn.h>   // dlsym, RTLD_DEFAULT, Dl_info
+#include <unistd.h>  // sysconf, _SC_PAGESIZE
 #endif
 #if defined(__GLIBC__)
-#include <malloc.h>
+#include <malloc.h>  // malloc_trim
 #endif
 
 namespace headroom {

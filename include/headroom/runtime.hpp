@@ -27,21 +27,21 @@
 //   if (env) for (auto& v : env->set) setenv(v.name.c_str(), ...);
 #pragma once
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <initializer_list>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <cstdint>           // std::uint64_t, std::uint32_t
+#include <cstdio>            // std::snprintf
+#include <cstdlib>           // std::getenv
+#include <functional>        // std::function
+#include <initializer_list>  // std::initializer_list
+#include <optional>          // std::optional, std::nullopt
+#include <string>            // std::string, std::to_string
+#include <string_view>       // std::string_view
+#include <utility>           // std::move
+#include <vector>            // std::vector
 
-#include "cpu.hpp"
-#include "error.hpp"
-#include "policy.hpp"
-#include "snapshot.hpp"
+#include "cpu.hpp"       // cpu_snapshot, cpu_rounding
+#include "error.hpp"     // result, error
+#include "policy.hpp"    // jvm, node, dotnet
+#include "snapshot.hpp"  // memory_snapshot
 
 namespace headroom {
 

@@ -32,22 +32,22 @@
 // returns, unless reset() is called from that callback.
 #pragma once
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <system_error>
-#include <utility>
-#include <vector>
+#include <algorithm>     // std::remove_if, std::min, std::max
+#include <chrono>        // std::chrono
+#include <cmath>         // std::isfinite
+#include <cstdint>       // std::uint64_t
+#include <functional>    // std::function
+#include <memory>        // std::shared_ptr, std::make_shared
+#include <mutex>         // std::lock_guard, std::mutex, std::recursive_mutex
+#include <optional>      // std::optional
+#include <string>        // std::string
+#include <system_error>  // std::errc
+#include <utility>       // std::move, std::pair, std::exchange
+#include <vector>        // std::vector
 
 #include "detail/level.hpp"  // pressure_level
-#include "error.hpp"         // result, error
-#include "policy.hpp"        // budget_policy, compute_budget
+#include "error.hpp"         // result, error, errc
+#include "policy.hpp"        // percent_of, budget_policy, compute_budget
 #include "pressure.hpp"      // monitor, memory_event, subscription
 #include "snapshot.hpp"      // memory_snapshot
 

@@ -15,10 +15,10 @@
 //                    and '\' as \xNN / \\, the rest as it is. Lossless.
 #pragma once
 
-#include <cstddef>
-#include <cstdio>
-#include <string>
-#include <string_view>
+#include <cstddef>      // std::size_t
+#include <cstdio>       // std::snprintf
+#include <string>       // std::string
+#include <string_view>  // std::string_view
 
 namespace headroom::detail {
 

@@ -10,25 +10,25 @@
 // Every descriptor is close-on-exec and non-blocking.
 #pragma once
 
-#include <cerrno>
-#include <chrono>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <string>
-#include <string_view>
+#include <cerrno>       // errno, EINTR, EINPROGRESS
+#include <chrono>       // std::chrono
+#include <cstdint>      // std::uint64_t
+#include <cstdlib>      // secure_getenv, std::getenv
+#include <cstring>      // std::memcpy
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
 
-#include "../error.hpp"
-#include "fd.hpp"
-#include "narrow.hpp"
+#include "../error.hpp"  // result, errno_error, error
+#include "fd.hpp"        // HEADROOM_HAVE_LINUX, unique_fd, HEADROOM_SYSCALL
+#include "narrow.hpp"    // narrow
 
 #if HEADROOM_HAVE_LINUX
-#include <linux/magic.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/statfs.h>
-#include <sys/timerfd.h>
-#include <sys/un.h>
+#include <linux/magic.h>  // PROC_SUPER_MAGIC, CGROUP2_SUPER_MAGIC
+#include <sys/eventfd.h>  // eventfd, EFD_CLOEXEC, EFD_NONBLOCK
+#include <sys/socket.h>   // socket, AF_UNIX, SOCK_STREAM
+#include <sys/statfs.h>   // statfs, fstatfs
+#include <sys/timerfd.h>  // timerfd_create, TFD_CLOEXEC, TFD_NONBLOCK
+#include <sys/un.h>       // sockaddr_un
 #endif
 
 namespace headroom::detail {

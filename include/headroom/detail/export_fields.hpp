@@ -4,12 +4,12 @@
 // Included by export.hpp after the public types.
 #pragma once
 
-#include <cctype>
-#include <cstdint>
-#include <initializer_list>
-#include <optional>
-#include <string>
-#include <utility>
+#include <cctype>            // std::toupper
+#include <cstdint>           // std::uint64_t, std::uint32_t
+#include <initializer_list>  // std::initializer_list
+#include <optional>          // std::optional, std::nullopt
+#include <string>            // std::string, std::to_string
+#include <utility>           // std::move, std::pair
 
 #include "../format.hpp"   // format_bytes
 #include "../version.hpp"  // HEADROOM_VERSION_STRING

@@ -4,11 +4,11 @@
 // Included by export.hpp after the public types.
 #pragma once
 
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <cstdio>       // std::snprintf
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
+#include <utility>      // std::pair
+#include <vector>       // std::vector
 
 #include "../format.hpp"   // format_bytes
 #include "../version.hpp"  // HEADROOM_VERSION_STRING

@@ -7,14 +7,14 @@
 // (mountinfo, /proc/<pid>/cgroup) are read whole into a string.
 #pragma once
 
-#include <cerrno>
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <utility>
+#include <cerrno>       // errno, EINTR, ENOTDIR
+#include <cstddef>      // std::size_t
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::exchange, std::move
 
-#include "../capture_record.hpp"
-#include "../error.hpp"
+#include "../capture_record.hpp"  // capture_record
+#include "../error.hpp"           // result, errno_error, errc
 
 // HEADROOM_HAVE_LINUX: 1 where the kernel interfaces exist. Elsewhere every
 // read fails with errc::not_supported and the reader reports mode none.
@@ -26,13 +26,13 @@
 #endif
 #endif
 #if HEADROOM_HAVE_LINUX
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <fcntl.h>        // open, O_RDONLY, O_CLOEXEC
+#include <sys/stat.h>     // stat, fstat, S_ISREG
+#include <sys/syscall.h>  // SYS_openat2
+#include <unistd.h>       // close, pread, read
 
-#include <cstdint>
-#include <vector>
+#include <cstdint>  // std::uint64_t
+#include <vector>   // std::vector
 #endif
 
 // Every system call headroom makes is written HEADROOM_SYSCALL(name)(...),

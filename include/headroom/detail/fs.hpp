@@ -9,19 +9,19 @@
 // a tree captured from another process replays with just the root prefix.
 #pragma once
 
-#include <algorithm>
-#include <functional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <algorithm>    // std::sort
+#include <functional>   // std::function
+#include <memory>       // std::shared_ptr
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
-#include "fd.hpp"
+#include "fd.hpp"  // HEADROOM_HAVE_LINUX, unique_fd, HEADROOM_SYSCALL
 
 #if HEADROOM_HAVE_LINUX
-#include <dirent.h>
-#include <unistd.h>
+#include <dirent.h>  // DIR, fdopendir, dirent
+#include <unistd.h>  // getpid, close
 #endif
 
 namespace headroom {

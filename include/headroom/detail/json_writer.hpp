@@ -4,12 +4,12 @@
 // are escaped by json_escape (any bytes give valid UTF-8 JSON).
 #pragma once
 
-#include <cstdint>
-#include <cstdio>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
+#include <cstdint>      // std::uint64_t
+#include <cstdio>       // std::snprintf
+#include <optional>     // std::optional
+#include <string>       // std::string, std::to_string
+#include <string_view>  // std::string_view
+#include <vector>       // std::vector
 
 #include "escape.hpp"  // json_escape
 

@@ -15,11 +15,11 @@
 // again at most once per repeat_interval.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstdint>
-#include <optional>
+#include <algorithm>  // std::max, std::min, std::clamp
+#include <array>      // std::array
+#include <chrono>     // std::chrono
+#include <cstdint>    // std::uint64_t
+#include <optional>   // std::optional, std::nullopt
 
 namespace headroom {
 

@@ -13,15 +13,13 @@
 //  - the growth rate of usage: smoothed, but a sudden rise counts at once.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <vector>
+#include <algorithm>  // std::max, std::min
+#include <chrono>     // std::chrono
+#include <cstdint>    // std::uint64_t
+#include <optional>   // std::optional, std::nullopt
+#include <vector>     // std::vector
 
-#include "level.hpp"
+#include "level.hpp"  // band_edges, pressure_level, steady
 
 namespace headroom::detail {
 

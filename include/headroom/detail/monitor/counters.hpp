@@ -12,13 +12,13 @@
 // the limit cgroup's (KERNEL-NOTES "Event sources").
 #pragma once
 
-#include <array>
-#include <optional>
-#include <string>
+#include <array>     // std::array
+#include <optional>  // std::optional
+#include <string>    // std::string, std::to_string
 
-#include "../../parse.hpp"
-#include "../pressure_rules.hpp"
-#include "source.hpp"
+#include "../../parse.hpp"        // key_slot, parse_keyed
+#include "../pressure_rules.hpp"  // event_counts, counter_growth
+#include "source.hpp"             // source_outcome, source_env, source_sink
 
 namespace headroom::detail {
 

@@ -12,31 +12,31 @@
 // thread or on the monitor's own thread after start().
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <cstdio>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <thread>
-#include <utility>
-#include <vector>
+#include <algorithm>  // std::min
+#include <array>      // std::array
+#include <atomic>     // std::atomic, std::memory_order_relaxed
+#include <cstdio>     // std::snprintf
+#include <memory>     // std::make_shared, std::shared_ptr
+#include <mutex>      // std::unique_lock, std::mutex, std::lock_guard
+#include <optional>   // std::optional, std::nullopt
+#include <string>     // std::string, std::to_string
+#include <thread>     // std::this_thread, std::thread
+#include <utility>    // std::move, std::pair
+#include <vector>     // std::vector
 
-#include "../event_fds.hpp"
-#include "../format.hpp"
-#include "../level.hpp"
-#include "../narrow.hpp"
-#include "../pressure_rules.hpp"
-#include "sampler.hpp"
-#include "source.hpp"
-#include "sources.hpp"
-#include "subscribers.hpp"
+#include "../event_fds.hpp"       // make_timerfd, make_eventfd, drain_eventfd
+#include "../format.hpp"          // human_bytes
+#include "../level.hpp"           // level_tracker, pressure_level, band_level
+#include "../narrow.hpp"          // narrow
+#include "../pressure_rules.hpp"  // critical_edge_with_high, make_band_edges
+#include "sampler.hpp"            // usage_sampler
+#include "source.hpp"             // monitor_clock, monitor_source, source_env
+#include "sources.hpp"            // source_opener
+#include "subscribers.hpp"        // subscriber_registry, memory_event
 
-#include <pthread.h>
-#include <sys/epoll.h>
-#include <unistd.h>
+#include <pthread.h>    // pthread_setname_np, pthread_self
+#include <sys/epoll.h>  // epoll_create1, EPOLL_CLOEXEC, EPOLLIN
+#include <unistd.h>     // getpid, write
 
 namespace headroom::detail {
 

@@ -11,14 +11,14 @@
 // applied to them. POLLERR means the cgroup (and its trigger) is gone.
 #pragma once
 
-#include <memory>
-#include <string>
+#include <memory>  // std::make_shared
+#include <string>  // std::string, std::to_string
 
-#include "../../parse.hpp"
-#include "../event_fds.hpp"
-#include "../fs.hpp"
-#include "../pressure_rules.hpp"
-#include "source.hpp"
+#include "../../parse.hpp"        // parse_psi
+#include "../event_fds.hpp"       // open_psi_trigger
+#include "../fs.hpp"              // file_system, kept_file
+#include "../pressure_rules.hpp"  // psi_stall_rule
+#include "source.hpp"             // source_outcome, source_fd, source_failed
 
 namespace headroom::detail {
 

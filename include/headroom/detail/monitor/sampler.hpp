@@ -7,11 +7,11 @@
 // fast_interval next to an edge or when usage grows fast.
 #pragma once
 
-#include <algorithm>
-#include <string>
+#include <algorithm>  // std::max, std::min
+#include <string>     // std::string, std::to_string
 
-#include "../pressure_rules.hpp"
-#include "source.hpp"
+#include "../pressure_rules.hpp"  // growth_rate
+#include "source.hpp"             // monitor_clock, monitor_source, source_env
 
 namespace headroom::detail {
 

@@ -11,18 +11,18 @@
 // touches the loop, the level or the subscribers itself.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <functional>
-#include <optional>
-#include <string>
-#include <vector>
+#include <chrono>      // std::chrono
+#include <cstdint>     // std::uint64_t, std::uint32_t
+#include <functional>  // std::function
+#include <optional>    // std::optional
+#include <string>      // std::string
+#include <vector>      // std::vector
 
-#include "../../memory.hpp"
-#include "../fd.hpp"
-#include "../level.hpp"
+#include "../../memory.hpp"  // memory_reader, counters
+#include "../fd.hpp"         // unique_fd
+#include "../level.hpp"      // pressure_level, band_edges
 
-#include <sys/epoll.h>  // EPOLLIN, EPOLLPRI, EPOLLERR
+#include <sys/epoll.h>  // EPOLLIN, EPOLLPRI: what a source_fd waits for
 
 namespace headroom::detail {
 

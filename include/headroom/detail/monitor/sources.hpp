@@ -7,15 +7,13 @@
 // from the version's table (layout_for), never from the mode itself.
 #pragma once
 
-#include <optional>
-
-#include "counters.hpp"
-#include "psi.hpp"
-#include "source.hpp"
-#include "systemd.hpp"
-#include "thrashing.hpp"
-#include "usage_thresholds.hpp"
-#include "v1_events.hpp"
+#include "counters.hpp"          // open_memory_events
+#include "psi.hpp"               // open_psi
+#include "source.hpp"            // source_env, source_sink
+#include "systemd.hpp"           // open_systemd
+#include "thrashing.hpp"         // open_thrashing
+#include "usage_thresholds.hpp"  // open_usage_bands
+#include "v1_events.hpp"         // open_cgroup_events
 
 namespace headroom::detail {
 

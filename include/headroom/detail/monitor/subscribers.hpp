@@ -3,15 +3,15 @@
 // holds. Callbacks are called with no lock held.
 #pragma once
 
-#include <condition_variable>
-#include <cstdint>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <thread>
-#include <utility>
-#include <vector>
+#include <condition_variable>  // std::condition_variable
+#include <cstdint>             // std::uint64_t
+#include <functional>          // std::function
+#include <map>                 // std::map
+#include <memory>              // std::make_shared, std::shared_ptr
+#include <mutex>               // std::lock_guard, std::mutex, std::unique_lock
+#include <thread>              // std::this_thread, std::thread
+#include <utility>             // std::move
+#include <vector>              // std::vector
 
 namespace headroom {
 

@@ -6,11 +6,8 @@
 // program is not steered by its caller.
 #pragma once
 
-#include <cstdlib>
-#include <string>
-
-#include "../event_fds.hpp"
-#include "source.hpp"
+#include "../event_fds.hpp"  // secure_env, open_systemd_watch, drain_stream
+#include "source.hpp"        // monitor_source, source_env, status_only
 
 namespace headroom::detail {
 

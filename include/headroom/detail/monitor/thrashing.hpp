@@ -11,15 +11,14 @@
 // monitor_options::thrashing_percent is set.
 #pragma once
 
-#include <algorithm>
-#include <memory>
-#include <optional>
-#include <string>
+#include <memory>    // std::make_shared
+#include <optional>  // std::optional
+#include <string>    // std::string, std::to_string
 
-#include "../pressure_rules.hpp"  // refaults_between
-#include "source.hpp"
+#include "../pressure_rules.hpp"  // refault_sample, refaults_between
+#include "source.hpp"             // monitor_clock, source_outcome, source_env
 
-#include <unistd.h>  // sysconf
+#include <unistd.h>  // sysconf, _SC_PAGESIZE
 
 namespace headroom::detail {
 

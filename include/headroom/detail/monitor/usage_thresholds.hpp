@@ -7,14 +7,14 @@
 // cgroupfs, turned off) the usage bands are sampled (sampler.hpp).
 #pragma once
 
-#include <algorithm>
-#include <string>
-#include <vector>
+#include <algorithm>  // std::sort, std::unique
+#include <string>     // std::string, std::to_string
+#include <vector>     // std::vector
 
-#include "../event_fds.hpp"
-#include "../format.hpp"
-#include "sampler.hpp"
-#include "source.hpp"
+#include "../event_fds.hpp"  // v1_register_event, drain_eventfd
+#include "../format.hpp"     // human_bytes
+#include "sampler.hpp"       // open_sampler
+#include "source.hpp"        // monitor_source, source_env, source_active
 
 namespace headroom::detail {
 

@@ -8,13 +8,13 @@
 // before trusting it.
 #pragma once
 
-#include <algorithm>
-#include <string>
-#include <string_view>
-#include <vector>
+#include <algorithm>    // std::find
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <vector>       // std::vector
 
-#include "../event_fds.hpp"
-#include "source.hpp"
+#include "../event_fds.hpp"  // v1_register_event, drain_eventfd
+#include "source.hpp"        // monitor_source, source_env, status_only
 
 namespace headroom::detail {
 

@@ -7,18 +7,17 @@
 // readers keep what they read, and the capture writes exactly those bytes.
 #pragma once
 
-#include <cstddef>
-#include <cstring>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <set>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <cstddef>      // std::size_t
+#include <cstring>      // std::memcpy
+#include <map>          // std::map
+#include <mutex>        // std::lock_guard, std::mutex
+#include <optional>     // std::optional
+#include <set>          // std::set
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <vector>       // std::vector
 
-#include "error.hpp"
+#include "error.hpp"  // result, errc, error
 
 namespace headroom {
 

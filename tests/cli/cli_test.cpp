@@ -20,6 +20,7 @@
 #include "../support/json.hpp"
 #include "../support/kubernetes_layouts.hpp"
 #include "../support/layouts.hpp"
+#include "../support/psi_layouts.hpp"
 #include "../support/run.hpp"
 
 using namespace headroom_test;
@@ -1240,6 +1241,85 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "every psi_layouts row: each resource's pressure in JSON, the human "
+    "report and the exposition, or why it is not available") {
+  for (const psi_row& row : psi_rows()) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    fixture_tree t;
+    row.build(t);
+    const json j = info_json({"--root", t.root()});
+    const prom_text p = info_prometheus({"--root", t.root()});
+    const auto h = info({"--root", t.root()});
+    REQUIRE(h.code == 0);
+    CHECK(terminal_safe(h.out));
+    // A kernel without PSI is no error (the cpu section's own errors, for
+    // trees without cpu files, are in cpu.errors).
+    CHECK(field(j, "errors").items.empty());
+    const struct {
+      const char* name;  // as in the files and the metric names
+      const char* json;  // the JSON section
+      const char* title;
+      const psi_expect& want;
+    } resources[] = {
+        {"memory", "pressure", "memory pressure (PSI)", row.memory},
+        {"cpu", "pressure_cpu", "cpu pressure (PSI)", row.cpu},
+        {"io", "pressure_io", "io pressure (PSI)", row.io},
+    };
+    for (const auto& r : resources) {
+      CAPTURE(r.name);
+      const std::string sec = r.json;
+      const auto key = [&](const char* k) { return sec + "." + k; };
+      const std::string name = r.name;
+      const std::string waiting =
+          "container_pressure_" + name + "_waiting_seconds_total";
+      const std::string stalled =
+          "container_pressure_" + name + "_stalled_seconds_total";
+      const std::string avg = "headroom_psi_" + name + "_some_avg10";
+      CHECK(str(j, key("path").c_str()) == r.want.path);
+      // The section's first row says the scope and file, or why none.
+      const std::string title = std::string(r.title) + "\n";
+      const std::size_t at = h.out.find(title);
+      REQUIRE_MESSAGE(at != std::string::npos, h.out);
+      const std::size_t row_at = at + title.size();
+      const std::string scope_row =
+          h.out.substr(row_at, h.out.find('\n', row_at) - row_at);
+      if (r.want.scope.empty()) {
+        const std::string why = str(j, key("reason").c_str());
+        CHECK(why.rfind("not available: no " + r.want.path, 0) == 0);
+        CHECK(why.find("CONFIG_PSI") != std::string::npos);
+        CHECK(field(j, key("scope").c_str()).is_null());
+        CHECK(field(j, key("some").c_str()).is_null());
+        CHECK(scope_row.find(why) != std::string::npos);
+        for (const std::string& m : {waiting, stalled, avg}) {
+          CAPTURE(m);
+          CHECK(find_sample(p, m) == nullptr);
+          CHECK(has_comment(p, "# " + m + " omitted: " + why));
+        }
+        continue;
+      }
+      CHECK(field(j, key("reason").c_str()).is_null());
+      CHECK(str(j, key("scope").c_str()) == r.want.scope);
+      CHECK(scope_row.find(r.want.scope + "   <- " + r.want.path) !=
+            std::string::npos);
+      CHECK(field(j, (sec + ".some.total_us").c_str()).u64().has_value());
+      CHECK(field(j, (sec + ".full").c_str()).is_null() == !r.want.full);
+      CHECK(find_sample(p, avg, {{"scope", r.want.scope}}) != nullptr);
+      // cAdvisor's series only for the cgroup's own pressure.
+      const bool own = r.want.scope == "cgroup";
+      CHECK((find_sample(p, waiting) != nullptr) == own);
+      CHECK((find_sample(p, stalled) != nullptr) == (own && r.want.full));
+      if (!own) {
+        CHECK(has_comment(p, "# " + waiting +
+                                 " omitted: the pressure read is not the "
+                                 "cgroup's (scope " +
+                                 r.want.scope + ")"));
+      }
+    }
+  }
+}
+
 TEST_CASE("a cgroup name with ESC, a C1 control and invalid UTF-8") {
   fixture_tree t;
   layout_evil_name(t);
@@ -1663,6 +1743,11 @@ TEST_CASE(
   for (const pod_row& row : pod_rows()) {
     fixture_tree t;
     write_pod(t, row);
+    check(row.name, t.root());
+  }
+  for (const psi_row& row : psi_rows()) {
+    fixture_tree t;
+    row.build(t);
     check(row.name, t.root());
   }
   check("this machine", "/");

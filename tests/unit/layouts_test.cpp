@@ -882,3 +882,37 @@ TEST_CASE("cpu and io PSI: the own cgroup2 directory's, else host-wide") {
     CHECK(rep.cpu_pressure.value.error().code == errc::malformed);
   }
 }
+
+#include "../support/psi_layouts.hpp"
+
+TEST_CASE("PSI of every resource on every psi_layouts row: scope and file") {
+  for (const psi_row& row : psi_rows()) {
+    const std::string row_name = row.name;
+    CAPTURE(row_name);
+    fixture_tree t;
+    row.build(t);
+    const auto rep = open_at(t).report();
+    const struct {
+      const char* name;
+      const reading<psi_stats>& got;
+      pressure_scope scope;
+      const psi_expect& want;
+    } resources[] = {
+        {"memory", rep.pressure, rep.pressure_from, row.memory},
+        {"cpu", rep.cpu_pressure, rep.cpu_pressure_from, row.cpu},
+        {"io", rep.io_pressure, rep.io_pressure_from, row.io},
+    };
+    for (const auto& r : resources) {
+      CAPTURE(r.name);
+      CHECK(r.got.path == r.want.path);
+      if (r.want.scope.empty()) {
+        REQUIRE_FALSE(r.got.value);
+        CHECK(is_missing(r.got.value.error()));
+        continue;
+      }
+      REQUIRE_MESSAGE(r.got.value, r.got.value.error().message());
+      CHECK(to_string(r.scope) == r.want.scope);
+      CHECK(r.got.value->full.has_value() == r.want.full);
+    }
+  }
+}

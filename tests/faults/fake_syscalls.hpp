@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstdint>
 #include <cstring>
@@ -481,49 +482,88 @@ inline int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   return rc;
 }
 
+namespace detail {
+// The descriptors of set `epfd` that an armed epoll_wait fault matches,
+// each with the fault's events; an errno to fail with in `error`.
+inline std::vector<epoll_event> injected(int epfd, int& error) {
+  std::vector<epoll_event> inject;
+  if (st().armed.load(std::memory_order_acquire) == 0) return inject;
+  std::vector<std::pair<int, epoll_event>> members;
+  {
+    auto& s = st();
+    std::shared_lock<std::shared_mutex> lock(s.mu);
+    const auto it = s.epoll_sets.find(epfd);
+    if (it != s.epoll_sets.end())
+      members.assign(it->second.begin(), it->second.end());
+  }
+  for (const auto& m : members) {
+    const fd_info i = info_of(m.first);
+    if (auto f = take(call::epoll_wait, i.path, i.writable(), m.first)) {
+      if (f->error) {
+        error = f->error;
+        return {};
+      }
+      epoll_event e = m.second;
+      e.events = f->epoll_events;
+      inject.push_back(e);
+    }
+  }
+  return inject;
+}
+
+// How long a blocking epoll_wait sleeps at a time before it looks for
+// faults armed meanwhile.
+inline constexpr int epoll_wait_slice_ms = 10;
+}  // namespace detail
+
 // With an armed epoll_wait fault, the descriptors in the set that match it
 // are reported ready with the fault's events, added to whatever the real
-// call (which then does not block) reports.
+// call (which then does not block) reports. A fault armed while a caller
+// already waits is seen as the kernel shows an event that comes during the
+// wait: the wait ends within a slice, not at its timeout. (An idle monitor
+// waits for minutes; a test arms the fault after start(), when the thread
+// may or may not have entered its wait yet.) The call counts once,
+// whatever the slices: a loop that waits is told from one that spins.
 inline int epoll_wait(int epfd, epoll_event* evs, int max, int timeout) {
   detail::count(call::epoll_wait);
-  std::vector<epoll_event> inject;
-  if (detail::st().armed.load(std::memory_order_acquire) != 0) {
-    std::vector<std::pair<int, epoll_event>> members;
-    {
-      auto& s = detail::st();
-      std::shared_lock<std::shared_mutex> lock(s.mu);
-      const auto it = s.epoll_sets.find(epfd);
-      if (it != s.epoll_sets.end())
-        members.assign(it->second.begin(), it->second.end());
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(timeout < 0 ? 0 : timeout);
+  for (;;) {
+    int error = 0;
+    const std::vector<epoll_event> inject = detail::injected(epfd, error);
+    if (error) {
+      errno = error;
+      return -1;
     }
-    for (const auto& m : members) {
-      const fd_info i = detail::info_of(m.first);
-      if (auto f =
-              detail::take(call::epoll_wait, i.path, i.writable(), m.first)) {
-        if (f->error) {
-          errno = f->error;
-          return -1;
+    if (!inject.empty()) {
+      int n = ::epoll_wait(epfd, evs, max, 0);
+      if (n < 0) return n;
+      for (const auto& e : inject) {
+        bool merged = false;
+        for (int k = 0; k < n; ++k) {
+          if (evs[k].data.u64 == e.data.u64) {
+            evs[k].events |= e.events;
+            merged = true;
+          }
         }
-        epoll_event e = m.second;
-        e.events = f->epoll_events;
-        inject.push_back(e);
+        if (!merged && n < max) evs[n++] = e;
       }
+      return n;
     }
-  }
-  if (inject.empty()) return ::epoll_wait(epfd, evs, max, timeout);
-  int n = ::epoll_wait(epfd, evs, max, 0);
-  if (n < 0) return n;
-  for (const auto& e : inject) {
-    bool merged = false;
-    for (int k = 0; k < n; ++k) {
-      if (evs[k].data.u64 == e.data.u64) {
-        evs[k].events |= e.events;
-        merged = true;
-      }
+    int slice = detail::epoll_wait_slice_ms;
+    if (timeout >= 0) {
+      // Rounded up, as the kernel rounds a timeout: never shorter.
+      const auto left_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              until - std::chrono::steady_clock::now())
+              .count();
+      const long long left = left_us > 0 ? (left_us + 999) / 1000 : 0;
+      if (left < slice) slice = static_cast<int>(left);
     }
-    if (!merged && n < max) evs[n++] = e;
+    const int n = ::epoll_wait(epfd, evs, max, slice);
+    if (n != 0 || (timeout >= 0 && slice < detail::epoll_wait_slice_ms))
+      return n;
   }
-  return n;
 }
 
 // openat and openat2 count as opens: a fault armed for open matches them

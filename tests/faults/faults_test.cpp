@@ -15,12 +15,15 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -1027,6 +1030,65 @@ bool psi_or_skip(const monitor& m, std::string* why) {
 }
 
 }  // namespace
+
+TEST_CASE(
+    "faults: an epoll_wait fault armed while the caller already waits ends "
+    "the wait") {
+  // What the kernel does for POLLERR on a removed cgroup's file: the wait
+  // ends when the event comes, however long its timeout. An idle monitor
+  // waits for its re-check interval (a minute), so a fault armed after
+  // start() must not depend on the thread not having entered its wait.
+  const int ep = fake_sys::epoll_create1(EPOLL_CLOEXEC);
+  REQUIRE(ep >= 0);
+  const int ev = fake_sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  REQUIRE(ev >= 0);
+  epoll_event add{};
+  add.events = EPOLLIN;
+  add.data.u64 = 42;
+  REQUIRE(fake_sys::epoll_ctl(ep, EPOLL_CTL_ADD, ev, &add) == 0);
+  // Nothing armed: a bounded wait still lasts its timeout, and counts once.
+  const long calls = fake_sys::calls(call::epoll_wait);
+  epoll_event got[4];
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(fake_sys::epoll_wait(ep, got, 4, 55) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 55ms);
+  CHECK(fake_sys::calls(call::epoll_wait) == calls + 1);
+  // An endless wait, and the fault armed once it has begun.
+  std::atomic<int> n{-2};
+  std::uint32_t events = 0;
+  std::uint64_t key = 0;
+  t0 = std::chrono::steady_clock::now();
+  std::thread waiter([&] {
+    epoll_event e[4];
+    const int r = fake_sys::epoll_wait(ep, e, 4, -1);
+    if (r > 0) {
+      events = e[0].events;
+      key = e[0].data.u64;
+    }
+    n.store(r);
+  });
+  std::this_thread::sleep_for(100ms);
+  CHECK(n.load() == -2);  // still waiting
+  {
+    fake_sys::armed err(
+        fault{call::epoll_wait, "eventfd", false, {ev}, 0, 0, EPOLLERR});
+    const bool ended = wait_until([&] { return n.load() != -2; }, 2000ms);
+    if (!ended) {
+      std::uint64_t one = 1;  // let the thread go before failing
+      (void)!::write(ev, &one, sizeof one);
+    }
+    waiter.join();
+    REQUIRE(ended);
+    CHECK(err.hits() == 1);
+  }
+  CHECK(n.load() == 1);
+  CHECK(key == 42);
+  CHECK((events & EPOLLERR) != 0);
+  CHECK(fake_sys::calls(call::epoll_wait) == calls + 2);
+  (void)fake_sys::epoll_ctl(ep, EPOLL_CTL_DEL, ev, nullptr);
+  fake_sys::close(ev);
+  fake_sys::close(ep);
+}
 
 TEST_CASE(
     "faults (live): a removed cgroup's kept files fail with ENODEV on this "

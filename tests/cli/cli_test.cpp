@@ -1846,12 +1846,16 @@ TEST_CASE("--root: symlinks resolve inside the tree, never outside") {
   }
   SUBCASE("an absolute link inside the tree reads the tree's file") {
     fixture_tree t;
-    layout_kubernetes_v2(t);
+    layout_kubernetes_v2_cpu(t);
     REQUIRE(::rename(t.path("proc/self").c_str(),
                      t.path("proc/self.real").c_str()) == 0);
     REQUIRE(::symlink("/proc/self.real", t.path("proc/self").c_str()) == 0);
     const auto j = info_json({"--root", t.root()});
     CHECK(bytes(j, "memory.limit_bytes") == 1 * GiB);
+    // The cpu reader's status file too: the tree's Cpus_allowed_list, not
+    // an ENOENT from /proc/self.real on this machine.
+    CHECK(str(j, "cpu.affinity_source") == "/proc/self/status");
+    CHECK(bytes(j, "cpu.affinity_count") == 8);
   }
 }
 

@@ -66,6 +66,7 @@ enum class call {
   connect,
   stat,
   lstat,
+  fstatat,  // the path given (a name relative to a directory descriptor)
   fstatfs,
   fstat,
   openat2,  // the library's syscall(SYS_openat2, ...)
@@ -671,6 +672,17 @@ inline int lstat(const char* path, struct stat* out) {
     }
   }
   return ::lstat(path, out);
+}
+
+inline int fstatat(int dirfd, const char* path, struct stat* out, int flags) {
+  detail::count(call::fstatat);
+  if (auto f = detail::take(call::fstatat, path, false, -1)) {
+    if (f->error) {
+      errno = f->error;
+      return -1;
+    }
+  }
+  return ::fstatat(dirfd, path, out, flags);
 }
 
 // Forwarded unchanged, so that every call the library makes goes through

@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1794,6 +1795,78 @@ TEST_CASE("faults: a symlink in a tree never leads a read outside it") {
         auto r = open_reader(t);
         check_docker_snapshot(r.snapshot());
       }
+    }
+    if (id) {
+      CHECK(fake_sys::hits(id) > 0);
+      fake_sys::disarm(id);
+    }
+  }
+}
+
+TEST_CASE(
+    "faults: metadata in a tree is looked at inside it: fstatat from the "
+    "root, never lstat of a joined path") {
+  for (const bool no_openat2 : {false, true}) {
+    CAPTURE(no_openat2);
+    const int id =
+        no_openat2 ? fake_sys::arm(fault{call::openat2, "", false, {}, ENOSYS})
+                   : 0;
+    {
+      INFO("sys/fs/cgroup -> a directory outside the tree");
+      fixture_tree t;
+      fixture_tree outside;
+      layout_kubernetes_v2(t);
+      // Outside: a directory and a symlink where the tree's chain would be.
+      outside.file("kubepods.slice/x/memory.max", "4096\n");
+      REQUIRE(::symlink("/", outside.path("kubepods.slice/lnk").c_str()) == 0);
+      make_link(t, "sys/fs/cgroup", outside.root());
+      detail::file_system fs(t.root(), 0, nullptr);
+      // Resolved through the lstat of a joined path, each of these was
+      // true: the link was followed to the directory outside.
+      CHECK_FALSE(fs.is_directory("/sys/fs/cgroup/kubepods.slice"));
+      CHECK_FALSE(fs.is_directory("/sys/fs/cgroup/kubepods.slice/x"));
+      CHECK_FALSE(fs.symlink_below("/sys/fs/cgroup",
+                                   "/sys/fs/cgroup/kubepods.slice/lnk"));
+      CHECK(fs.subdirectories("/sys/fs/cgroup/kubepods.slice").empty());
+    }
+    {
+      INFO("links inside the tree are seen as links, never followed");
+      fixture_tree t;
+      layout_kubernetes_v2(t);
+      const std::string pod = std::string("/sys/fs/cgroup") + k8s_pod;
+      REQUIRE(::symlink("/etc", t.path("sys/fs/cgroup/lnk").c_str()) == 0);
+      REQUIRE(::symlink(
+                  ("/sys/fs/cgroup" + std::string(k8s_pod)).c_str(),
+                  t.path("sys/fs/cgroup/kubepods.slice/pod-lnk").c_str()) == 0);
+      detail::file_system fs(t.root(), 0, nullptr);
+      CHECK(fs.is_directory(pod));
+      CHECK(fs.is_directory("/sys/fs/cgroup"));
+      CHECK(fs.is_directory("/"));
+      CHECK_FALSE(fs.is_directory("/sys/fs/cgroup/lnk"));
+      CHECK_FALSE(fs.is_directory("/sys/fs/cgroup/kubepods.slice/pod-lnk"));
+      CHECK_FALSE(fs.is_directory("/sys/fs/cgroup/memory.max/x"));
+      CHECK_FALSE(fs.symlink_below("/sys/fs/cgroup", pod));
+      CHECK(fs.symlink_below("/sys/fs/cgroup", "/sys/fs/cgroup/lnk"));
+      CHECK(fs.symlink_below("/sys/fs/cgroup", "/sys/fs/cgroup/lnk/passwd"));
+      CHECK(fs.symlink_below("/sys/fs/cgroup",
+                             "/sys/fs/cgroup/kubepods.slice/pod-lnk/x"));
+      const auto subs = fs.subdirectories("/sys/fs/cgroup/kubepods.slice");
+      CHECK(std::find(subs.begin(), subs.end(), "pod-lnk") == subs.end());
+      CHECK_FALSE(subs.empty());
+    }
+    {
+      INFO("a reader on a tree makes no path-based lstat");
+      fixture_tree t;
+      layout_kubernetes_v2(t);
+      const long lstats = fake_sys::calls(call::lstat);
+      const long fstatats = fake_sys::calls(call::fstatat);
+      options o;
+      o.root = t.root();
+      auto r = memory_reader::open(o);
+      REQUIRE_MESSAGE(r.has_value(), r.error().message());
+      CHECK(r->snapshot().limit.has_value());
+      CHECK(fake_sys::calls(call::lstat) == lstats);
+      CHECK(fake_sys::calls(call::fstatat) > fstatats);
     }
     if (id) {
       CHECK(fake_sys::hits(id) > 0);

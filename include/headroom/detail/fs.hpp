@@ -134,9 +134,11 @@ class file_system {
       if (name == "." || name == "..") continue;
       bool is_dir = e->d_type == DT_DIR;
       if (e->d_type == DT_UNKNOWN) {
+        // Relative to the directory already open: nothing on the way is
+        // resolved again, and the entry itself is not followed.
         struct stat st {};
-        const std::string child = real + "/" + std::string(name);
-        is_dir = HEADROOM_SYSCALL(lstat)(child.c_str(), &st) == 0 &&
+        is_dir = HEADROOM_SYSCALL(fstatat)(::dirfd(d), e->d_name, &st,
+                                           AT_SYMLINK_NOFOLLOW) == 0 &&
                  S_ISDIR(st.st_mode);
       }
       if (is_dir) out.emplace_back(name);
@@ -233,19 +235,47 @@ class file_system {
   // True when a directory between `mount_point` (excluded) and `dir`
   // (included), both logical, is a symlink: the path would leave the
   // mount. Never so on a cgroup file system; possible in a captured tree.
+  // Under a root prefix the mount point is opened within the root and each
+  // directory below it is looked at with fstatat(AT_SYMLINK_NOFOLLOW)
+  // relative to the one above, so no symlink of the tree is resolved
+  // outside it, not even to be looked at.
   bool symlink_below(const std::string& mount_point,
                      const std::string& dir) const {
 #if HEADROOM_HAVE_LINUX
     if (dir.size() <= mount_point.size()) return false;
-    std::size_t at = mount_point.size();
-    while (at < dir.size()) {
-      at = dir.find('/', at + 1);
-      if (at == std::string::npos) at = dir.size();
+    if (root_.empty()) {
+      std::size_t at = mount_point.size();
+      while (at < dir.size()) {
+        at = dir.find('/', at + 1);
+        if (at == std::string::npos) at = dir.size();
+        struct stat st {};
+        const std::string real = real_path(dir.substr(0, at));
+        if (HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
+            S_ISLNK(st.st_mode))
+          return true;
+      }
+      return false;
+    }
+    auto cur = open_real(real_path(mount_point), O_DIRECTORY);
+    if (!cur) return false;
+    std::string_view rest = std::string_view(dir).substr(mount_point.size());
+    while (!rest.empty()) {
+      const std::size_t slash = rest.find('/');
+      const std::string name(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view()
+                                             : rest.substr(slash + 1);
+      if (name.empty()) continue;
       struct stat st {};
-      const std::string real = real_path(dir.substr(0, at));
-      if (HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
-          S_ISLNK(st.st_mode))
-        return true;
+      if (HEADROOM_SYSCALL(fstatat)(cur->get(), name.c_str(), &st,
+                                    AT_SYMLINK_NOFOLLOW) != 0)
+        return false;
+      if (!S_ISDIR(st.st_mode)) return S_ISLNK(st.st_mode);
+      if (rest.empty()) break;
+      unique_fd next(HEADROOM_SYSCALL(openat)(
+          cur->get(), name.c_str(),
+          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0));
+      if (!next) return false;
+      *cur = std::move(next);
     }
 #else
     (void)mount_point;
@@ -255,12 +285,32 @@ class file_system {
   }
 
   // True when logical path `dir` is a directory (not through a symlink).
+  // Under a root prefix, its parent is opened within the root and `dir`
+  // looked at with fstatat(AT_SYMLINK_NOFOLLOW) relative to it.
   bool is_directory(const std::string& dir) const {
 #if HEADROOM_HAVE_LINUX
     struct stat st {};
-    const std::string real = real_path(dir);
-    const bool is_dir =
-        HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    bool is_dir = false;
+    if (root_.empty()) {
+      const std::string real = real_path(dir);
+      is_dir = HEADROOM_SYSCALL(lstat)(real.c_str(), &st) == 0 &&
+               S_ISDIR(st.st_mode);
+    } else {
+      const std::size_t slash = dir.rfind('/');
+      if (slash == std::string::npos) return false;
+      const std::string parent = dir.substr(0, slash);
+      std::string name = dir.substr(slash + 1);
+      if (name.empty()) name = ".";
+      auto at =
+          open_real(real_path(parent.empty() ? "/" : parent), O_DIRECTORY);
+      // Only a parent that is not there or not a directory says no; one
+      // that cannot be opened now (EMFILE, EACCES) is left to the reads
+      // below it, whose errors say why.
+      if (!at) return !not_a_directory_path(at.error());
+      is_dir = HEADROOM_SYSCALL(fstatat)(at->get(), name.c_str(), &st,
+                                         AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    }
     if (is_dir && record_) record_->note_directory(dir);
     return is_dir;
 #else
@@ -273,6 +323,13 @@ class file_system {
   int pid() const noexcept { return pid_; }
 
  private:
+  // The error of a path that does not name a directory.
+  static bool not_a_directory_path(const error& e) noexcept {
+    return is_missing(e) || e.code == std::errc::not_a_directory ||
+           e.code == std::errc::too_many_symbolic_link_levels ||
+           e.code == errc::not_regular_file;
+  }
+
   static bool same_mount_namespace(int pid) {
 #if HEADROOM_HAVE_LINUX
     struct stat mine {};

@@ -11,6 +11,7 @@
 // root and a memory cgroup; without them they say why and return.
 #include "fake_syscalls.hpp"
 
+#include <headroom/export.hpp>
 #include <headroom/pressure.hpp>
 
 #include <dirent.h>
@@ -1958,4 +1959,62 @@ TEST_CASE("faults: host-wide working set is at most the usage") {
   const auto u = r.snapshot();
   check_value(u.usage, std::uint64_t{7000} * 1024);
   check_value(u.working_set, std::uint64_t{5000} * 1024);
+}
+
+TEST_CASE(
+    "faults: psi=0 on a kernel that still shows the files (EOPNOTSUPP): not "
+    "available, or the host's") {
+  const std::string ctr = k8s_pod_dir + k8s_container;
+  const auto field_text = [](const export_report& rep, std::string_view sec,
+                             std::string_view key) {
+    for (const auto& s : report_fields()) {
+      if (s.json != sec) continue;
+      for (const field* f = s.begin; f != s.end; ++f) {
+        if (f->json == key) return f->get(rep);
+      }
+    }
+    FAIL("no field " << sec << "." << key);
+    return field_value{};
+  };
+  SUBCASE("the cgroup's refuses reads and /proc/pressure is gone") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    t.remove("proc/pressure/cpu");
+    fake_sys::armed a(
+        fault{call::pread, "/cpu.pressure", false, {}, EOPNOTSUPP});
+    options o;
+    o.root = t.root();
+    auto ex = exporter::open(o);
+    REQUIRE(ex);
+    const export_report rep = ex->read();
+    CHECK(a.hits() >= 1);
+    REQUIRE_FALSE(rep.memory.cpu_pressure.value);
+    CHECK(rep.memory.cpu_pressure.value.error().code ==
+          std::errc::operation_not_supported);
+    const field_value why = field_text(rep, "pressure_cpu", "reason");
+    REQUIRE(why.has_value());
+    CHECK(why.text == "not available: " + ctr +
+                          "/cpu.pressure refuses reads (EOPNOTSUPP): PSI is "
+                          "disabled (psi=0 on the kernel command line)");
+    const field_value scope = field_text(rep, "pressure_cpu", "scope");
+    CHECK(scope.st == field_value::state::absent);
+    CHECK(scope.human == why.text);
+    // Not an error: nothing in the JSON's error list.
+    CHECK(to_json(rep).find("\"pressure_cpu.") == std::string::npos);
+    // The others are read as they are.
+    CHECK(rep.memory.io_pressure.value);
+    CHECK(rep.memory.pressure.value);
+  }
+  SUBCASE("the cgroup's refuses reads, the host's is there: the host's") {
+    fixture_tree t;
+    layout_kubernetes_v2(t);
+    fake_sys::armed a(
+        fault{call::pread, "/io.pressure", false, {}, EOPNOTSUPP});
+    const auto rep = open_reader(t).report();
+    CHECK(a.hits() >= 1);
+    REQUIRE(rep.io_pressure.value);
+    CHECK(rep.io_pressure_from == pressure_scope::host);
+    CHECK(rep.io_pressure.path == "/proc/pressure/io");
+    CHECK(rep.io_pressure.value->some.total_us == 2000);
+  }
 }

@@ -610,12 +610,17 @@ inline result<cgroup_location> discover_in(const file_system& fs,
     }
   }
 
-  if (!loc->dir.empty() && fs.symlink_below(loc->mount.mount_point, loc->dir)) {
+  // Only a captured tree can have a symlink there: below a cgroup mount
+  // point of the live system every directory is the kernel's, and cgroupfs
+  // makes no symlinks.
+  const bool captured = !fs.root().empty();
+  if (captured && !loc->dir.empty() &&
+      fs.symlink_below(loc->mount.mount_point, loc->dir)) {
     loc->dir = loc->mount.mount_point;
     loc->mapping = path_mapping::unsafe_path;
     loc->chain = {loc->dir};
   }
-  if (!loc->unified_dir.empty() &&
+  if (captured && !loc->unified_dir.empty() &&
       fs.symlink_below(loc->unified_mount_point, loc->unified_dir)) {
     loc->unified_dir = loc->unified_mount_point;
   }

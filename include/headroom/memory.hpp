@@ -21,6 +21,8 @@
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint64_t, SIZE_MAX
 #include <cstdlib>      // std::getenv
+#include <memory>       // std::unique_ptr, std::make_unique
+#include <mutex>        // std::mutex, std::lock_guard
 #include <optional>     // std::optional, std::nullopt
 #include <string>       // std::string
 #include <string_view>  // std::string_view
@@ -35,6 +37,10 @@
 #include "layout.hpp"     // memory_layout, table_rows, stat_key_row
 #include "parse.hpp"      // psi_stats, meminfo, parse_meminfo
 #include "snapshot.hpp"   // chain_position, memory_accounting, memory_snapshot
+
+#if HEADROOM_HAVE_LINUX
+#include <sys/utsname.h>
+#endif
 
 namespace headroom {
 
@@ -275,6 +281,30 @@ chain_min min_over_chain(std::size_t n, FileAt&& file_at, Parse&& parse) {
   return out;
 }
 
+// True when the running kernel's release (uname: "6.18.44-generic") is at
+// least major.minor; false when it cannot be told.
+inline bool kernel_at_least(unsigned major, unsigned minor) {
+#if HEADROOM_HAVE_LINUX
+  struct utsname u {};
+  if (HEADROOM_SYSCALL(uname)(&u) != 0) return false;
+  unsigned v[2] = {0, 0};
+  const char* p = u.release;
+  for (unsigned& part : v) {
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') {
+      if (part > 100000) return false;
+      part = part * 10 + static_cast<unsigned>(*p++ - '0');
+    }
+    if (&part == &v[0] && *p++ != '.') return false;
+  }
+  return v[0] > major || (v[0] == major && v[1] >= minor);
+#else
+  (void)major;
+  (void)minor;
+  return false;
+#endif
+}
+
 inline result<meminfo> read_meminfo(const kept_file& f) {
   return read_parsed<meminfo_buffer>(f, parse_meminfo);
 }
@@ -391,7 +421,7 @@ class memory_reader {
                                 std::string(env_memory_limit) + "=" + lim);
     }
     r.layout_ = layout_for(r.loc_.mode);
-    r.meminfo_ = r.fs_.keep("/proc/meminfo");
+    r.meminfo_ = r.fs_.keep_kernel("/proc/meminfo");
     r.host_total_ = total_of(detail::read_meminfo(r.meminfo_));
     if (r.layout_) r.open_levels();
     r.usage_index_.store(index_of(r.memory_at_), std::memory_order_relaxed);
@@ -407,6 +437,8 @@ class memory_reader {
     loc_ = std::move(o.loc_);
     layout_ = o.layout_;
     levels_ = std::move(o.levels_);
+    counters_ = std::move(o.counters_);
+    opening_ = std::move(o.opening_);
     memory_at_ = o.memory_at_;
     meminfo_ = std::move(o.meminfo_);
     host_total_ = std::move(o.host_total_);
@@ -513,7 +545,7 @@ class memory_reader {
       if (!m) return std::move(m).error();
       return m->total - m->free;
     }
-    return detail::read_parsed(levels_[at].usage, parse_counter);
+    return detail::read_parsed(counters_at(at).usage, parse_counter);
   }
 
   // Limit, usage, memory.stat, working set, effective limit and headroom.
@@ -678,11 +710,20 @@ class memory_reader {
   const cgroup_layout* layout() const noexcept { return layout_; }
 
  private:
-  // One directory on the chain and the files snapshot() re-reads.
+  // One directory on the chain: its limit file, which snapshot() re-reads.
   struct level {
     detail::kept_file limit;
+  };
+  // Usage and memory.stat of one directory on the chain, read where the
+  // limit is (which can be any directory) and kept open once read: open()
+  // opens the memory cgroup's; another directory's are opened the first
+  // time a snapshot() reads them, under opening_, and published by
+  // `ready`. A directory never read there costs no descriptor.
+  struct counter_files {
     detail::kept_file usage;
     detail::kept_file stat;
+    bool usage_tried = false;  // usage opened (or failed to) already
+    std::atomic<bool> ready{false};
   };
 
   memory_reader() = default;
@@ -692,51 +733,96 @@ class memory_reader {
     return m->total;
   }
 
+  // Opens the chain's limit files, and usage and memory.stat of the memory
+  // cgroup. On the live system: a directory is checked only when its limit
+  // file is not there (ENOENT), files are not fstat'ed (keep_kernel), and
+  // memory.use_hierarchy is not read where the kernel makes it 1.
   void open_levels() {
     if (is_unmapped(loc_.mapping)) {
       unknown_ = loc_.why_unmapped;
       return;
     }
     const memory_layout& m = layout_->memory;
+    const bool live = fs_.root().empty();
+    // v1: a parent's limit applies to its children only when its
+    // memory.use_hierarchy is 1, which it always is since Linux 5.16 (the
+    // file can no longer be set to 0). A captured tree may come from an
+    // older kernel: its files are read.
+    const bool read_use_hierarchy =
+        m.use_hierarchy && !(live && detail::kernel_at_least(5, 16));
+    counters_ = std::make_unique<counter_files[]>(loc_.chain.size());
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
-      if (!fs_.is_directory(loc_.chain[i])) {
+      const chain_position at{i};
+      if (read_use_hierarchy && i > 0) {
+        auto uh = fs_.read(path_at(at, *m.use_hierarchy));
+        if (uh && detail::trim_trailing_newline(*uh) == "0") break;
+      }
+      level l;
+      l.limit = fs_.keep_kernel(path_at(at, m.limit));
+      // A directory removed meanwhile (or a captured tree's symlink, which
+      // lstat does not follow) makes every value unknown. Where the limit
+      // file opens, the live directory is there.
+      if ((!live || (!l.limit.is_open() && is_missing(l.limit.open_error))) &&
+          !fs_.is_directory(loc_.chain[i])) {
         unknown_ = errno_error(ENOENT, fs_.real_path(loc_.chain[i]));
         levels_.clear();
         return;
       }
-      // v1: a parent's limit applies to its children only when its
-      // memory.use_hierarchy is 1 (always so since Linux 5.16).
-      if (m.use_hierarchy && i > 0) {
-        auto uh = fs_.read(path_at(chain_position{i}, *m.use_hierarchy));
-        if (uh && detail::trim_trailing_newline(*uh) == "0") break;
-      }
-      level l;
-      l.limit = fs_.keep(path_at(chain_position{i}, m.limit));
-      l.usage = fs_.keep(path_at(chain_position{i}, m.usage));
-      l.stat = fs_.keep(path_at(chain_position{i}, m.stat));
       // A directory whose usage file opens has the controller, so it has a
       // limit file: one that cannot be opened (even ENOENT: removed
       // meanwhile) makes the limit unknown, never an ancestor's instead.
       // v1 gives every directory of the hierarchy its limit file, v2 every
-      // directory with the controller (files_in_every_dir).
-      l.limit.required = layout_->files_in_every_dir || l.usage.is_open();
+      // directory with the controller (files_in_every_dir). Usage is
+      // opened to tell only when the limit file did not open.
+      l.limit.required = layout_->files_in_every_dir;
+      if (!l.limit.is_open() && !l.limit.required) {
+        counter_files& c = counters_[i];
+        c.usage = fs_.keep_kernel(path_at(at, m.usage));
+        c.usage_tried = true;
+        l.limit.required = c.usage.is_open();
+      }
       // The memory cgroup is the first directory with memory controller
       // files: a v2 leaf without the controller is charged to the nearest
       // ancestor that has it. (The v2 root has neither file.)
-      if (!memory_at_ && (!l.limit.missing() || !l.usage.missing())) {
-        memory_at_ = chain_position{i};
+      if (!memory_at_ &&
+          (!l.limit.missing() || !counters_[i].usage.missing())) {
+        memory_at_ = at;
       }
       levels_.push_back(std::move(l));
     }
+    if (memory_at_) open_counters(memory_at_->index);
     // The hierarchy's root has no cgroup.type; any other top directory has
     // ancestors this mount does not show.
     if (!m.stat_hierarchical_limit && !loc_.chain.empty() &&
         levels_.size() == loc_.chain.size()) {
       const std::string type =
           detail::join_path(loc_.chain.back(), "/cgroup.type");
-      if (!fs_.keep(type).missing())
+      if (!fs_.keep_kernel(type).missing())
         hidden_ancestors_ = error(errc::not_visible, type);
     }
+  }
+
+  // Opens what of usage and memory.stat of chain directory i is not open
+  // yet, and publishes them. Once only: under opening_, or from open().
+  void open_counters(std::size_t i) const {
+    counter_files& c = counters_[i];
+    const memory_layout& m = layout_->memory;
+    if (!c.usage_tried) {
+      c.usage = fs_.keep_kernel(path_at(chain_position{i}, m.usage));
+      c.usage_tried = true;
+    }
+    c.stat = fs_.keep_kernel(path_at(chain_position{i}, m.stat));
+    c.ready.store(true, std::memory_order_release);
+  }
+
+  // Usage and memory.stat of chain directory i, opened on first use.
+  const counter_files& counters_at(std::size_t i) const {
+    const counter_files& c = counters_[i];
+    if (!c.ready.load(std::memory_order_acquire)) {
+      const std::lock_guard<std::mutex> lock(*opening_);
+      if (!c.ready.load(std::memory_order_relaxed)) open_counters(i);
+    }
+    return c;
   }
 
   // v2 has no witness above the mount: when its top directory is not the
@@ -753,7 +839,7 @@ class memory_reader {
   std::optional<std::uint64_t> read_usage_and_stat(memory_snapshot& s,
                                                    chain_position at) const {
     s.usage_at = at;
-    const level& l = levels_[at.index];
+    const counter_files& l = counters_at(at.index);
     s.usage = detail::read_parsed(l.usage, parse_counter);
     auto st = detail::read_memory_stat(l.stat, layout_->memory);
     if (!st) {
@@ -1014,6 +1100,10 @@ class memory_reader {
   cgroup_location loc_;
   const cgroup_layout* layout_ = nullptr;  // nullptr: mode none
   std::vector<level> levels_;
+  // Usage and memory.stat, one entry per directory of loc_.chain (null in
+  // mode none and before open_levels()).
+  std::unique_ptr<counter_files[]> counters_;
+  std::unique_ptr<std::mutex> opening_ = std::make_unique<std::mutex>();
   // The memory cgroup (first chain directory with memory files).
   std::optional<chain_position> memory_at_;
   detail::kept_file meminfo_;

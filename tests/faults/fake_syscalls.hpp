@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -70,7 +72,8 @@ enum class call {
   fstatfs,
   fstat,
   openat2,  // the library's syscall(SYS_openat2, ...)
-  count_    // number of kinds
+  uname,
+  count_  // number of kinds
 };
 
 // What to do to the matching calls.
@@ -683,6 +686,37 @@ inline int fstatat(int dirfd, const char* path, struct stat* out, int flags) {
     }
   }
   return ::fstatat(dirfd, path, out, flags);
+}
+
+// The kernel's release, or as faked: a fault armed for uname fails it with
+// its error, or (error 0) reports the release in its path_suffix
+// ("5.15.0": a kernel where memory.use_hierarchy can still be 0).
+inline int uname(struct utsname* out) {
+  detail::count(call::uname);
+  const int rc = ::uname(out);
+  if (rc != 0) return rc;
+  detail::keep_errno k;
+  auto& s = detail::st();
+  if (s.armed.load(std::memory_order_acquire) == 0) return rc;
+  std::unique_lock<std::shared_mutex> lock(s.mu);
+  for (auto& a : s.faults) {
+    fault& f = a.f;
+    if (f.what != call::uname || f.times == 0) continue;
+    if (f.skip > 0) {
+      --f.skip;
+      return rc;
+    }
+    if (f.times > 0) --f.times;
+    ++a.hits;
+    if (f.error) {
+      k.saved = f.error;
+      return -1;
+    }
+    std::snprintf(out->release, sizeof out->release, "%s",
+                  f.path_suffix.c_str());
+    return rc;
+  }
+  return rc;
 }
 
 // Forwarded unchanged, so that every call the library makes goes through

@@ -2018,3 +2018,112 @@ TEST_CASE(
     CHECK(rep.io_pressure.value->some.total_us == 2000);
   }
 }
+// ============================================ the cost of memory_reader::open
+
+namespace {
+
+// Every system call the library has made so far, of each kind the seam
+// counts.
+long all_calls() {
+  long n = 0;
+  for (int c = 0; c < static_cast<int>(call::count_); ++c)
+    n += fake_sys::calls(static_cast<call>(c));
+  return n;
+}
+
+struct open_cost {
+  long calls = 0;
+  int fds = 0;  // descriptors the reader keeps
+  std::size_t chain = 0;
+};
+
+// The system calls memory_reader::open() makes for process `pid` (0: this
+// one) on the live system, and the descriptors it keeps.
+open_cost cost_of_open(pid_t pid) {
+  options o;
+  o.pid = pid;
+  o.use_environment = false;
+  const int fds = count_fds();
+  const long before = all_calls();
+  auto r = memory_reader::open(o);
+  open_cost out;
+  out.calls = all_calls() - before;
+  REQUIRE_MESSAGE(r.has_value(), r.error().message());
+  out.fds = count_fds() - fds;
+  out.chain = r->chain_size();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "faults (live): memory.use_hierarchy is read only on kernels before "
+    "5.16") {
+  if (!live_ready()) return;
+  if (g_host.v2()) {
+    std::printf("SKIP: memory.use_hierarchy is a cgroup v1 file\n");
+    return;
+  }
+  options o;
+  o.use_environment = false;
+  struct kernel_case {
+    const char* release;
+    int uname_error;
+    bool reads;
+  };
+  const kernel_case cases[] = {
+      {"5.15.0-91-generic", 0, true}, {"4.19.0", 0, true},
+      {"5.16.0", 0, false},           {"6.18.44-fc", 0, false},
+      {"garbage", 0, true},           {"", EPERM, true}};
+  std::optional<std::uint64_t> first_limit;
+  for (const auto& c : cases) {
+    CAPTURE(c.release);
+    fake_sys::armed u(fault{call::uname, c.release, false, {}, c.uname_error});
+    // Error 0: counted, not failed.
+    fake_sys::armed uh(
+        fault{call::open, "/memory.use_hierarchy", false, {}, 0});
+    auto r = memory_reader::open(o);
+    REQUIRE_MESSAGE(r.has_value(), r.error().message());
+    CHECK(u.hits() == 1);
+    if (c.reads) {
+      // Every directory above the memory cgroup, up to the first with 0.
+      CHECK(uh.hits() >= 1);
+      CHECK(static_cast<std::size_t>(uh.hits()) >= r->chain_size() - 1);
+    } else {
+      CHECK(uh.hits() == 0);
+    }
+    const memory_snapshot s = r->snapshot();
+    REQUIRE_MESSAGE(s.limit.has_value(), s.limit.error().message());
+    if (!first_limit) first_limit = s.limit_bytes().value_or(0);
+    CHECK(s.limit_bytes().value_or(0) == *first_limit);
+  }
+}
+
+TEST_CASE(
+    "faults (live): memory_reader::open() system calls and descriptors, at "
+    "chain depth 3 and 64") {
+  if (!live_ready()) return;
+  const open_cost own = cost_of_open(0);
+  cgroup_list dirs;
+  cleanup c{dirs};
+  std::string dir = new_base(dirs);
+  // The own chain, the base, then directories down to depth 64.
+  for (std::size_t depth = own.chain + 1; depth < 64; ++depth)
+    dir = add(dirs, dir, "d").dir();
+  child_process child;
+  REQUIRE(dirs.back()->move_in(child.pid()));
+  const open_cost deep = cost_of_open(child.pid());
+  CHECK(deep.chain == 64);
+  MESSAGE("open() at chain depth "
+          << own.chain << ": " << own.calls << " system calls, " << own.fds
+          << " descriptors kept; at depth " << deep.chain << ": " << deep.calls
+          << " system calls, " << deep.fds << " descriptors kept");
+  // Discovery (mountinfo and the cgroup file: open, two reads, close
+  // each), meminfo (open, pread), uname, the memory cgroup's usage and
+  // memory.stat, and one limit file a level; another process adds two stat
+  // calls (is its mount namespace ours?).
+  CHECK(own.calls <= 13 + static_cast<long>(own.chain));
+  CHECK(deep.calls <= 15 + static_cast<long>(deep.chain));
+  CHECK(own.fds <= 3 + static_cast<int>(own.chain));
+  CHECK(deep.fds <= 3 + static_cast<int>(deep.chain));
+}

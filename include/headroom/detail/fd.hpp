@@ -185,6 +185,27 @@ inline result<unique_fd> open_file(const std::string& path) {
 #endif
 }
 
+// Opens a file the kernel itself serves (procfs, or a cgroup mount of the
+// live system, whose directories hold only the kernel's files), as
+// open_file does but without its fstat: such a file is never a FIFO, a
+// socket or a device. Should one be bound over it, O_NONBLOCK keeps the
+// open from blocking and the bounded reads that follow fail or find it
+// malformed (pread of a FIFO: ESPIPE; a device filling the buffer:
+// malformed). Never for a path under a root prefix.
+inline result<unique_fd> open_kernel_file(const std::string& path) {
+#if HEADROOM_HAVE_LINUX
+  int fd;
+  do {
+    fd = HEADROOM_SYSCALL(open)(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY |
+                                                  O_NOFOLLOW | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno_error(errno, path);
+  return unique_fd(fd);
+#else
+  return result<unique_fd>(errc::not_supported, path);
+#endif
+}
+
 #if HEADROOM_HAVE_LINUX
 #ifndef SYS_openat2
 #define HEADROOM_SYS_OPENAT2 437  // the same number on every architecture

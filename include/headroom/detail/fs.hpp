@@ -170,9 +170,10 @@ class file_system {
     if (record_) record_->note(logical, real);
   }
 
-  // Reads /proc/self/<name> whole.
+  // Reads /proc/self/<name> whole. On the live system procfs serves it,
+  // so it is not fstat'ed for its kind (open_kernel_file).
   result<std::string> read_proc(std::string_view name) const {
-    return read_noted("/proc/self/" + std::string(name), proc_path(name));
+    return read_noted("/proc/self/" + std::string(name), proc_path(name), true);
   }
 
   // Reads a logical path whole.
@@ -185,16 +186,27 @@ class file_system {
     return keep_noted(logical, real_path(logical));
   }
 
+  // Opens a logical path under a cgroup mount point, or in /proc, to be
+  // kept and re-read: as keep() does, except that on the live system (no
+  // root prefix) the file is the kernel's and is not fstat'ed for its
+  // kind (open_kernel_file).
+  kept_file keep_kernel(std::string_view logical) const {
+    return keep_noted(logical, real_path(logical), true);
+  }
+
   // Opens /proc/self/<name> (of the inspected process) to be kept.
   kept_file keep_proc(std::string_view name) const {
     return keep_noted("/proc/self/" + std::string(name), proc_path(name));
   }
 
   // Opens `real` (a real_path or proc_path of `logical`) to be kept, as
-  // open_real does; noted, and with a record, its reads pinned to it.
-  kept_file keep_noted(std::string_view logical, std::string real) const {
+  // open_real does (`kernel`: open_kernel_file on the live system); noted,
+  // and with a record, its reads pinned to it.
+  kept_file keep_noted(std::string_view logical, std::string real,
+                       bool kernel = false) const {
     note_read(logical, real);
-    auto fd = open_real(real);
+    auto fd =
+        kernel && root_.empty() ? open_kernel_file(real) : open_real(real);
     kept_file f = keep_opened(std::move(fd), std::move(real));
     if (record_) {
       f.record = record_.get();
@@ -203,13 +215,23 @@ class file_system {
     return f;
   }
 
-  // Reads `real` (a real_path or proc_path of `logical`) whole, noted;
-  // with a record, the bytes of its first read.
+  // Reads `real` (a real_path or proc_path of `logical`) whole, noted
+  // (`kernel`: opened as open_kernel_file on the live system); with a
+  // record, the bytes of its first read.
   result<std::string> read_noted(std::string_view logical,
-                                 const std::string& real) const {
+                                 const std::string& real,
+                                 bool kernel = false) const {
     note_read(logical, real);
-    if (!record_) return read_real(real);
-    return record_->pin(logical, real, read_real(real));
+    auto text = kernel && root_.empty() ? read_kernel(real) : read_real(real);
+    if (!record_) return text;
+    return record_->pin(logical, real, std::move(text));
+  }
+
+  // Reads a file the kernel serves whole, without the kind check.
+  static result<std::string> read_kernel(const std::string& real) {
+    auto fd = open_kernel_file(real);
+    if (!fd) return std::move(fd).error();
+    return read_open(fd->get(), real);
   }
 
   // Opens a real path (one real_path or proc_path made). Under a root

@@ -9,10 +9,8 @@
 
 #include <cstddef>      // std::size_t
 #include <cstring>      // std::memcpy
-#include <map>          // std::map
 #include <mutex>        // std::lock_guard, std::mutex
 #include <optional>     // std::optional
-#include <set>          // std::set
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <vector>       // std::vector
@@ -56,7 +54,9 @@ class capture_record {
   // Notes a directory a reader opened or listed (logical path).
   void note_directory(std::string_view logical) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    if (dir_set_.emplace(logical).second) dirs_.emplace_back(logical);
+    for (const auto& d : dirs_)
+      if (d == logical) return;
+    dirs_.emplace_back(logical);
   }
 
   // The outcome of reading `logical` whole from `real`: the bytes recorded
@@ -111,22 +111,26 @@ class capture_record {
 
  private:
   // The entry of `logical`, made when new; nullptr when it was read from
-  // another real path (it is not this one's to pin).
+  // another real path (it is not this one's to pin). A linear search: a
+  // capture holds some tens of files, and <map> would cost every reader's
+  // translation unit its compile time.
   file* entry_of(std::string_view logical, std::string_view real) {
-    auto at = index_.find(logical);
-    if (at == index_.end()) {
-      at = index_.emplace(std::string(logical), files_.size()).first;
+    file* f = nullptr;
+    for (auto& e : files_)
+      if (e.logical == logical) {
+        f = &e;
+        break;
+      }
+    if (f == nullptr) {
       files_.push_back(file{std::string(logical), std::string(real), {}});
+      f = &files_.back();
     }
-    file& f = files_[at->second];
-    return f.real == real ? &f : nullptr;
+    return f->real == real ? f : nullptr;
   }
 
   mutable std::mutex mutex_;
   std::vector<file> files_;
-  std::map<std::string, std::size_t, std::less<>> index_;
   std::vector<std::string> dirs_;
-  std::set<std::string, std::less<>> dir_set_;
 };
 
 }  // namespace headroom

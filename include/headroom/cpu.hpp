@@ -258,7 +258,7 @@ class cpu_reader {
   // controller gets a reader whose quota is std::nullopt.
   static result<cpu_reader> open(const options& opt = {}) {
     cpu_reader r;
-    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read, opt.record);
+    r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
     r.pid_ = opt.pid;
     r.live_affinity_ = r.fs_.root().empty();
     // Live, the affinity comes from the syscall; the status file is noted

@@ -13,7 +13,6 @@
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint32_t
 #include <cstdlib>      // std::getenv
-#include <functional>   // std::function
 #include <memory>       // std::shared_ptr
 #include <optional>     // std::optional, std::nullopt
 #include <string>       // std::string, std::to_string
@@ -132,12 +131,11 @@ struct cgroup_mount {
 struct options {
   std::string root = "/";  // prefix of every path: "/" or a captured tree
   int pid = 0;             // 0: the calling process
-  // Called with every file opened, as the process sees it (logical, always
-  // /proc/self/... for proc files) and as it was opened (real). For capture.
-  std::function<void(std::string_view logical, std::string_view real)> on_read;
-  // When set, every file read is kept in it with the bytes read, and read
-  // once: later reads return the same bytes (see capture_record). For a
-  // capture that replays byte for byte.
+  // When set, every file opened is listed in it, as the process sees it
+  // (logical, always /proc/self/... for proc files) and as it was opened
+  // (real), with the bytes read; each is read once: later reads return the
+  // same bytes (see capture_record). For a capture that replays byte for
+  // byte.
   std::shared_ptr<capture_record> record;
   // Honour HEADROOM_MEMORY_LIMIT and HEADROOM_DETECT (see memory_reader).
   bool use_environment = true;
@@ -719,7 +717,7 @@ inline detail::search_bounds search_bounds_of(const options& opt) {
 // why_none) when the controller is not mounted.
 inline result<cgroup_location> discover(
     const options& opt = {}, std::string_view controller = "memory") {
-  detail::file_system fs(opt.root, opt.pid, opt.on_read, opt.record);
+  detail::file_system fs(opt.root, opt.pid, opt.record);
   return discover(fs, controller, search_bounds_of(opt));
 }
 

@@ -404,7 +404,7 @@ class memory_reader {
   // that reports host-wide values.
   static result<memory_reader> open(const options& opt = {}) {
     memory_reader r;
-    r.fs_ = detail::file_system(opt.root, opt.pid, opt.on_read, opt.record);
+    r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
     if (auto off = detection_disabled(opt)) {
       r.loc_.why_none = std::move(*off);
     } else {

@@ -1888,7 +1888,7 @@ TEST_CASE("faults: a file read whole holds at most max_file_bytes") {
   auto r = memory_reader::open(o);
   check_error(r, make_error_code(errc::malformed), "/proc/self/mountinfo");
   // At the bound, a file is read (and here parsed as what it is).
-  detail::file_system fs(t.root(), 0, nullptr);
+  detail::file_system fs(t.root(), 0);
   t.file("proc/self/status", std::string(detail::max_file_bytes, '\n'));
   auto status = fs.read_proc("status");
   REQUIRE_MESSAGE(status.has_value(), status.error().message());

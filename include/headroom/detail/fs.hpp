@@ -10,7 +10,6 @@
 #pragma once
 
 #include <algorithm>    // std::sort
-#include <functional>   // std::function
 #include <memory>       // std::shared_ptr
 #include <string>       // std::string, std::to_string
 #include <string_view>  // std::string_view
@@ -44,17 +43,14 @@ namespace headroom::detail {
 
 class file_system {
  public:
-  using read_hook =
-      std::function<void(std::string_view logical, std::string_view real)>;
-
-  file_system() : file_system("/", 0, nullptr) {}
+  file_system() : file_system("/", 0) {}
 
   // root: prefix for every path ("/" for the live system). pid: 0 for the
-  // calling process. hook: called with each file opened (for capture).
-  // record: keeps what is read, and pins every later read to it (capture).
-  file_system(std::string root, int pid, read_hook hook,
+  // calling process. record: keeps what is read, and pins every later read
+  // to it (capture).
+  file_system(std::string root, int pid,
               std::shared_ptr<capture_record> record = nullptr)
-      : pid_(pid), hook_(std::move(hook)), record_(std::move(record)) {
+      : pid_(pid), record_(std::move(record)) {
     while (!root.empty() && root.back() == '/') root.pop_back();
     root_ = std::move(root);  // "" for "/"
     proc_ = root_ + (pid_ > 0 ? "/proc/" + std::to_string(pid_) : "/proc/self");
@@ -166,7 +162,6 @@ class file_system {
 
   // Reports a file that was read or opened, for capture.
   void note_read(std::string_view logical, std::string_view real) const {
-    if (hook_) hook_(logical, real);
     if (record_) record_->note(logical, real);
   }
 
@@ -373,7 +368,6 @@ class file_system {
       target_prefix_;  // /proc/<pid>/root, when in another mount namespace
   cgroup_view view_ = cgroup_view::reader;
   int pid_ = 0;
-  read_hook hook_;
   std::shared_ptr<capture_record> record_;
 };
 

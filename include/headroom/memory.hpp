@@ -39,7 +39,7 @@
 #include "snapshot.hpp"   // chain_position, memory_accounting, memory_snapshot
 
 #if HEADROOM_HAVE_LINUX
-#include <sys/utsname.h>
+#include <sys/utsname.h>  // utsname, uname
 #endif
 
 namespace headroom {

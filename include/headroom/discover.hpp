@@ -12,7 +12,6 @@
 #include <algorithm>    // std::find
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint32_t
-#include <cstdlib>      // std::getenv
 #include <memory>       // std::shared_ptr
 #include <optional>     // std::optional, std::nullopt
 #include <string>       // std::string, std::to_string
@@ -20,11 +19,12 @@
 #include <utility>      // std::move, std::pair
 #include <vector>       // std::vector
 
-#include "capture_record.hpp"  // capture_record
-#include "detail/fs.hpp"       // cgroup_view, file_system
-#include "error.hpp"           // error, result, errc
-#include "mode.hpp"            // hierarchy_mode
-#include "parse.hpp"           // cgroup_entry, next_line, parse_cgroup_line
+#include "capture_record.hpp"     // capture_record
+#include "detail/fs.hpp"          // cgroup_view, file_system
+#include "detail/secure_env.hpp"  // secure_env
+#include "error.hpp"              // error, result, errc
+#include "mode.hpp"               // hierarchy_mode
+#include "parse.hpp"              // cgroup_entry, next_line, parse_cgroup_line
 
 namespace headroom {
 
@@ -680,7 +680,8 @@ inline constexpr const char* env_detect = "HEADROOM_DETECT";
 
 // Why detection is off, or nothing when it is on.
 inline std::optional<error> detection_disabled(const options& opt) {
-  const char* detect = opt.use_environment ? std::getenv(env_detect) : nullptr;
+  const char* detect =
+      opt.use_environment ? detail::secure_env(env_detect) : nullptr;
   const std::string_view d = detect ? detect : "";
   if (d != "off" && d != "0" && d != "false") return std::nullopt;
   return make_error(make_error_code(errc::disabled),

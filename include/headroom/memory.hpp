@@ -20,7 +20,6 @@
 #include <cerrno>       // ENOENT
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint64_t, SIZE_MAX
-#include <cstdlib>      // std::getenv
 #include <memory>       // std::unique_ptr, std::make_unique
 #include <mutex>        // std::mutex, std::lock_guard
 #include <optional>     // std::optional, std::nullopt
@@ -29,14 +28,15 @@
 #include <utility>      // std::pair, std::move
 #include <vector>       // std::vector
 
-#include "detail/fd.hpp"  // read_parsed, kept_file
-#include "detail/fs.hpp"  // file_system
-#include "detail/v2.hpp"  // limit, high, usage
-#include "discover.hpp"   // options, detection_disabled, discover
-#include "error.hpp"      // result, errc, error
-#include "layout.hpp"     // memory_layout, table_rows, stat_key_row
-#include "parse.hpp"      // psi_stats, meminfo, parse_meminfo
-#include "snapshot.hpp"   // chain_position, memory_accounting, memory_snapshot
+#include "detail/fd.hpp"          // read_parsed, kept_file
+#include "detail/fs.hpp"          // file_system
+#include "detail/secure_env.hpp"  // secure_env
+#include "detail/v2.hpp"          // limit, high, usage
+#include "discover.hpp"           // options, detection_disabled, discover
+#include "error.hpp"              // result, errc, error
+#include "layout.hpp"             // memory_layout, table_rows, stat_key_row
+#include "parse.hpp"              // psi_stats, meminfo, parse_meminfo
+#include "snapshot.hpp"  // chain_position, memory_accounting, memory_snapshot
 
 #if HEADROOM_HAVE_LINUX
 #include <sys/utsname.h>  // utsname, uname
@@ -412,8 +412,9 @@ class memory_reader {
       if (!loc) return std::move(loc).error();
       r.loc_ = std::move(*loc);
     }
-    if (const char* lim =
-            opt.use_environment ? std::getenv(env_memory_limit) : nullptr) {
+    if (const char* lim = opt.use_environment
+                              ? detail::secure_env(env_memory_limit)
+                              : nullptr) {
       auto bytes = parse_size(lim);
       r.override_ = bytes ? result<std::uint64_t>(*bytes)
                           : result<std::uint64_t>(

@@ -4,11 +4,16 @@
 #include <dirent.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -351,6 +356,81 @@ TEST_CASE("--capture then --root on this machine: the same bytes") {
     const auto replay = info({"--format", "prometheus", "--root", cap.root()});
     REQUIRE_MESSAGE(replay.code == 0, replay.err);
     CHECK(replay.out == live.out);
+  }
+}
+
+// secure: a setgid copy of headroom-info runs in secure execution
+// (AT_SECURE: its egid is not its gid), where HEADROOM_* must be ignored. A
+// test of its own (ctest cli_secure_env): it exits 77 (SKIP), saying why,
+// where a setgid copy cannot be made or does not run securely.
+TEST_CASE("secure: HEADROOM_* are ignored in a setgid program") {
+  const auto skip = [](const std::string& why) {
+    std::printf("SKIP: %s\n", why.c_str());
+    std::fflush(stdout);
+    std::_Exit(77);
+  };
+  if (::geteuid() != 0)
+    skip("needs root to make a setgid copy of headroom-info");
+  fixture_tree dir;
+  REQUIRE(::chmod(dir.root().c_str(), 0755) == 0);
+  const std::string plain = dir.path("headroom-info");
+  const std::string setgid = dir.path("headroom-info-setgid");
+  for (const std::string& to : {plain, setgid}) {
+    std::filesystem::copy_file(HEADROOM_INFO, to);
+  }
+  // Group nobody, set-group-ID: still root (it reads everything), but the
+  // effective gid differs from the real one, so the kernel sets AT_SECURE.
+  if (::chown(setgid.c_str(), 0, 65534) != 0 ||
+      ::chmod(setgid.c_str(), 02755) != 0)
+    skip("cannot make " + setgid + " setgid: " + std::strerror(errno));
+  struct stat st {};
+  REQUIRE(::stat(setgid.c_str(), &st) == 0);
+  REQUIRE((st.st_mode & S_ISGID) != 0);
+  // glibc prints the auxiliary vector for LD_SHOW_AUXV, and ignores the
+  // variable in secure execution: AT_SECURE 0 from the plain copy and
+  // nothing from the setgid one shows that the arrangement took.
+  const auto auxv = [](const std::string& bin) {
+    return run({"/usr/bin/env", "LD_SHOW_AUXV=1", bin, "--help"}).out;
+  };
+  const std::string plain_auxv = auxv(plain);
+  if (plain_auxv.find("AT_SECURE:") == std::string::npos)
+    skip(
+        "LD_SHOW_AUXV shows no auxiliary vector (not glibc, or static): "
+        "secure execution cannot be confirmed");
+  CHECK(plain_auxv.find("AT_SECURE:            0") != std::string::npos);
+  const std::string setgid_auxv = auxv(setgid);
+  if (setgid_auxv.find("AT_SECURE:") != std::string::npos)
+    skip("the setgid copy does not run in secure execution (a nosuid mount?)");
+
+  const auto json_of = [](const std::string& bin,
+                          const std::vector<std::string>& env) {
+    std::vector<std::string> argv{"/usr/bin/env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back(bin);
+    argv.push_back("--json");
+    const auto r = run(argv);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    auto j = json_reader::parse(r.out);
+    REQUIRE_MESSAGE(j.has_value(), "not JSON: " << r.out);
+    return *j;
+  };
+  SUBCASE("HEADROOM_MEMORY_LIMIT") {
+    const std::vector<std::string> env{"HEADROOM_MEMORY_LIMIT=300Mi"};
+    const json honoured = json_of(plain, env);
+    CHECK(str(honoured, "memory.limit_source") == "environment");
+    CHECK(bytes(honoured, "memory.limit_bytes") == 300 * MiB);
+    const json ignored = json_of(setgid, env);
+    CHECK(str(ignored, "memory.limit_source") != "environment");
+    CHECK(str(ignored, "memory.limit_source") ==
+          str(json_of(plain, {}), "memory.limit_source"));
+  }
+  SUBCASE("HEADROOM_DETECT") {
+    const std::vector<std::string> env{"HEADROOM_DETECT=off"};
+    const std::string detected = str(json_of(plain, {}), "cgroup.version");
+    if (detected == "none")
+      skip("no cgroup here: HEADROOM_DETECT=off shows nothing");
+    CHECK(str(json_of(plain, env), "cgroup.version") == "none");
+    CHECK(str(json_of(setgid, env), "cgroup.version") == detected);
   }
 }
 

@@ -13,14 +13,14 @@
 #include <cerrno>       // errno, EINTR, EINPROGRESS
 #include <chrono>       // std::chrono
 #include <cstdint>      // std::uint64_t
-#include <cstdlib>      // secure_getenv, std::getenv
 #include <cstring>      // std::memcpy
 #include <string>       // std::string, std::to_string
 #include <string_view>  // std::string_view
 
-#include "../error.hpp"  // result, errno_error, error
-#include "fd.hpp"        // HEADROOM_HAVE_LINUX, unique_fd, HEADROOM_SYSCALL
-#include "narrow.hpp"    // narrow
+#include "../error.hpp"    // result, errno_error, error
+#include "fd.hpp"          // HEADROOM_HAVE_LINUX, unique_fd, HEADROOM_SYSCALL
+#include "narrow.hpp"      // narrow
+#include "secure_env.hpp"  // secure_env
 
 #if HEADROOM_HAVE_LINUX
 #include <linux/magic.h>  // PROC_SUPER_MAGIC, CGROUP2_SUPER_MAGIC
@@ -184,16 +184,6 @@ struct systemd_watch {
 inline bool is_psi_file_system(decltype(statfs::f_type) type) noexcept {
   return type == PROC_SUPER_MAGIC || type == CGROUP2_SUPER_MAGIC ||
          type == CGROUP_SUPER_MAGIC;
-}
-
-// An environment variable, ignored in a setuid or setgid program (its
-// caller must not steer where it writes), as systemd's sd-event reads them.
-inline const char* secure_env(const char* name) noexcept {
-#if defined(__GLIBC__) || defined(__linux__)
-  return ::secure_getenv(name);
-#else
-  return std::getenv(name);
-#endif
 }
 
 // errc::disabled for "/dev/null"; otherwise the open descriptor or why not.

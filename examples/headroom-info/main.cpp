@@ -190,19 +190,6 @@ args parse_args(int argc, char** argv) {
   return a;
 }
 
-// Why there is no report, in words: a --pid whose /proc/N is gone is "no
-// such process", not the first file that could not be opened.
-std::string why_not(const headroom::error& e, const args& a) {
-  const std::string proc = "/proc/" + std::to_string(a.pid);
-  if (a.pid && headroom::is_gone(e)) {
-    const std::string dir = (a.root == "/" ? "" : a.root) + proc;
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
-      return proc + ": no such process";
-  }
-  return e.message();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,8 +227,9 @@ int main(int argc, char** argv) {
 
   auto ex = headroom::exporter::open(opt);
   if (!ex) {
-    std::fprintf(stderr, "headroom-info: cannot report: %s\n",
-                 headroom::printable(why_not(ex.error(), a)).c_str());
+    std::fprintf(
+        stderr, "headroom-info: cannot report: %s\n",
+        headroom::printable(headroom_info::why_not(ex.error(), opt)).c_str());
     return 1;
   }
   const headroom::export_report r = ex->read();

@@ -161,6 +161,27 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
   return out;
 }
 
+// Why there is no report, in words: a --pid whose /proc/N is gone is "no
+// such process", not the first file that could not be opened. In a tree
+// (--root) that holds no proc/N, the capture kept its process as
+// /proc/self: that is said, with what to do.
+inline std::string why_not(const headroom::error& e,
+                           const headroom::options& opt) {
+  const std::string proc = "/proc/" + std::to_string(opt.pid);
+  if (opt.pid && headroom::is_gone(e)) {
+    const bool live = opt.root.empty() || opt.root == "/";
+    const std::string dir = (live ? std::string() : opt.root) + proc;
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) {
+      if (live) return proc + ": no such process";
+      return dir +
+             ": no such process in the tree (a capture keeps the process it "
+             "was made of as /proc/self: leave out --pid)";
+    }
+  }
+  return e.message();
+}
+
 // Runs until SIGINT/SIGTERM, or until process --pid N ends. Returns the
 // exit code. With `record_dir`, a recorder keeps the recent samples and
 // writes them there on critical and on oom_kill (each record's path, or why
@@ -191,7 +212,7 @@ inline int watch(const headroom::options& opt, bool json,
   auto m = headroom::monitor::create(mo);
   if (!m) {
     std::fprintf(stderr, "headroom-info: cannot watch: %s\n",
-                 m.error().message().c_str());
+                 headroom::printable(why_not(m.error(), opt)).c_str());
     ::close(sfd);
     return 1;
   }

@@ -1959,3 +1959,53 @@ TEST_CASE("--root: meminfo that contradicts itself is an error, not a number") {
   CHECK(bytes(j, "memory.usage_bytes") == 5000 * 1024);
   CHECK(bytes(j, "memory.working_set_bytes") == 5000 * 1024);
 }
+
+TEST_CASE("--watch --root DIR --pid N on a tree captured from this machine") {
+  fixture_tree cap;
+  const auto made = info({"--capture", cap.root()});
+  REQUIRE_MESSAGE(made.code == 0, made.err);
+  SUBCASE("the capture holds /proc/self, not proc/N: a clear error") {
+    const std::string why = cap.root() +
+                            "/proc/4242: no such process in the tree (a "
+                            "capture keeps the process it was made of as "
+                            "/proc/self: leave out --pid)\n";
+    const auto w =
+        info_timed({"--watch", "--root", cap.root(), "--pid", "4242"});
+    REQUIRE(w.exited);
+    CHECK(w.code == 1);
+    CHECK(w.out.empty());
+    CHECK(w.err == "headroom-info: cannot watch: " + why);
+    const auto r = info_timed({"--root", cap.root(), "--pid", "4242"});
+    CHECK(r.code == 1);
+    CHECK(r.err == "headroom-info: cannot report: " + why);
+  }
+  SUBCASE("its proc/self as proc/N: watched until proc/N leaves the tree") {
+    REQUIRE(::rename(cap.path("proc/self").c_str(),
+                     cap.path("proc/4242").c_str()) == 0);
+    const json once = info_json({"--root", cap.root(), "--pid", "4242"});
+    spawned w({HEADROOM_INFO, "--watch", "--json", "--interval", "50", "--root",
+               cap.root(), "--pid", "4242"});
+    auto first = w.line(5000);
+    REQUIRE(first);
+    auto sources = json_reader::parse(*first);
+    REQUIRE_MESSAGE(sources, *first);
+    CHECK(str(*sources, "kind") == "sources");
+    // The cgroup source re-reads the tree's limit and cgroup; the kernel
+    // sources say that a tree has no kernel to register with.
+    bool cgroup_active = false;
+    for (const json& s : field(*sources, "sources").items) {
+      if (str(s, "source") == "cgroup")
+        cgroup_active = field(s, "active").type == json::kind::boolean &&
+                        field(s, "active").b;
+    }
+    CHECK(cgroup_active);
+    CHECK(str(once, "cgroup.memory_dir").rfind("/sys/fs/cgroup/", 0) == 0);
+    // Still watching: no exit while proc/4242 is there.
+    CHECK_FALSE(w.wait_for(300));
+    std::filesystem::remove_all(cap.path("proc/4242"));
+    const auto r = w.wait_for(10000);
+    REQUIRE_MESSAGE(r, "--watch went on after proc/4242 left the tree");
+    CHECK(r->exited);
+    CHECK(r->code == 3);
+  }
+}

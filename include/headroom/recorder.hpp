@@ -45,6 +45,7 @@
 #include <utility>   // std::move, std::exchange
 #include <vector>    // std::vector
 
+#include "detail/fd.hpp"              // HEADROOM_SYSCALL
 #include "detail/json_writer.hpp"     // json_writer
 #include "detail/pressure_rules.hpp"  // refaults_between
 #include "error.hpp"                  // result, error, errno_error
@@ -56,7 +57,7 @@
 #include <linux/magic.h>  // TMPFS_MAGIC, RAMFS_MAGIC
 #include <pthread.h>      // pthread_setname_np, pthread_self
 #include <sys/statfs.h>   // statfs, fstatfs
-#include <unistd.h>       // close, sysconf, _SC_PAGESIZE
+#include <unistd.h>       // close, sysconf, unlinkat
 #endif
 
 namespace headroom {
@@ -208,7 +209,7 @@ class recorder_state {
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
 #if HEADROOM_HAVE_LINUX
-    if (dir_fd_ >= 0) ::close(dir_fd_);
+    if (dir_fd_ >= 0) HEADROOM_SYSCALL(close)(dir_fd_);
 #endif
   }
 
@@ -294,7 +295,7 @@ class recorder_state {
 
   static std::uint64_t page_size() {
 #if HEADROOM_HAVE_LINUX
-    const long p = ::sysconf(_SC_PAGESIZE);
+    const long p = HEADROOM_SYSCALL(sysconf)(_SC_PAGESIZE);
     return p > 0 ? static_cast<std::uint64_t>(p) : 4096;
 #else
     return 4096;
@@ -336,7 +337,8 @@ class recorder_state {
             std::chrono::system_clock::now().time_since_epoch())
             .count();
 #if HEADROOM_HAVE_LINUX
-    const std::string name = "headroom-" + std::to_string(::getpid()) + "-" +
+    const std::string name = "headroom-" +
+                             std::to_string(HEADROOM_SYSCALL(getpid)()) + "-" +
                              std::to_string(unix_ms) + "-" + trigger + ".jsonl";
 #else
     const std::string name = "headroom-" + std::to_string(unix_ms) + ".jsonl";
@@ -376,22 +378,27 @@ class recorder_state {
 
   result<void> write_file(const std::string& name, const std::string& text) {
 #if HEADROOM_HAVE_LINUX
-    const int fd =
-        ::openat(dir_fd_, name.c_str(),
-                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    const int fd = HEADROOM_SYSCALL(openat)(
+        dir_fd_, name.c_str(),
+        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return errno_error(errno, opt_.dir + "/" + name);
     std::size_t off = 0;
     while (off < text.size()) {
-      const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+      const ssize_t n =
+          HEADROOM_SYSCALL(write)(fd, text.data() + off, text.size() - off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
+        // A full disk (ENOSPC) or a quota: no half record is left behind
+        // for a reader to take as the whole one.
         const int err = n < 0 ? errno : EIO;
-        ::close(fd);
+        HEADROOM_SYSCALL(close)(fd);
+        HEADROOM_SYSCALL(unlinkat)(dir_fd_, name.c_str(), 0);
         return errno_error(err, opt_.dir + "/" + name);
       }
       off += static_cast<std::size_t>(n);
     }
-    if (::close(fd) != 0) return errno_error(errno, opt_.dir + "/" + name);
+    if (HEADROOM_SYSCALL(close)(fd) != 0)
+      return errno_error(errno, opt_.dir + "/" + name);
     return {};
 #else
     (void)name;
@@ -435,17 +442,18 @@ class recorder {
     if (o.dir.empty() || o.samples == 0 || o.interval.count() <= 0)
       return make_error(std::make_error_code(std::errc::invalid_argument),
                         "recorder: a directory, samples and an interval");
-    const int fd = ::open(o.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int fd = HEADROOM_SYSCALL(open)(o.dir.c_str(),
+                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_error(errno, o.dir);
     struct statfs fs {};
-    if (::fstatfs(fd, &fs) != 0) {
+    if (HEADROOM_SYSCALL(fstatfs)(fd, &fs) != 0) {
       const int err = errno;
-      ::close(fd);
+      HEADROOM_SYSCALL(close)(fd);
       return errno_error(err, o.dir);
     }
     const bool in_memory = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
     if (in_memory && !o.allow_tmpfs) {
-      ::close(fd);
+      HEADROOM_SYSCALL(close)(fd);
       return result<recorder>(
           errc::not_supported,
           o.dir +
@@ -454,7 +462,7 @@ class recorder {
     }
     auto reader = memory_reader::open(o.reader);
     if (!reader) {
-      ::close(fd);
+      HEADROOM_SYSCALL(close)(fd);
       return reader.error();
     }
     auto s = std::make_shared<detail::recorder_state>(std::move(o),

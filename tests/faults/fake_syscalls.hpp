@@ -17,6 +17,7 @@
 #error "fake_syscalls.hpp must come before any headroom header"
 #endif
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -735,6 +736,17 @@ inline void* dlsym(void* handle, const char* name) {
 }
 inline int dladdr(const void* address, Dl_info* info) {
   return ::dladdr(address, info);
+}
+
+// Directory streams (file_system::subdirectories): passed through, so that
+// every call the library makes is written through the seam.
+inline DIR* fdopendir(int fd) { return ::fdopendir(fd); }
+inline dirent* readdir(DIR* d) { return ::readdir(d); }
+inline int closedir(DIR* d) { return ::closedir(d); }
+
+// The recorder removes a record it could not write whole.
+inline int unlinkat(int dirfd, const char* path, int flags) {
+  return ::unlinkat(dirfd, path, flags);
 }
 
 // Which file system a descriptor is on (the systemd watch's PSI check).

@@ -13,6 +13,7 @@
 
 #include <headroom/export.hpp>
 #include <headroom/pressure.hpp>
+#include <headroom/recorder.hpp>
 
 #include <dirent.h>
 #include <poll.h>
@@ -168,13 +169,13 @@ monitor_options fixture_monitor(const fixture_tree& t) {
 }
 
 // Events from a monitor, on whichever thread delivers them.
-struct recorder {
+struct event_log {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<memory_event> events;
   subscription sub;
 
-  explicit recorder(monitor& m) {
+  explicit event_log(monitor& m) {
     sub = m.subscribe([this](const memory_event& e) {
       std::lock_guard<std::mutex> lock(mu);
       events.push_back(e);
@@ -879,7 +880,7 @@ TEST_CASE(
   auto reader = open_reader(t);
   auto m = monitor::create(fixture_monitor(t));
   REQUIRE_MESSAGE(m.has_value(), m.error().message());
-  recorder rec(*m);
+  event_log rec(*m);
   REQUIRE(m->start());
   const std::string dir = "/sys/fs/cgroup/app.slice";
   std::set<int> kept = fake_sys::fds_from(dir + "/memory.current");
@@ -1136,7 +1137,7 @@ TEST_CASE(
   std::string why;
   if (!psi_or_skip(*m, &why)) return;
   const auto was_active = active_sources(*m);
-  recorder rec(*m);
+  event_log rec(*m);
   REQUIRE(m->start());
   {
     // The triggers report POLLERR for ever (what a removed cgroup's do),
@@ -1198,7 +1199,7 @@ TEST_CASE(
   std::string why;
   if (!psi_or_skip(*m, &why)) return;
   const std::set<int> old_triggers = fake_sys::fds_from("/memory.pressure");
-  recorder rec(*m);
+  event_log rec(*m);
   REQUIRE(m->start());
   {
     fake_sys::armed err(fault{call::epoll_wait,
@@ -1321,7 +1322,7 @@ TEST_CASE(
   REQUIRE(bands.has_value());
   CHECK(bands->active);
   CHECK(bands->detail.find("sampler") != std::string::npos);
-  recorder rec(*m);
+  event_log rec(*m);
   REQUIRE(m->start());
   must(child.ask(command::allocate, 54 * MiB));
   CHECK(rec.wait_for(
@@ -1382,7 +1383,7 @@ TEST_CASE("faults (live): the $MEMORY_PRESSURE_WATCH socket's peer goes away") {
     got.resize(static_cast<std::size_t>(n));
     CHECK(got == payload);
 
-    recorder rec(*m);
+    event_log rec(*m);
     REQUIRE(::write(peer, "x", 1) == 1);
     REQUIRE(pump_until(*m, [&] {
       for (const auto& e : rec.events) {
@@ -2126,4 +2127,46 @@ TEST_CASE(
   CHECK(deep.calls <= 15 + static_cast<long>(deep.chain));
   CHECK(own.fds <= 3 + static_cast<int>(own.chain));
   CHECK(deep.fds <= 3 + static_cast<int>(deep.chain));
+}
+
+TEST_CASE(
+    "faults: a record the disk refuses (ENOSPC) is an error naming the file, "
+    "and leaves no half record behind") {
+  char tmpl[] = "/tmp/headroom-faults-record.XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  recorder_options o;
+  o.dir = dir;
+  o.allow_tmpfs = true;  // /tmp may be tmpfs here
+  o.interval = 50ms;
+  auto rec = recorder::create(o);
+  REQUIRE(rec);
+  {
+    fake_sys::armed a(fault{call::write, ".jsonl", true, {}, ENOSPC});
+    rec->record_now("full_disk");
+    REQUIRE(rec->wait_records(1, 5000ms));
+    CHECK(a.hits() >= 1);
+  }
+  const auto err = rec->last_error();
+  REQUIRE(err.has_value());
+  CHECK(err->code == std::errc::no_space_on_device);
+  CHECK(err->path.rfind(dir + "/headroom-", 0) == 0);
+  CHECK(err->path.find("full_disk") != std::string::npos);
+  CHECK(rec->records().empty());
+  // Nothing was left in the directory: the half-written file is gone.
+  std::vector<std::string> left;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") left.push_back(n);
+    }
+    ::closedir(d);
+  }
+  CHECK(left.empty());
+  // And the next record, with the disk back, is written whole.
+  rec->record_now("after");
+  REQUIRE(rec->wait_records(2, 5000ms));
+  CHECK(rec->records().size() == 1);
+  for (const auto& p : rec->records()) ::unlink(p.c_str());
+  ::rmdir(dir.c_str());
 }

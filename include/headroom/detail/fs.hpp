@@ -83,7 +83,7 @@ class file_system {
   long reader_pid() const {
     if (pid_ > 0) return pid_;
 #if HEADROOM_HAVE_LINUX
-    if (root_.empty()) return static_cast<long>(::getpid());
+    if (root_.empty()) return static_cast<long>(HEADROOM_SYSCALL(getpid)());
 #endif
     auto status = read_proc("status");
     if (!status) return 0;
@@ -120,12 +120,12 @@ class file_system {
     if (!opened || !*opened) return out;
     if (record_) record_->note_directory(dir);
     const int fd = opened->release();
-    DIR* d = ::fdopendir(fd);
+    DIR* d = HEADROOM_SYSCALL(fdopendir)(fd);
     if (d == nullptr) {
       HEADROOM_SYSCALL(close)(fd);
       return out;
     }
-    while (const dirent* e = ::readdir(d)) {
+    while (const dirent* e = HEADROOM_SYSCALL(readdir)(d)) {
       const std::string_view name = e->d_name;
       if (name == "." || name == "..") continue;
       bool is_dir = e->d_type == DT_DIR;
@@ -139,7 +139,7 @@ class file_system {
       }
       if (is_dir) out.emplace_back(name);
     }
-    ::closedir(d);
+    HEADROOM_SYSCALL(closedir)(d);
     std::sort(out.begin(), out.end());
     if (record_) {
       for (const auto& name : out) record_->note_directory(dir + "/" + name);

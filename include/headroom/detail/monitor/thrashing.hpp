@@ -80,7 +80,7 @@ inline void open_thrashing(const source_env& env, source_sink& sink) {
   auto st = std::make_shared<thrashing_state>();
   st->stat = env.reader.files().keep(logical);
   st->keys = m.stat_keys;
-  const long page = ::sysconf(_SC_PAGESIZE);
+  const long page = HEADROOM_SYSCALL(sysconf)(_SC_PAGESIZE);
   st->page_size = page > 0 ? static_cast<std::uint64_t>(page) : 4096;
   st->percent = *o.thrashing_percent;
   st->min_rate = o.thrashing_min_rate;

@@ -8,9 +8,13 @@
 // a directory. memory_reader::open and snapshot() run over it, and
 // the invariants are checked: no crash or hang; effective limit
 // at most the host total; headroom at most the effective limit; working
-// set at most usage; a limit found on the chain says where on it; every
-// error names a path. A hang is caught by libFuzzer's -timeout (10 s), and
-// by the replay test's own ctest timeout.
+// set at most usage; a limit found on the chain says where on it, and is
+// the content of that directory's limit file (re-read within the root);
+// every error names a path. The exporter's three outputs over the same
+// tree are checked too: JSON that parses (and is UTF-8), exposition text
+// that follows the format, a human report that is UTF-8 with no control
+// byte but the newline. A hang is caught by libFuzzer's -timeout (10 s),
+// and by the replay test's own ctest timeout.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,10 +24,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <headroom/export.hpp>
 #include <headroom/memory.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 
+#include "../support/json.hpp"
+#include "../support/utf8.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
@@ -197,6 +205,123 @@ void check_error_names_path(const headroom::result<T>& r) {
   if (!r) HEADROOM_FUZZ_CHECK(!r.error().path.empty());
 }
 
+bool name_char(char c, bool first) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         c == ':' || (!first && c >= '0' && c <= '9');
+}
+
+// A metric or label name at `line[i]`; `i` moves past it. False if none.
+bool take_name(const std::string& line, std::size_t& i) {
+  const std::size_t from = i;
+  while (i < line.size() && name_char(line[i], i == from)) ++i;
+  return i > from;
+}
+
+// The Prometheus text exposition format 0.0.4, as Prometheus parses it:
+// UTF-8; every line a HELP, a TYPE (gauge or counter, before the family's
+// samples), another comment or a sample: a name, labels with quoted values
+// that escape only \\, \" and \n, a space and a number (NaN, +Inf, -Inf).
+bool valid_exposition(const std::string& text) {
+  if (text.empty() || text.back() != '\n') return false;
+  if (!headroom_test::valid_utf8(text)) return false;
+  std::set<std::string> typed;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t nl = text.find('\n', at);
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty()) return false;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::size_t i = 7;
+      if (!take_name(line, i) || i >= line.size() || line[i] != ' ')
+        return false;
+      const std::string type = line.substr(i + 1);
+      if (type != "gauge" && type != "counter") return false;
+      if (!typed.insert(line.substr(7, i - 7)).second) return false;
+      continue;
+    }
+    if (line[0] == '#') continue;  // HELP and other comments: any UTF-8
+    std::size_t i = 0;
+    if (!take_name(line, i)) return false;
+    if (typed.count(line.substr(0, i)) == 0) return false;
+    if (i < line.size() && line[i] == '{') {
+      ++i;
+      while (i < line.size() && line[i] != '}') {
+        if (!take_name(line, i)) return false;
+        if (line.compare(i, 2, "=\"") != 0) return false;
+        i += 2;
+        for (; i < line.size() && line[i] != '"'; ++i) {
+          if (line[i] != '\\') continue;
+          if (++i >= line.size()) return false;
+          if (line[i] != '\\' && line[i] != '"' && line[i] != 'n') return false;
+        }
+        if (i >= line.size()) return false;
+        ++i;  // the closing quote
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      if (i >= line.size()) return false;
+      ++i;  // the closing brace
+    }
+    if (i >= line.size() || line[i] != ' ') return false;
+    const std::string v = line.substr(i + 1);
+    if (v == "NaN" || v == "+Inf" || v == "-Inf") continue;
+    char* end = nullptr;
+    if (v.empty() || v[0] == ' ') return false;
+    (void)std::strtod(v.c_str(), &end);
+    if (end != v.c_str() + v.size()) return false;
+  }
+  return true;
+}
+
+// Text for a terminal: UTF-8 with no control byte (C0 but the newline,
+// DEL, C1).
+bool terminal_safe(const std::string& text) {
+  if (!headroom_test::valid_utf8(text)) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if ((b < 0x20 && b != '\n') || b == 0x7f) return false;
+    if (b == 0xc2 && i + 1 < text.size() &&
+        static_cast<unsigned char>(text[i + 1]) < 0xa0)
+      return false;
+  }
+  return true;
+}
+
+// A limit from the chain is the content of the limit file at its place on
+// the chain, read again here within the root.
+void check_limit_from_chain(const headroom::memory_reader& r,
+                            const headroom::memory_snapshot& s,
+                            const std::string& root) {
+  if (!s.limit || !s.limit->has_value() ||
+      s.source != headroom::limit_source::chain)
+    return;
+  HEADROOM_FUZZ_CHECK(s.limit_at.has_value());
+  HEADROOM_FUZZ_CHECK(s.limit_at->index < r.location().chain.size());
+  HEADROOM_FUZZ_CHECK(r.layout() != nullptr);
+  const std::string logical = r.limit_path(s);
+  HEADROOM_FUZZ_CHECK(!logical.empty());
+  auto fd = headroom::detail::open_file_in(root, logical);
+  HEADROOM_FUZZ_CHECK(fd.has_value());
+  auto text = headroom::detail::read_open(fd->get(), root + logical);
+  HEADROOM_FUZZ_CHECK(text.has_value());
+  auto v = r.layout()->memory.parse_limit(*text);
+  HEADROOM_FUZZ_CHECK(v.has_value() && v->has_value() && **v == **s.limit);
+}
+
+// The exporter's outputs for the tree: valid whatever the tree holds.
+void check_outputs(const headroom::options& o) {
+  auto ex = headroom::exporter::open(o);
+  if (!ex) {
+    HEADROOM_FUZZ_CHECK(!ex.error().path.empty());
+    return;
+  }
+  const headroom::export_report rep = ex->read();
+  const std::string json = headroom::to_json(rep);
+  HEADROOM_FUZZ_CHECK(headroom_test::json_reader::parse(json).has_value());
+  HEADROOM_FUZZ_CHECK(valid_exposition(headroom::to_prometheus(rep)));
+  HEADROOM_FUZZ_CHECK(terminal_safe(headroom::to_text(rep)));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
@@ -251,5 +376,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   check_error_names_path(s.host_total);
   check_error_names_path(s.effective_limit);
   check_error_names_path(s.headroom);
+  check_limit_from_chain(*r, s, root);
+  check_outputs(o);
   return 0;
 }

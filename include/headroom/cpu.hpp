@@ -184,6 +184,12 @@ struct cpu_snapshot {
   result<std::optional<std::uint32_t>> cpuset{std::optional<std::uint32_t>{}};
   // Which of the cpuset files was read (cpu_reader::cpuset_path gives it).
   std::optional<std::size_t> cpuset_file;
+  // The own cpu cgroup's bandwidth setting as written (its quota, or none,
+  // and its period), what cAdvisor reports of a container; std::nullopt
+  // without a cpu controller or without the files (a v2 cgroup whose
+  // parent does not enable the controller).
+  result<std::optional<cpu_bandwidth>> own_bandwidth{
+      std::optional<cpu_bandwidth>{}};
   // The own cpu cgroup's bandwidth counters; std::nullopt without a cpu
   // controller or without the counters.
   result<std::optional<cpu_throttling>> throttling{
@@ -338,6 +344,7 @@ class cpu_reader {
           status_, parse_status_cpus_allowed);
     }
     read_quota(s);
+    read_own_bandwidth(s);
     read_cpuset(s);
     read_throttling(s);
     return s;
@@ -346,6 +353,14 @@ class cpu_reader {
   // Logical path of the cpu.stat read for the throttling counters (empty
   // when there is none).
   const std::string& stat_path() const noexcept { return stat_logical_; }
+
+  // Logical path of the own cgroup's quota file, cpu.max or
+  // cpu.cfs_quota_us (empty without a cpu controller).
+  std::string own_quota_path() const {
+    const cgroup_layout* layout = layout_for(cpu_.mode);
+    if (!layout || cpu_.chain.empty()) return {};
+    return file_at(cpu_.chain.front(), layout->cpu.quota);
+  }
 
  private:
   // One directory of the cpu chain: v2 cpu.max in `quota`; v1
@@ -441,6 +456,42 @@ class cpu_reader {
       }
     }
     s.quota = best;
+  }
+
+  // The own cgroup's (the first of the chain) quota and period as written,
+  // where cAdvisor reads a container's spec (lib/container/common/
+  // helpers.go): the period is read whether or not a quota is set.
+  void read_own_bandwidth(cpu_snapshot& s) const {
+    if (is_unmapped(cpu_.mapping)) {
+      s.own_bandwidth = cpu_.why_unmapped;
+      return;
+    }
+    if (levels_.empty() || levels_.front().quota.missing()) {
+      s.own_bandwidth = std::optional<cpu_bandwidth>{};
+      return;
+    }
+    const level& l = levels_.front();
+    if (!l.period) {
+      auto b = detail::read_parsed(l.quota, parse_cpu_max_bandwidth);
+      if (!b) {
+        s.own_bandwidth = std::move(b).error();
+        return;
+      }
+      s.own_bandwidth = std::optional<cpu_bandwidth>{*b};
+      return;
+    }
+    auto quota = detail::read_parsed(l.quota, parse_cfs_quota);
+    if (!quota) {
+      s.own_bandwidth = std::move(quota).error();
+      return;
+    }
+    auto period = detail::read_parsed(*l.period, parse_cfs_period);
+    if (!period) {
+      s.own_bandwidth = std::move(period).error();
+      return;
+    }
+    s.own_bandwidth =
+        std::optional<cpu_bandwidth>{cpu_bandwidth{*quota, *period}};
   }
 
   // cpu.stat of the own cgroup (the first of the chain), where cAdvisor

@@ -689,7 +689,13 @@ TEST_CASE("--format prometheus: cAdvisor's names, values from the tree") {
         "1.50");
   CHECK(sample_value(p, "headroom_psi_io_full_avg300", {{"scope", "cgroup"}}) ==
         "0.75");
-  CHECK(sample_value(p, "container_spec_cpu_quota") == "150000");
+  // The container's own cpu.max says "max 100000": cAdvisor writes its
+  // period and no quota, though the pod slice above holds 1.5 CPUs.
+  CHECK(find_sample(p, "container_spec_cpu_quota") == nullptr);
+  CHECK(has_comment(p,
+                    "# container_spec_cpu_quota omitted: no quota on the own "
+                    "cpu cgroup (/sys/fs/cgroup" +
+                        std::string(k8s_pod) + k8s_container + "/cpu.max)"));
   CHECK(sample_value(p, "container_spec_cpu_period") == "100000");
   CHECK(sample_value(p, "headroom_cpu_quota_cpus") == "1.5");
   CHECK(sample_value(p, "headroom_cpu_affinity_cpus") == "8");

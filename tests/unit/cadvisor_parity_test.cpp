@@ -98,12 +98,9 @@ constexpr cadvisor_series cadvisor[] = {
     {"container_pressure_io_stalled_seconds_total", "counter",
      "Total time duration no tasks in the container could make progress due "
      "to IO congestion.", ""},
-    {"container_spec_cpu_quota", "gauge", "CPU quota of the container.",
-     "the tightest quota on the cpu cgroup chain, where cAdvisor reads the "
-     "container's own cgroup: they differ when only an ancestor (a pod "
-     "slice) sets one"},
+    {"container_spec_cpu_quota", "gauge", "CPU quota of the container.", ""},
     {"container_spec_cpu_period", "gauge", "CPU period of the container.",
-     "the period of that tightest quota"},
+     ""},
     {"container_cpu_cfs_periods_total", "counter",
      "Number of elapsed enforcement period intervals.", ""},
     {"container_cpu_cfs_throttled_periods_total", "counter",
@@ -173,8 +170,8 @@ TEST_CASE("cAdvisor parity: the recorded differences") {
     ++differ;
     MESSAGE(std::string(c.name) << ": " << std::string(c.differs));
   }
-  // Four today: kernel usage on v2, the OOM counter's source, and the CPU
-  // quota and period taken from the tightest cgroup. A change here is a
-  // change in what headroom claims: update README's Prometheus table too.
-  CHECK(differ == 4);
+  // Two today: kernel usage on v2 and the OOM counter's source. A change
+  // here is a change in what headroom claims: update README's Prometheus
+  // table too.
+  CHECK(differ == 2);
 }

@@ -516,3 +516,41 @@ TEST_CASE("cpu.stat throttling of the own cgroup from fixture trees") {
     CHECK_FALSE(s.throttling->has_value());
   }
 }
+
+TEST_CASE(
+    "the own cpu cgroup's quota and period as written (cAdvisor's spec)") {
+  SUBCASE("v2: the container says max, the pod slice holds the quota") {
+    fixture_tree t;
+    layout_kubernetes_v2_cpu(t);
+    const auto c = open_at(t);
+    const auto s = c.snapshot();
+    REQUIRE(s.own_bandwidth);
+    REQUIRE(s.own_bandwidth->has_value());
+    CHECK_FALSE((*s.own_bandwidth)->quota_us.has_value());
+    CHECK((*s.own_bandwidth)->period_us == 100000);
+    CHECK(c.own_quota_path() ==
+          std::string("/sys/fs/cgroup") + k8s_pod + k8s_container + "/cpu.max");
+    // The tightest on the chain is still the pod's.
+    REQUIRE(s.has_quota());
+    CHECK((*s.quota)->quota_us == 150000);
+  }
+  SUBCASE("v1: the container's own quota, and its period with -1") {
+    fixture_tree t;
+    layout_docker_v1_cpu(t);
+    auto s = open_at(t).snapshot();
+    REQUIRE(s.own_bandwidth);
+    REQUIRE(s.own_bandwidth->has_value());
+    CHECK((*s.own_bandwidth)->quota_us == std::uint64_t{250000});
+    CHECK((*s.own_bandwidth)->period_us == 100000);
+    write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1", "50000");
+    s = open_at(t).snapshot();
+    REQUIRE(s.own_bandwidth);
+    CHECK_FALSE((*s.own_bandwidth)->quota_us.has_value());
+    CHECK((*s.own_bandwidth)->period_us == 50000);
+    // A garbage period is an error even without a quota, never a number.
+    t.file("sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "lots\n");
+    s = open_at(t).snapshot();
+    REQUIRE_FALSE(s.own_bandwidth);
+    CHECK(s.own_bandwidth.error().code == errc::malformed);
+  }
+}

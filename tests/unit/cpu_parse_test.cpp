@@ -42,6 +42,14 @@ TEST_CASE("parse_cpu_max") {
     CAPTURE(c.name);
     auto r = parse_cpu_max(c.text);
     REQUIRE(r.has_value() == c.ok);
+    // The same file as the setting cAdvisor reports: the period too for
+    // "max".
+    auto b = parse_cpu_max_bandwidth(c.text);
+    REQUIRE(b.has_value() == c.ok);
+    if (c.ok) {
+      CHECK(b->quota_us == c.quota);
+      CHECK(b->period_us == c.period);
+    }
     if (!c.ok) {
       CHECK(r.error().code == errc::malformed);
       continue;

@@ -1169,6 +1169,24 @@ field_value quota(const export_report& r, bool listed, Make make) {
   });
 }
 
+// The own cpu cgroup's bandwidth setting, or why there is none. Its error
+// is listed once, under own_quota_us (`listed`), and not at all when the
+// chain's quota failed too: the own cgroup's files are on the chain, and
+// that error is listed under quota_cpus.
+template <class Make>
+field_value own_bandwidth(const export_report& r, bool listed, Make make) {
+  return cpu_value(r, [&](const cpu_reader& c, const cpu_snapshot& s) {
+    if (!s.own_bandwidth) {
+      if (listed && s.quota) return failed(s.own_bandwidth.error());
+      return absent("unreadable: " + s.own_bandwidth.error().message());
+    }
+    if (!s.own_bandwidth->has_value()) {
+      return absent("no bandwidth files in the own cpu cgroup");
+    }
+    return make(c, **s.own_bandwidth);
+  });
+}
+
 inline field_value effective(const export_report& r, cpu_rounding rounding) {
   return cpu_value(r, [&](const cpu_reader&, const cpu_snapshot& s) {
     const auto n = s.effective(rounding);
@@ -1262,20 +1280,39 @@ inline constexpr field cpu_fields[] = {
                                    std::to_string(q.period_us) + " us)");
            });
      }},
-    {"", "quota_us", "container_spec_cpu_quota", field_type::count,
-     "CPU quota of the container: the tightest on its cpu cgroup chain, in "
-     "microseconds per period",
+    {"", "quota_us", "", field_type::count, "",
      [](const export_report& r) {
        return quota(r, false,
                     [](const cpu_reader&, const cpu_snapshot&,
                        const cpu_quota& q) { return number(q.quota_us); });
      }},
-    {"", "period_us", "container_spec_cpu_period", field_type::count,
-     "CPU period of the container: that quota's, in microseconds",
+    {"", "period_us", "", field_type::count, "",
      [](const export_report& r) {
        return quota(r, false,
                     [](const cpu_reader&, const cpu_snapshot&,
                        const cpu_quota& q) { return number(q.period_us); });
+     }},
+    // As cAdvisor writes a container's spec (lib/metrics/prometheus.go,
+    // from lib/container/common/helpers.go): the own cgroup's quota, only
+    // when it sets one, and its period whether or not it does.
+    {"", "own_quota_us", "container_spec_cpu_quota", field_type::count,
+     "CPU quota of the container: its own cpu cgroup's, in microseconds per "
+     "period",
+     [](const export_report& r) {
+       return own_bandwidth(
+           r, true, [](const cpu_reader& c, const cpu_bandwidth& b) {
+             return b.quota_us ? number(*b.quota_us, c.own_quota_path())
+                               : absent("no quota on the own cpu cgroup (" +
+                                        c.own_quota_path() + ")");
+           });
+     }},
+    {"", "own_period_us", "container_spec_cpu_period", field_type::count,
+     "CPU period of the container: its own cpu cgroup's, in microseconds",
+     [](const export_report& r) {
+       return own_bandwidth(r, false,
+                            [](const cpu_reader& c, const cpu_bandwidth& b) {
+                              return number(b.period_us, c.own_quota_path());
+                            });
      }},
     {"", "quota_path", "", field_type::text, "",
      [](const export_report& r) {

@@ -44,6 +44,33 @@ inline result<std::optional<cpu_quota>> parse_cpu_max(
   return std::optional<cpu_quota>{cpu_quota{*quota, *period}};
 }
 
+// One cgroup's own bandwidth setting as it is written: its quota (nullopt:
+// "max" or -1) and its period, which every cgroup with the controller has.
+// cAdvisor reports these of a container (container_spec_cpu_quota, _period).
+struct cpu_bandwidth {
+  std::optional<std::uint64_t> quota_us;  // > 0; nullopt: none
+  std::uint64_t period_us = 0;            // > 0
+};
+
+// cgroup v2 cpu.max as a cpu_bandwidth: the period also for "max PERIOD".
+inline result<cpu_bandwidth> parse_cpu_max_bandwidth(
+    std::string_view text) noexcept {
+  auto q = parse_cpu_max(text);
+  if (!q) return std::move(q).error();
+  cpu_bandwidth b;
+  if (q->has_value()) {
+    b.quota_us = (*q)->quota_us;
+    b.period_us = (*q)->period_us;
+    return b;
+  }
+  std::string_view s = detail::trim_trailing_newline(text);
+  detail::next_field(s, ' ');  // "max", checked by parse_cpu_max
+  auto period = parse_u64(s);
+  if (!period) return errc::malformed;
+  b.period_us = *period;
+  return b;
+}
+
 // cgroup v1 cpu.cfs_quota_us. Format (Documentation/scheduler/sched-bwc.rst,
 // "Management"): one decimal number of microseconds of run time per period;
 // "-1" means the group has no bandwidth restriction. Returns the quota, or

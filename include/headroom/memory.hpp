@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 // headroom: the memory reader.
 //
-// memory_reader::open() discovers the process's memory cgroup, opens the
-// files it reads often (the limit, usage and memory.stat of each directory on
-// the chain, and /proc/meminfo) once, and keeps them. usage() and snapshot()
-// re-read those with pread at offset 0 into stack buffers: no open, no
-// allocation, safe to call from many threads at once. Limits are re-read on
-// every snapshot(), so `docker update` and autoscalers are seen at once.
+// memory_reader::open() discovers the process's memory cgroup and opens the
+// files it reads often once, and keeps them: /proc/meminfo, usage and
+// memory.stat of the memory cgroup, and the limit files (v2: each
+// directory's on the chain; v1 on the live system: the memory cgroup's
+// only). usage() and snapshot() re-read those with pread at offset 0 into
+// stack buffers: no allocation, safe to call from many threads at once.
+// Every snapshot() has the kernel's current limit, so `docker update` and
+// autoscalers are seen at once: v2 re-reads each limit file; v1 reads the
+// kernel's own minimum (hierarchical_memory_limit, in the memory.stat it
+// reads anyway) and the chain's limit files only when that minimum moved
+// (witnessed_minimum). Usage and memory.stat of another directory that
+// holds the limit are opened the first time a snapshot reads them there.
 // report() reads everything else (high, swap, peak, counters, pressure) for
 // tools such as headroom-info; it opens what it needs each time.
 //
@@ -314,6 +320,7 @@ inline result<meminfo> read_meminfo(const kept_file& f) {
 struct stat_values {
   memory_stat stat;
   std::optional<std::uint64_t> hierarchical_limit;
+  bool has_hierarchical = false;  // the file has the key
 };
 
 inline result<stat_values> parse_memory_stat(std::string_view text,
@@ -327,9 +334,11 @@ inline result<stat_values> parse_memory_stat(std::string_view text,
   if (!parsed || !keys[0].value || !keys[1].value || !keys[2].value)
     return errc::malformed;
   stat_values out{memory_stat{*keys[0].value, *keys[1].value, *keys[2].value},
-                  std::nullopt};
-  if (keys[3].value)
+                  std::nullopt, false};
+  if (m.stat_hierarchical_limit && keys[3].value) {
     out.hierarchical_limit = v1_limit_from_bytes(*keys[3].value);
+    out.has_hierarchical = true;
+  }
   return out;
 }
 
@@ -440,6 +449,9 @@ class memory_reader {
     levels_ = std::move(o.levels_);
     counters_ = std::move(o.counters_);
     opening_ = std::move(o.opening_);
+    witness_ = o.witness_;
+    located_mu_ = std::move(o.located_mu_);
+    located_ = std::move(o.located_);
     memory_at_ = o.memory_at_;
     meminfo_ = std::move(o.meminfo_);
     host_total_ = std::move(o.host_total_);
@@ -583,20 +595,37 @@ class memory_reader {
       return s;
     }
 
-    // The limit: the minimum along the chain, re-read every time.
-    auto lim = detail::min_over_chain(
-        levels_.size(),
-        [&](std::size_t i) -> const detail::kept_file& {
-          return levels_[i].limit;
-        },
-        layout_->memory.parse_limit);
+    // The limit: the minimum along the chain, re-read every time, or on v1
+    // re-located when the kernel's own minimum says it changed.
+    std::optional<result<detail::stat_values>> own;
+    auto lim = witness_ ? witnessed_minimum(own)
+                        : detail::min_over_chain(
+                              levels_.size(),
+                              [&](std::size_t i) -> const detail::kept_file& {
+                                return levels_[i].limit;
+                              },
+                              layout_->memory.parse_limit);
     s.limit = std::move(lim.value);
     if (s.limit && s.limit->has_value()) {
       s.source = limit_source::chain;
       s.limit_at = lim.at;
     }
-    auto hierarchical =
-        read_usage_and_stat(s, s.limit_at.value_or(*memory_at_));
+    std::optional<std::uint64_t> hierarchical;
+    const chain_position usage_at = s.limit_at.value_or(*memory_at_);
+    if (own && usage_at == *memory_at_) {
+      // The memory cgroup's memory.stat, read as the witness: not twice.
+      s.usage_at = usage_at;
+      s.usage =
+          detail::read_parsed(counters_at(usage_at.index).usage, parse_counter);
+      if (*own) {
+        s.stat = (*own)->stat;
+        hierarchical = (*own)->hierarchical_limit;
+      } else {
+        s.stat = own->error();
+      }
+    } else {
+      hierarchical = read_usage_and_stat(s, usage_at);
+    }
 
     // v1: the kernel's hierarchical_memory_limit also covers ancestors above
     // the mount point. When it is tighter, an invisible ancestor binds: read
@@ -723,6 +752,8 @@ class memory_reader {
   struct counter_files {
     detail::kept_file usage;
     detail::kept_file stat;
+    // Its limit file, when the chain's are not kept (witness_).
+    detail::kept_file limit;
     bool usage_tried = false;  // usage opened (or failed to) already
     std::atomic<bool> ready{false};
   };
@@ -751,6 +782,11 @@ class memory_reader {
     // older kernel: its files are read.
     const bool read_use_hierarchy =
         m.use_hierarchy && !(live && detail::kernel_at_least(5, 16));
+    // v1 on the live system: memory.stat's hierarchical_memory_limit is
+    // the kernel's own minimum of the chain, read with the memory cgroup's
+    // counters, so the chain's limit files are not kept (see
+    // witnessed_minimum). A captured tree's memory.stat is only a file.
+    witness_ = live && m.stat_hierarchical_limit.has_value();
     counters_ = std::make_unique<counter_files[]>(loc_.chain.size());
     for (std::size_t i = 0; i < loc_.chain.size(); ++i) {
       const chain_position at{i};
@@ -759,6 +795,14 @@ class memory_reader {
         if (uh && detail::trim_trailing_newline(*uh) == "0") break;
       }
       level l;
+      if (witness_) {
+        // A v1 directory always has the files; the memory cgroup's are
+        // opened below, which tells whether it is still there.
+        l.limit.required = true;
+        if (!memory_at_) memory_at_ = at;
+        levels_.push_back(std::move(l));
+        continue;
+      }
       l.limit = fs_.keep_kernel(path_at(at, m.limit));
       // A directory removed meanwhile (or a captured tree's symlink, which
       // lstat does not follow) makes every value unknown. Where the limit
@@ -791,7 +835,17 @@ class memory_reader {
       }
       levels_.push_back(std::move(l));
     }
-    if (memory_at_) open_counters(memory_at_->index);
+    if (memory_at_) {
+      const counter_files& c = counters_[memory_at_->index];
+      open_counters(memory_at_->index);
+      if (witness_ && !c.usage.is_open() && is_missing(c.usage.open_error) &&
+          !fs_.is_directory(loc_.chain[memory_at_->index])) {
+        unknown_ =
+            errno_error(ENOENT, fs_.real_path(loc_.chain[memory_at_->index]));
+        levels_.clear();
+        return;
+      }
+    }
     // The hierarchy's root has no cgroup.type; any other top directory has
     // ancestors this mount does not show.
     if (!m.stat_hierarchical_limit && !loc_.chain.empty() &&
@@ -813,7 +867,69 @@ class memory_reader {
       c.usage_tried = true;
     }
     c.stat = fs_.keep_kernel(path_at(chain_position{i}, m.stat));
+    if (witness_) {
+      c.limit = fs_.keep_kernel(path_at(chain_position{i}, m.limit));
+      c.limit.required = true;
+    }
     c.ready.store(true, std::memory_order_release);
+  }
+
+  // The chain's minimum as last located, and the memory cgroup's
+  // hierarchical_memory_limit it was located under (witness_).
+  struct located_limit {
+    std::optional<std::uint64_t> witness;
+    detail::chain_min min;
+  };
+
+  // v1 on the live system: the chain's minimum without reading every
+  // directory's limit file. The memory cgroup's memory.stat (read into
+  // `own`: the snapshot needs it anyway) has hierarchical_memory_limit,
+  // the kernel's minimum of every limit from there up, at the moment of
+  // the read. While it is the value the minimum was last located under,
+  // and the directory that held it still has that limit, the minimum is
+  // where it was: a tighter limit anywhere would lower the witness, a
+  // raised one at the minimum shows in its file. Otherwise every limit
+  // file is read (opened, read, closed) again. The value is always the
+  // kernel's current one; what this cannot see is a directory above
+  // taking the same value as the one that holds it (a tie, which goes to
+  // the higher directory) until the value next changes.
+  detail::chain_min witnessed_minimum(
+      std::optional<result<detail::stat_values>>& own) const {
+    const memory_layout& m = layout_->memory;
+    own = detail::read_memory_stat(counters_at(memory_at_->index).stat, m);
+    const bool known = *own && (*own)->has_hierarchical;
+    if (known) {
+      std::optional<located_limit> last;
+      {
+        const std::lock_guard<std::mutex> lock(*located_mu_);
+        last = located_;
+      }
+      if (last && last->witness == (*own)->hierarchical_limit) {
+        // Nothing visible limits: a limit set anywhere would be at most
+        // the witness, or change nothing (the witness is above the mount).
+        if (!last->min.value->has_value()) return last->min;
+        auto v = detail::read_parsed(counters_at(last->min.at.index).limit,
+                                     m.parse_limit);
+        if (v && *v == *last->min.value) return last->min;
+      }
+    }
+    // The memory cgroup's limit file is kept; the others are opened for
+    // this read only.
+    std::optional<detail::kept_file> other;
+    auto lim = detail::min_over_chain(
+        levels_.size(),
+        [&](std::size_t i) -> const detail::kept_file& {
+          if (i == memory_at_->index) return counters_at(i).limit;
+          other = fs_.keep_kernel(path_at(chain_position{i}, m.limit));
+          other->required = true;  // every v1 directory has one
+          return *other;
+        },
+        m.parse_limit);
+    if (known && lim.value) {
+      const std::lock_guard<std::mutex> lock(*located_mu_);
+      located_ = located_limit{(*own)->hierarchical_limit, lim};
+    }
+    return lim;
   }
 
   // Usage and memory.stat of chain directory i, opened on first use.
@@ -1105,6 +1221,12 @@ class memory_reader {
   // mode none and before open_levels()).
   std::unique_ptr<counter_files[]> counters_;
   std::unique_ptr<std::mutex> opening_ = std::make_unique<std::mutex>();
+  // v1 on the live system: the chain's limits are located from the
+  // kernel's hierarchical_memory_limit (witnessed_minimum), last where
+  // located_ says, under located_mu_.
+  bool witness_ = false;
+  std::unique_ptr<std::mutex> located_mu_ = std::make_unique<std::mutex>();
+  mutable std::optional<located_limit> located_;
   // The memory cgroup (first chain directory with memory files).
   std::optional<chain_position> memory_at_;
   detail::kept_file meminfo_;

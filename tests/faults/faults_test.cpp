@@ -2121,12 +2121,89 @@ TEST_CASE(
           << " system calls, " << deep.fds << " descriptors kept");
   // Discovery (mountinfo and the cgroup file: open, two reads, close
   // each), meminfo (open, pread), uname, the memory cgroup's usage and
-  // memory.stat, and one limit file a level; another process adds two stat
-  // calls (is its mount namespace ours?).
-  CHECK(own.calls <= 13 + static_cast<long>(own.chain));
-  CHECK(deep.calls <= 15 + static_cast<long>(deep.chain));
-  CHECK(own.fds <= 3 + static_cast<int>(own.chain));
-  CHECK(deep.fds <= 3 + static_cast<int>(deep.chain));
+  // memory.stat; another process adds two stat calls (is its mount
+  // namespace ours?).
+  if (!g_host.v2()) {
+    // v1: and its limit file; no other directory's (hierarchical_memory_
+    // limit says where the limit is). The same at any depth.
+    CHECK(own.calls <= 14);
+    CHECK(deep.calls <= 16);
+    CHECK(deep.calls <= 20);
+    CHECK(own.fds <= 4);
+    CHECK(deep.fds <= 4);
+  } else {
+    // v2: and one limit file a level, kept.
+    CHECK(own.calls <= 13 + static_cast<long>(own.chain));
+    CHECK(deep.calls <= 15 + static_cast<long>(deep.chain));
+    CHECK(own.fds <= 3 + static_cast<int>(own.chain));
+    CHECK(deep.fds <= 3 + static_cast<int>(deep.chain));
+  }
+}
+
+TEST_CASE(
+    "faults (live): v1 snapshot() re-locates the limit when the kernel's "
+    "minimum says it moved, and reads no limit file otherwise") {
+  if (!live_ready()) return;
+  if (g_host.v2()) {
+    std::printf("SKIP: hierarchical_memory_limit is a cgroup v1 entry\n");
+    return;
+  }
+  cgroup_list dirs;
+  cleanup c{dirs};
+  const std::string base = new_base(dirs);
+  auto& a = add(dirs, base, "a");
+  auto& b = add(dirs, a.dir(), "b");
+  auto& leaf = add(dirs, b.dir(), "leaf");
+  child_process child;
+  REQUIRE(leaf.move_in(child.pid()));
+  options o;
+  o.pid = child.pid();
+  o.use_environment = false;
+  auto r = memory_reader::open(o);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message());
+  // What a reader opened now says: every limit file read afresh.
+  const auto fresh = [&] {
+    auto f = memory_reader::open(o);
+    REQUIRE_MESSAGE(f.has_value(), f.error().message());
+    return f->snapshot();
+  };
+  struct step {
+    headroom_live::cgroup_dir* dir;
+    std::uint64_t limit;  // 0: unlimited
+    const char* what;
+  };
+  const step steps[] = {
+      {&a, 512 * MiB, "a ancestor limits"},
+      {&leaf, 256 * MiB, "the leaf, tighter"},
+      {&leaf, 1024 * MiB, "the leaf raised above a"},
+      {&b, 128 * MiB, "b, between them, tightest"},
+      {&b, 0, "b unlimited again: a binds"},
+      {&leaf, 512 * MiB, "the leaf at a's value: a still binds (the tie)"},
+      {&a, 0, "a unlimited: the same value, now at the leaf"},
+      {&leaf, 0, "nothing limits"},
+  };
+  for (const auto& st : steps) {
+    CAPTURE(st.what);
+    REQUIRE(st.dir->set_limit(st.limit ? std::to_string(st.limit)
+                                       : std::string("max")));
+    const memory_snapshot s = r->snapshot();
+    const memory_snapshot f = fresh();
+    REQUIRE_MESSAGE(s.limit.has_value(), s.limit.error().message());
+    REQUIRE_MESSAGE(f.limit.has_value(), f.limit.error().message());
+    CHECK(s.limit_bytes() == f.limit_bytes());
+    CHECK(s.source == f.source);
+    CHECK(s.limit_at == f.limit_at);
+    CHECK(s.usage_at == f.usage_at);
+    // Nothing changed since: no open, and at most four preads (the
+    // witness, the limit where it is, usage and memory.stat there).
+    const long opens = fake_sys::calls(call::open);
+    const long preads = fake_sys::calls(call::pread);
+    const memory_snapshot again = r->snapshot();
+    CHECK(fake_sys::calls(call::open) == opens);
+    CHECK(fake_sys::calls(call::pread) - preads <= 4);
+    CHECK(again.limit_bytes() == s.limit_bytes());
+    CHECK(again.limit_at == s.limit_at);
+  }
 }
 
 TEST_CASE(

@@ -10,17 +10,28 @@
 //  - cold discovery (discover(), memory_reader::open()) against plain
 //    reads of the two files it cannot do without: /proc/self/mountinfo
 //    and /proc/self/cgroup (the kernel writes both out on every read).
+//  - with --depths (root, cgroup v1 or v2): open() and snapshot() with the
+//    process moved to chain depths 1 (the hierarchy's root), 8, 32 and 64,
+//    each call timed alone, p50, p99 and max beside the floor: for open()
+//    one open+read+close of each file it cannot do without (mountinfo,
+//    /proc/self/cgroup, meminfo) and an open of the usage and memory.stat
+//    it keeps; for snapshot() the two preads it needs (usage and
+//    memory.stat of the limit cgroup).
 // Rounds alternate between the candidates so that noise on a shared
 // machine hits them alike; each figure is the median over rounds.
 //
-//   read_cost [--rounds N] [--quick]
+//   read_cost [--rounds N] [--quick] [--depths [--cgroup-prefix NAME]]
 // Prints a table, and "result read <field> <value>" lines for scripts.
+// --depths makes <own memory cgroup>/NAME-<pid>/d/d/... (NAME:
+// headroom-bench), moves itself in and back, and removes them.
 #include <headroom/headroom.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +83,173 @@ std::string read_all(const std::string& path) {
                      std::istreambuf_iterator<char>());
 }
 
+// One call's time, each call timed alone.
+struct spread {
+  double p50 = 0, p99 = 0, max = 0;  // ns
+};
+
+template <class Op>
+spread time_each(int n, Op&& op) {
+  std::vector<double> t;
+  t.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n / 10 + 1; ++i) op();  // warm up
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = clock_type::now();
+    op();
+    t.push_back(std::chrono::duration<double, std::nano>(clock_type::now() - t0)
+                    .count());
+  }
+  std::sort(t.begin(), t.end());
+  spread s;
+  s.p50 = t[t.size() / 2];
+  s.p99 = t[std::min(t.size() - 1, t.size() * 99 / 100)];
+  s.max = t.back();
+  return s;
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) ==
+                  static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+std::uint64_t open_read_close(const char* path) {
+  char buf[16384];
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  std::uint64_t n = 0;
+  for (ssize_t k; (k = ::read(fd, buf, sizeof buf)) > 0;)
+    n += static_cast<std::uint64_t>(k);
+  ::close(fd);
+  return n;
+}
+
+// open() and snapshot() at chain depths 1, 8, 32 and 64 (see the top).
+int run_depths(const std::string& prefix, int rounds) {
+  if (::geteuid() != 0) {
+    std::printf("depths: SKIP: moving itself between cgroups needs root\n");
+    return 77;
+  }
+  auto base_reader = headroom::memory_reader::open();
+  if (!base_reader || !base_reader->layout() ||
+      base_reader->location().chain.empty()) {
+    std::printf("depths: SKIP: no memory cgroup here\n");
+    return 77;
+  }
+  const auto& fs = base_reader->files();
+  const auto& loc = base_reader->location();
+  const std::string own = fs.real_path(loc.dir);
+  const std::string root = fs.real_path(loc.chain.back());
+  const std::size_t own_depth = loc.chain.size();
+  const bool v2 = base_reader->mode() == headroom::hierarchy_mode::v2;
+  const auto& m = base_reader->layout()->memory;
+  // Directories made, deepest last.
+  std::vector<std::string> made;
+  std::string dir = own + "/" + prefix + "-" + std::to_string(::getpid());
+  const auto cleanup = [&] {
+    write_text(own + "/cgroup.procs", std::to_string(::getpid()));
+    for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
+  };
+  std::printf(
+      "\nopen() and snapshot() by chain depth, each call timed alone (ns)\n"
+      "%-5s %-28s %9s %9s %9s   %-26s %9s %9s %9s %7s\n",
+      "depth", "call", "p50", "p99", "max", "floor", "p50", "p99", "max",
+      "p50 x");
+  int iterations = rounds * 20;
+  for (const std::size_t depth :
+       {std::size_t{1}, std::size_t{8}, std::size_t{32}, std::size_t{64}}) {
+    std::string target;
+    if (depth == 1) {
+      target = root;
+    } else if (depth < own_depth) {
+      continue;
+    } else {
+      // The own chain, then directories down to `depth`.
+      std::string at = own;
+      for (std::size_t d = own_depth; d < depth; ++d) {
+        at += d == own_depth ? "/" + prefix + "-" + std::to_string(::getpid())
+                             : std::string("/d");
+        if (::mkdir(at.c_str(), 0755) == 0) {
+          made.push_back(at);
+        } else if (errno != EEXIST) {
+          std::printf("depths: cannot make %s: %s\n", at.c_str(),
+                      std::strerror(errno));
+          cleanup();
+          return 1;
+        }
+        if (v2 && d + 1 < depth)
+          write_text(at + "/cgroup.subtree_control", "+memory");
+      }
+      target = at;
+    }
+    if (depth > own_depth && v2)
+      write_text(own + "/cgroup.subtree_control", "+memory");
+    if (!write_text(target + "/cgroup.procs", std::to_string(::getpid()))) {
+      std::printf("depths: cannot move into %s: %s\n", target.c_str(),
+                  std::strerror(errno));
+      cleanup();
+      return 1;
+    }
+    auto r = headroom::memory_reader::open();
+    if (!r) {
+      std::printf("depths: open failed: %s\n", r.error().message().c_str());
+      cleanup();
+      return 1;
+    }
+    const auto s = r->snapshot();
+    if (!s.usage_at) {
+      std::printf("%-5zu (no usage file here: host-wide)\n", depth);
+      continue;
+    }
+    const std::string usage = r->files().real_path(r->usage_path(s));
+    const std::string stat =
+        r->files().real_path(r->path_at(*s.usage_at, m.stat));
+    const int ufd = ::open(usage.c_str(), O_RDONLY | O_CLOEXEC);
+    const int sfd = ::open(stat.c_str(), O_RDONLY | O_CLOEXEC);
+    const auto open_floor = time_each(iterations, [&] {
+      std::uint64_t x = open_read_close("/proc/self/mountinfo") +
+                        open_read_close("/proc/self/cgroup");
+      char buf[16384];
+      const int mi = ::open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+      x += static_cast<std::uint64_t>(::pread(mi, buf, sizeof buf, 0));
+      const int a = ::open(usage.c_str(), O_RDONLY | O_CLOEXEC);
+      const int b = ::open(stat.c_str(), O_RDONLY | O_CLOEXEC);
+      ::close(mi);
+      ::close(a);
+      ::close(b);
+      sink = x;
+    });
+    const auto open_t = time_each(iterations, [&] {
+      sink = headroom::memory_reader::open()->chain_size();
+    });
+    const auto snap_floor = time_each(
+        iterations * 20, [&] { sink = bare_pread(ufd) + bare_pread(sfd); });
+    const auto snap_t = time_each(
+        iterations * 20, [&] { sink = r->snapshot().headroom.value_or(0); });
+    ::close(ufd);
+    ::close(sfd);
+    const auto row = [&](const char* call, const spread& a, const char* floor,
+                         const spread& b) {
+      std::printf(
+          "%-5zu %-28s %9.0f %9.0f %9.0f   %-26s %9.0f %9.0f %9.0f %6.2fx\n",
+          r->chain_size(), call, a.p50, a.p99, a.max, floor, b.p50, b.p99,
+          b.max, a.p50 / b.p50);
+    };
+    row("memory_reader::open()", open_t, "reads+opens it needs", open_floor);
+    row("snapshot()", snap_t, "2 preads it needs", snap_floor);
+    std::printf(
+        "result read depth%zu_open_p50_ns %.0f\nresult read "
+        "depth%zu_open_floor_p50_ns %.0f\nresult read depth%zu_snapshot_p50_ns "
+        "%.0f\nresult read depth%zu_snapshot_floor_p50_ns %.0f\n",
+        depth, open_t.p50, depth, open_floor.p50, depth, snap_t.p50, depth,
+        snap_floor.p50);
+  }
+  cleanup();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,11 +258,17 @@ int main(int argc, char** argv) {
       "warning: built without optimization; figures are not representative\n");
 #endif
   int rounds = 15;
+  bool depths = false;
+  std::string prefix = "headroom-bench";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
       rounds = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--quick") == 0) rounds = 3;
+    if (std::strcmp(argv[i], "--depths") == 0) depths = true;
+    if (std::strcmp(argv[i], "--cgroup-prefix") == 0 && i + 1 < argc)
+      prefix = argv[++i];
   }
+  if (depths) return run_depths(prefix, rounds);
   auto opened = headroom::memory_reader::open();
   if (!opened) {
     std::printf("FAIL: %s\n", opened.error().message().c_str());

@@ -22,9 +22,12 @@
 //  - v1 memory.pressure_level (medium, critical; local mode) and
 //    memory.oom_control;
 //  - systemd's $MEMORY_PRESSURE_WATCH / $MEMORY_PRESSURE_WRITE when set.
-// Every slow_interval the limit and the process's cgroup are re-checked: a
-// changed limit, a move to another cgroup or a removed cgroup re-resolves
-// everything and emits limit_changed.
+// The limit and the process's cgroup: inotify on the chain's directories
+// (and v2 cgroup.events) reports a written limit, a move in and a removal at
+// once; every recheck_interval (slow_interval without inotify) they are
+// re-checked for what no event covers. A changed limit, a move to another
+// cgroup or a removed cgroup re-resolves everything and emits
+// limit_changed.
 //
 // This header holds the types, subscription and the monitor facade. The
 // loop is detail/monitor/loop.hpp, each source its own header beside it
@@ -68,7 +71,7 @@ enum class source_kind {
   v1_pressure_level,  // v1 memory.pressure_level
   v1_oom_control,     // v1 memory.oom_control
   systemd,            // $MEMORY_PRESSURE_WATCH
-  cgroup,             // limit and membership re-checks (limit_changed)
+  cgroup,             // limit and membership: inotify, re-checks
   thrashing,          // memory.stat refaults against the file cache
 };
 
@@ -222,15 +225,31 @@ struct monitor_options {
   // A signal (PSI, memory.events, pressure_level) holds its level this long.
   std::chrono::milliseconds signal_hold{3000};
   // Far from the edges: how often usage is sampled where no event says it
-  // changed, and how often the limit and the cgroup are re-checked.
+  // changed (at most sample_bound), and how often the limit and the cgroup
+  // are re-checked where the kernel cannot report their changes (a captured
+  // tree, no inotify).
   std::chrono::milliseconds slow_interval{1000};
+  // Where it can (inotify on the chain's directories, cgroup.events on v2),
+  // the kernel reports a new limit, a move into the cgroup and its removal
+  // at once; what it cannot (a move out while other processes stay, a
+  // change of MemTotal) is re-checked this often.
+  std::chrono::milliseconds recheck_interval{60000};
   // Next to an edge: the shortest sampling interval.
   std::chrono::milliseconds fast_interval{2};
   // Where nothing tells the monitor that usage changed (v2, read-only
   // cgroupfs, no cgroup), usage is read at least this often, however far
-  // from the edges: a jump from far below to past an edge is seen within
-  // it, at most 1000/sample_bound wakeups a second (one pread each).
+  // from the edges: a jump of any size is seen within it.
   std::chrono::milliseconds sample_bound{250};
+  // There, too, the growth to plan for, in bytes per second: the interval
+  // is at most half the time growth at this rate (or at the fastest growth
+  // seen lately, if faster) needs to reach the effective limit, so such
+  // growth is seen at moderate with at least 10% of the limit left, and at
+  // critical with at least 4%, before the kernel's limit. The cost: 1000 /
+  // sample_bound wakeups a second (4) while the headroom is at least
+  // 2 x planned_growth x sample_bound (256 MiB), 2 x planned_growth /
+  // headroom below that (8 a second with 128 MiB left); one pread each. 0:
+  // plan only for the growth seen.
+  std::uint64_t planned_growth = 512ull << 20;
   // With a memory.high on the chain (v2), the critical edge is at most this
   // percent of the effective limit below high, so that the callback comes
   // before the kernel throttles. Negative: high is not used.

@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,6 +75,8 @@ enum class call {
   fstat,
   openat2,  // the library's syscall(SYS_openat2, ...)
   uname,
+  inotify_init1,
+  inotify_add_watch,
   count_  // number of kinds
 };
 
@@ -469,6 +472,16 @@ inline int connect(int fd, const sockaddr* addr, socklen_t len) {
     s.fds[fd].path = un->sun_path;
   }
   return rc;
+}
+
+inline int inotify_init1(int flags) {
+  detail::count(call::inotify_init1);
+  return ::inotify_init1(flags);
+}
+
+inline int inotify_add_watch(int fd, const char* path, std::uint32_t mask) {
+  detail::count(call::inotify_add_watch);
+  return ::inotify_add_watch(fd, path, mask);
 }
 
 inline int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -219,12 +221,13 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
     struct statfs fs {};
     REQUIRE(::statfs(tmp.c_str(), &fs) == 0);
     if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) {
-      const std::string why =
-          "not run: " + tmp +
-          " is in memory (tmpfs/ramfs): nothing to reclaim, so no stall "
-          "to cause on v1";
-      MESSAGE(why);
-      return;
+      // Its own ctest entry (live_psi), which reports the skip.
+      std::printf(
+          "SKIP: %s is in memory (tmpfs/ramfs): nothing to reclaim, so no "
+          "stall to cause on v1\n",
+          tmp.c_str());
+      std::fflush(stdout);
+      std::_Exit(77);
     }
     REQUIRE(leaf.set_limit(16 * MiB));
     o.use_host_psi = true;  // the cgroup2 root's pressure is host-wide

@@ -154,3 +154,77 @@ TEST_CASE(
   // Never below fast nor above slow.
   CHECK(at(0, pressure_level::none, 1e15) == fast);
 }
+
+TEST_CASE(
+    "sampling interval: planned growth is read before the limit, and the "
+    "cost is stated") {
+  const auto fast = steady::duration(2ms);
+  const auto bound = steady::duration(250ms);
+  const double planned = 512.0 * MiB;  // the default
+  // 128 MiB, edges at 80% and 92% (5% hysteresis).
+  const std::uint64_t limit = 128 * MiB;
+  const band_edges e{limit * 80 / 100, limit * 92 / 100, limit * 5 / 100};
+  const auto at = [&](std::uint64_t ws, pressure_level l, double p) {
+    return next_sample_interval(ws, limit, e, l, 0, fast, bound, p);
+  };
+  // Without a plan, far from the edges: the bound.
+  CHECK(at(13 * MiB, pressure_level::none, 0) == bound);
+  // 115 MiB left at 512 MiB/s: 225 ms to the limit, read in half.
+  const auto first = at(13 * MiB, pressure_level::none, planned);
+  CHECK(first >= 110ms);
+  CHECK(first <= 115ms);
+  // Growth at the planned rate from 10%, simulated on a fake clock: every
+  // read sees where it got; the levels come in order, before the limit.
+  double ws = 0.10 * static_cast<double>(limit);
+  double seen_moderate_left = -1, seen_critical_left = -1;
+  pressure_level l = pressure_level::none;
+  for (int reads = 0; reads < 1000 && ws < static_cast<double>(limit);
+       ++reads) {
+    const auto w = static_cast<std::uint64_t>(ws);
+    const pressure_level band = band_level(l, w, e);
+    const double left = 1.0 - ws / static_cast<double>(limit);
+    if (band == pressure_level::moderate && seen_moderate_left < 0)
+      seen_moderate_left = left;
+    if (band == pressure_level::critical && seen_critical_left < 0)
+      seen_critical_left = left;
+    l = band;
+    const auto dt = at(w, l, planned);
+    ws += planned * std::chrono::duration<double>(dt).count();
+  }
+  CHECK(seen_moderate_left >= 0.10);
+  CHECK(seen_critical_left >= 0.04);
+  // Idle cost: the bound (4 reads a second) with 256 MiB or more left;
+  // 2 x planned / headroom below it.
+  const std::uint64_t big = 4096 * MiB;
+  CHECK(next_sample_interval(
+            1024 * MiB, big, band_edges{big * 8 / 10, big * 92 / 100, 0},
+            pressure_level::none, 0, fast, bound, planned) == bound);
+  const auto small = at(0, pressure_level::none, planned);  // 128 MiB left
+  CHECK(small >= 124ms);
+  CHECK(small <= 126ms);
+  // Faster growth than planned (a fast peak seen) shortens it in proportion.
+  CHECK(at(13 * MiB, pressure_level::none, 4 * planned) <= first / 4 + 1ms);
+}
+
+TEST_CASE(
+    "tracker: a drop in usage ends held signals; the level falls at once") {
+  level_tracker t({3s, 10s});
+  REQUIRE(t.on_band(t0, pressure_level::moderate));
+  REQUIRE(t.on_signal(t0 + 100ms, pressure_level::critical));
+  CHECK(t.level() == pressure_level::critical);
+  CHECK(t.held_by_signal(t0 + 100ms));
+  // The band stays: the signal holds.
+  CHECK_FALSE(t.on_band(t0 + 200ms, pressure_level::moderate));
+  CHECK(t.level() == pressure_level::critical);
+  // Usage falls out of moderate: straight to none, not through moderate.
+  auto n = t.on_band(t0 + 300ms, pressure_level::none);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::none);
+  CHECK(n->previous == pressure_level::critical);
+  CHECK_FALSE(t.held_by_signal(t0 + 300ms));
+  CHECK_FALSE(t.next_expiry(t0 + 300ms).has_value());
+  // A live signal raises it again.
+  n = t.on_signal(t0 + 400ms, pressure_level::moderate);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::moderate);
+}

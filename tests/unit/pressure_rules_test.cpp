@@ -103,6 +103,21 @@ TEST_CASE(
   CHECK(g.per_second() == 0);
 }
 
+TEST_CASE("growth_rate: the fastest growth seen halves every minute") {
+  growth_rate g;
+  g.add(t0, 0);
+  g.add(t0 + 100ms, 40 * MiB);  // 400 MiB/s
+  CHECK(g.peak() == doctest::Approx(400.0 * MiB));
+  g.add(t0 + 60s + 100ms, 40 * MiB);  // flat for a minute: half
+  CHECK(g.peak() == doctest::Approx(200.0 * MiB).epsilon(0.01));
+  g.add(t0 + 60s + 200ms, 0);  // falling is no peak
+  CHECK(g.peak() == doctest::Approx(200.0 * MiB).epsilon(0.01));
+  g.add(t0 + 60s + 300ms, 100 * MiB);  // 1000 MiB/s: at once
+  CHECK(g.peak() == doctest::Approx(1000.0 * MiB));
+  g.reset();
+  CHECK(g.peak() == 0);
+}
+
 TEST_CASE("bytes_to_free: down to where moderate ends") {
   const band_edges e =
       make_band_edges(1000 * MiB, 800 * MiB, 920 * MiB, 5);  // exit 750
@@ -134,15 +149,13 @@ TEST_CASE("critical_edge_with_high: before the kernel throttles") {
 TEST_CASE(
     "level_tracker: an OOM kill releases held signals; who holds the level") {
   level_tracker t({3s, 10s});
-  (void)t.on_band(t0, pressure_level::moderate);
+  // A signal alone holds critical (the band is none and stays none).
   auto n = t.on_signal(t0 + 1ms, pressure_level::critical);
   REQUIRE(n);
   CHECK(n->level == pressure_level::critical);
   CHECK(t.held_by_signal(t0 + 1ms));
-  // The band falls to none (usage dropped), the signal still holds.
   CHECK_FALSE(t.on_band(t0 + 2ms, pressure_level::none));
   CHECK(t.level() == pressure_level::critical);
-  CHECK(t.held_by_signal(t0 + 2ms));
   // The kill: straight to what the band says, not through moderate.
   n = t.release_signals(t0 + 3ms);
   REQUIRE(n);
@@ -154,4 +167,10 @@ TEST_CASE(
   n = t.on_signal(t0 + 4ms, pressure_level::moderate);
   REQUIRE(n);
   CHECK(n->level == pressure_level::moderate);
+  // A band that falls (usage dropped) ends it too: no release needed.
+  REQUIRE(t.on_band(t0 + 5ms, pressure_level::critical));
+  n = t.on_band(t0 + 6ms, pressure_level::none);
+  REQUIRE(n);
+  CHECK(n->level == pressure_level::none);
+  CHECK(n->previous == pressure_level::critical);
 }

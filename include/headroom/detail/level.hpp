@@ -9,7 +9,8 @@
 //    working set < edge - hysteresis;
 //  - signals: PSI triggers, memory.events counters, v1 pressure_level and
 //    the like. They say "pressure now" but not when it ends, so each holds
-//    its level for a while (signal_hold) after its latest firing.
+//    its level for a while (signal_hold) after its latest firing, or until
+//    the band falls (usage dropped) or an OOM kill ends what they said.
 // A change of level is notified at once, up or down. A sustained level
 // (moderate or critical), confirmed by new samples or signals, is notified
 // again at most once per repeat_interval.
@@ -94,8 +95,11 @@ class level_tracker {
   pressure_level level() const noexcept { return level_; }
   pressure_level band() const noexcept { return band_; }
 
-  // A new band level from a sample.
+  // A new band level from a sample. A band that falls (usage dropped out of
+  // it: the process shed, or a kill freed memory) ends every held signal:
+  // the level falls straight to the band, until a live signal fires again.
   std::optional<notice> on_band(steady::time_point now, pressure_level band) {
+    if (band < band_) hold_until_ = {};
     band_ = band;
     return update(now, band != pressure_level::none && band == level_);
   }
@@ -166,19 +170,24 @@ class level_tracker {
 };
 
 // How long until the next sample of usage, where nothing tells us when it
-// changes (cgroup v2, or no cgroup): the full `slow` interval far from the
-// edges, shrinking as the working set nears the next edge, down to `fast`.
-// `rate` is the recent growth in bytes per second (0 or less: not growing).
+// changes (cgroup v2, read-only cgroupfs, no cgroup): the full `slow`
+// interval far from the edges, shrinking as the working set nears the next
+// edge, down to `fast`. `rate` is the recent growth in bytes per second (0
+// or less: not growing); `planned` the growth to plan for (the fastest seen
+// lately, at least an assumed worst case; 0: none).
 //  - by distance: (distance / (20% of the limit))^2 of the slow interval,
 //    so 1 s at 20% away, 250 ms at 10%, 62 ms at 5%, 10 ms at 2%;
 //  - by speed: a quarter of the time the current growth needs to reach the
-//    edge, so samples close in on it geometrically.
-inline steady::duration next_sample_interval(std::uint64_t working_set,
-                                             std::uint64_t limit,
-                                             const band_edges& e,
-                                             pressure_level level, double rate,
-                                             steady::duration fast,
-                                             steady::duration slow) {
+//    edge, so samples close in on it geometrically;
+//  - by plan: half the time growth at `planned` needs to reach the limit.
+//    Such growth is then read at half the way, three quarters, seven
+//    eighths...: with the default edges (80%, 92%), seen at moderate with
+//    at least 10% of the limit left and at critical with at least 4%,
+//    before the kernel's limit is reached.
+inline steady::duration next_sample_interval(
+    std::uint64_t working_set, std::uint64_t limit, const band_edges& e,
+    pressure_level level, double rate, steady::duration fast,
+    steady::duration slow, double planned = 0) {
   if (limit == 0) return fast;
   // The next edge above (the one that raises the level) and the one below
   // (that lowers it): whichever is nearer.
@@ -194,15 +203,18 @@ inline steady::duration next_sample_interval(std::uint64_t working_set,
   const double fraction =
       static_cast<double>(distance) / static_cast<double>(limit);
   const double scale = std::min(1.0, (fraction / 0.2) * (fraction / 0.2));
-  auto by_distance = std::chrono::duration_cast<steady::duration>(
-      std::chrono::duration<double>(
-          std::chrono::duration<double>(slow).count() * scale));
-  auto next = by_distance;
+  const auto seconds = [](double s) {
+    return std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(std::min(s, 3600.0)));
+  };
+  auto next = seconds(std::chrono::duration<double>(slow).count() * scale);
   if (rate > 0 && up > working_set) {
-    const double seconds = static_cast<double>(up - working_set) / rate / 4;
-    const auto by_speed = std::chrono::duration_cast<steady::duration>(
-        std::chrono::duration<double>(std::min(seconds, 3600.0)));
-    next = std::min(next, by_speed);
+    next = std::min(next,
+                    seconds(static_cast<double>(up - working_set) / rate / 4));
+  }
+  if (planned > 0) {
+    const std::uint64_t left = limit > working_set ? limit - working_set : 0;
+    next = std::min(next, seconds(static_cast<double>(left) / planned / 2));
   }
   return std::clamp(next, fast, slow);
 }

@@ -15,6 +15,7 @@
 
 #include <algorithm>  // std::max, std::min
 #include <chrono>     // std::chrono
+#include <cmath>      // std::exp2
 #include <cstdint>    // std::uint64_t
 #include <optional>   // std::optional, std::nullopt
 #include <vector>     // std::vector
@@ -142,8 +143,12 @@ constexpr event_counts counter_growth(const event_counts& was,
 
 // Growth of a value (usage, working set) in bytes per second: smoothed over
 // samples, but a sudden rise counts at once; falling gives a negative rate.
+// Beside it the fastest growth seen, which halves every peak_half_life
+// without a faster one: what the sampler plans for.
 class growth_rate {
  public:
+  static constexpr std::chrono::seconds peak_half_life{60};
+
   void add(steady::time_point now, std::uint64_t value) noexcept {
     if (have_) {
       const double dt = std::chrono::duration<double>(now - time_).count();
@@ -151,6 +156,9 @@ class growth_rate {
         const double inst =
             (static_cast<double>(value) - static_cast<double>(value_)) / dt;
         rate_ = std::max(inst, 0.5 * rate_ + 0.5 * inst);
+        const double half =
+            std::chrono::duration<double>(peak_half_life).count();
+        peak_ = std::max(inst, peak_ * std::exp2(-dt / half));
       }
     }
     value_ = value;
@@ -158,10 +166,13 @@ class growth_rate {
     have_ = true;
   }
   double per_second() const noexcept { return rate_; }
+  // The fastest growth seen, decayed (0 when nothing grew).
+  double peak() const noexcept { return peak_; }
   void reset() noexcept { *this = growth_rate(); }
 
  private:
   double rate_ = 0;
+  double peak_ = 0;
   std::uint64_t value_ = 0;
   steady::time_point time_{};
   bool have_ = false;

@@ -12,7 +12,7 @@
 // thread or on the monitor's own thread after start().
 #pragma once
 
-#include <algorithm>  // std::min
+#include <algorithm>  // std::max, std::min
 #include <array>      // std::array
 #include <atomic>     // std::atomic, std::memory_order_relaxed
 #include <cstdio>     // std::snprintf
@@ -277,7 +277,13 @@ class monitor_loop {
   void publish_status() {
     std::lock_guard<std::mutex> lock(state_mu_);
     status_.clear();
-    status_.push_back(cgroup_status_);
+    // The change watch's line, where it opened one, says how the limit and
+    // the cgroup are followed; else the loop's own.
+    bool watch_line = false;
+    for (const auto& s : sources_)
+      watch_line |= s.status.kind == source_kind::cgroup;
+    if (!watch_line || !cgroup_status_.active)
+      status_.push_back(cgroup_status_);
     for (const auto& s : sources_) status_.push_back(s.status);
   }
 
@@ -311,11 +317,12 @@ class monitor_loop {
     psi_scope_ = psi_scope_for(*reader_);
     reset_counters(s, now);
     sampler_.reset();
+    last_usage_.reset();
     const source_env env = env_for(s);
     for (const source_opener open : source_list) open(env, sources_);
     for (std::size_t i = 0; i < sources_.size(); ++i) watch_source(i);
     publish_status();
-    next_housekeeping_ = now + opt_.slow_interval;
+    next_housekeeping_ = now + recheck_period();
     sample(now, s);
     return {};
   }
@@ -387,6 +394,16 @@ class monitor_loop {
     }
   }
 
+  // How often the limit and the cgroup are re-checked: rarely where the
+  // kernel reports their changes.
+  std::chrono::milliseconds recheck_period() const {
+    for (const auto& src : sources_) {
+      if (src.watches_changes && !src.fds.empty())
+        return std::max(opt_.recheck_interval, opt_.slow_interval);
+    }
+    return opt_.slow_interval;
+  }
+
   std::uint64_t usage_watched_below() const {
     for (const auto& src : sources_) {
       if (src.watches_usage_below) return src.watches_usage_below;
@@ -427,10 +444,15 @@ class monitor_loop {
     }
     if (resolve_pending_) {
       resolve_pending_ = false;
+      recheck_pending_ = false;
       re_resolve(now);
-    } else if (now >= next_housekeeping_) {
+    } else if (recheck_pending_ || now >= next_housekeeping_) {
+      recheck_pending_ = false;
       housekeeping(now);
-    } else if (sample_now || release_pending_ || now >= next_sample_) {
+    } else if (release_pending_) {
+      // After a kill: the working set too, not only usage.
+      sample(now, reader_->snapshot());
+    } else if (sample_now || now >= next_sample_) {
       sample(now, std::nullopt);
     }
     if (release_pending_) {
@@ -467,6 +489,7 @@ class monitor_loop {
       publish_status();
     }
     if (o.resolve) resolve_pending_ = true;
+    if (o.recheck) recheck_pending_ = true;
     return o.sample;
   }
 
@@ -480,9 +503,10 @@ class monitor_loop {
     release_pending_ = true;  // once usage is read again
   }
 
-  // Every slow_interval: a moved process, a removed cgroup, a new limit.
+  // Every recheck_period(), and when the kernel reports a change: a moved
+  // process, a removed cgroup, a new limit.
   void housekeeping(clock::time_point now) {
-    next_housekeeping_ = now + opt_.slow_interval;
+    next_housekeeping_ = now + recheck_period();
     auto cg = reader_->files().read_proc("cgroup");
     if (cg && *cg != cgroup_text_) {
       re_resolve(now);
@@ -566,10 +590,12 @@ class monitor_loop {
     memory_snapshot s;
     if (given) {
       s = std::move(*given);
+      if (s.usage) check_drop(now, *s.usage);
     } else {
       // Below the moderate edge in usage, the working set (<= usage) is
       // too: one pread answers, no memory.stat needed.
       auto u = reader_->usage();
+      if (u) check_drop(now, *u);
       if (u && *u < edges_.exit_of(pressure_level::moderate) &&
           tracker_.band() == pressure_level::none) {
         sampler_.add(now, *u);
@@ -595,6 +621,18 @@ class monitor_loop {
     if (auto t = tracker_.on_band(now, band))
       note(t, now, source_kind::usage_bands, band_reason(ws));
     schedule(now, ws, s.usage && *s.usage < usage_watched_below());
+  }
+
+  // Usage that fell by more than the hysteresis may be an OOM kill no event
+  // reported (v1 on a read-only cgroupfs has no oom_control eventfd, and
+  // the re-check is rare where inotify runs): the kill counter is read.
+  void check_drop(clock::time_point now, std::uint64_t usage) {
+    if (last_usage_ && usage + edges_.hysteresis < *last_usage_) {
+      source_outcome kills;
+      counters_.read(event_counters::report::kills, kills);
+      for (const auto& k : kills.kills) queue_kills(now, k);
+    }
+    last_usage_ = usage;
   }
 
   std::string band_reason(std::uint64_t ws) const {
@@ -718,7 +756,9 @@ class monitor_loop {
   unique_fd timer_;
   unique_fd wake_;
   bool resolve_pending_ = false;
-  bool release_pending_ = false;  // an OOM kill: held signals end
+  bool recheck_pending_ = false;             // the change watch woke
+  std::optional<std::uint64_t> last_usage_;  // at the last sample
+  bool release_pending_ = false;             // an OOM kill: held signals end
   // The latest signal at each level (moderate, critical): who holds it.
   std::array<std::pair<source_kind, std::string>, 3> held_{};
   clock::time_point next_sample_{};

@@ -3,13 +3,16 @@
 // changes (cgroup v2, no cgroup, v1 without thresholds). It reads
 // memory.current (or /proc/meminfo) at an interval that follows the
 // distance to the next band edge and the recent growth
-// (next_sample_interval in level.hpp): slow_interval far away, down to
-// fast_interval next to an edge or when usage grows fast.
+// (next_sample_interval in level.hpp): sample_bound far away, down to
+// fast_interval next to an edge or when usage grows fast, and never longer
+// than half the time growth at planned_growth (or the fastest growth seen)
+// needs to reach the limit.
 #pragma once
 
 #include <algorithm>  // std::max, std::min
 #include <string>     // std::string, std::to_string
 
+#include "../format.hpp"          // human_bytes
 #include "../pressure_rules.hpp"  // growth_rate
 #include "source.hpp"             // monitor_clock, monitor_source, source_env
 
@@ -32,9 +35,11 @@ class usage_sampler {
                                  const monitor_options& opt) const {
     const auto slow = std::max(opt.fast_interval,
                                std::min(opt.slow_interval, opt.sample_bound));
+    const double planned =
+        std::max(static_cast<double>(opt.planned_growth), rate_.peak());
     return now + next_sample_interval(value, effective, edges, band,
                                       rate_.per_second(), opt.fast_interval,
-                                      slow);
+                                      slow, planned);
   }
 
  private:
@@ -51,7 +56,8 @@ inline monitor_source open_sampler(const source_env& env) {
           std::to_string(env.opt.fast_interval.count()) + " ms to " +
           std::to_string(
               std::min(env.opt.slow_interval, env.opt.sample_bound).count()) +
-          " ms"));
+          " ms, planned for growth of " + human_bytes(env.opt.planned_growth) +
+          "/s"));
 }
 
 }  // namespace headroom::detail

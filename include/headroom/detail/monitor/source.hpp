@@ -53,6 +53,7 @@ struct source_outcome {
   std::vector<kill_report> kills;
   bool sample = false;         // read usage now
   bool resolve = false;        // the cgroup went away: open everything again
+  bool recheck = false;        // the limit or the membership may have changed
   bool read_kills = false;     // read the kill counters now
   bool stop_watching = false;  // take this source's descriptors out of epoll
   std::optional<source_status> status;  // the source's new status
@@ -83,6 +84,9 @@ struct monitor_source {
   // Usage below this is watched by the kernel (v1 thresholds): the loop
   // need not sample it. 0: nothing is.
   std::uint64_t watches_usage_below = 0;
+  // The kernel reports changes to the limit and the cgroup (changes.hpp):
+  // the loop re-checks them only every recheck_interval.
+  bool watches_changes = false;
 };
 
 class event_counters;

@@ -7,6 +7,7 @@
 // from the version's table (layout_for), never from the mode itself.
 #pragma once
 
+#include "changes.hpp"           // open_changes
 #include "counters.hpp"          // open_memory_events
 #include "psi.hpp"               // open_psi
 #include "source.hpp"            // source_env, source_sink
@@ -20,6 +21,7 @@ namespace headroom::detail {
 using source_opener = void (*)(const source_env&, source_sink&);
 
 inline constexpr source_opener source_list[] = {
+    open_changes,        // inotify on the chain: limit_changed at once
     open_usage_bands,    // v1 eventfd thresholds, else the sampler
     open_cgroup_events,  // the table's cgroup.event_control rows (v1)
     open_psi,            // PSI triggers

@@ -43,6 +43,7 @@
 #include "../live/live_cgroup.hpp"
 #include "../support/doctest.hpp"
 #include "../support/layouts.hpp"
+#include "../support/skip.hpp"
 
 using namespace headroom;
 using namespace std::chrono_literals;
@@ -361,23 +362,16 @@ TEST_CASE("concurrency: one reader, one monitor, many threads (fixture tree)") {
 
 TEST_CASE("concurrency: one reader, one monitor, many threads (live kernel)") {
   using namespace headroom_live;
-  if (::geteuid() != 0) {
-    MESSAGE("not run: the live case needs root (it creates a memory cgroup)");
-    return;
-  }
+  if (::geteuid() != 0)
+    HEADROOM_SKIP_CASE("the live case needs root (it creates a memory cgroup)");
   const host_layout host = probe_host();
-  if (host.mode == hierarchy_mode::none) {
-    MESSAGE("not run: no memory cgroup is visible to this process");
-    return;
-  }
+  if (host.mode == hierarchy_mode::none)
+    HEADROOM_SKIP_CASE("no memory cgroup is visible to this process");
   std::string err;
   auto dir = cgroup_dir::make(
       host, host.own_dir, "headroom-concurrency-" + std::to_string(::getpid()),
       &err);
-  if (!dir) {
-    MESSAGE("not run: cannot create a child memory cgroup: " << err);
-    return;
-  }
+  if (!dir) HEADROOM_SKIP_CASE("cannot create a child memory cgroup: " + err);
   cgroup_dir cg(host, *dir);
   constexpr std::uint64_t limit = 256 * MiB;
   REQUIRE(cg.set_limit(limit));

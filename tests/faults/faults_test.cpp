@@ -40,6 +40,7 @@
 #include "../live/live_support.hpp"
 #include "../support/doctest.hpp"
 #include "../support/layouts.hpp"
+#include "../support/skip.hpp"
 
 using namespace headroom;
 using namespace headroom_test;
@@ -955,8 +956,9 @@ bool live_ready() {
     ::rmdir(probe->c_str());
     return std::string();
   }();
+  // Each case that asks and cannot run is counted as skipped.
   if (!why.empty()) {
-    std::printf("SKIP: %s\n", why.c_str());
+    headroom_test::note_skip(why);
     MESSAGE("not run: " << why);
   }
   return why.empty();
@@ -1027,7 +1029,7 @@ struct watched_child {
 // Whether the monitor has PSI triggers; if not, says why the case is not run.
 bool psi_or_skip(const monitor& m, std::string* why) {
   if (psi_active(m, why)) return true;
-  std::printf("SKIP: no PSI trigger on this kernel: %s\n", why->c_str());
+  headroom_test::note_skip("no PSI trigger on this kernel: " + *why);
   MESSAGE("not run: no PSI trigger on this kernel: " << *why);
   return false;
 }
@@ -1286,11 +1288,7 @@ TEST_CASE(
     "faults (live): EMFILE on the v1 eventfds: those sources say so, the "
     "sampler takes over") {
   if (!live_ready()) return;
-  if (g_host.v2()) {
-    std::printf("SKIP: no v1 event sources on cgroup v2\n");
-    MESSAGE("not run: no v1 event sources on cgroup v2");
-    return;
-  }
+  if (g_host.v2()) HEADROOM_SKIP_CASE("no v1 event sources on cgroup v2");
   cgroup_list dirs;
   cleanup c{dirs};
   const std::string base = new_base(dirs);

@@ -6,6 +6,7 @@
 // live test programs, whose main() checks for root first.
 #include <headroom/cpu.hpp>
 #include "../support/doctest.hpp"
+#include "../support/skip.hpp"
 
 #include <sched.h>
 #include <sys/stat.h>
@@ -326,10 +327,8 @@ TEST_CASE(
 
 TEST_CASE("live cpu: a cpuset of one CPU narrows the affinity and the count") {
   const own_cgroup own = locate_own("cpuset");
-  if (own.version == hierarchy_mode::none) {
-    MESSAGE("not run: no cpuset controller is available to this process");
-    return;
-  }
+  if (own.version == hierarchy_mode::none)
+    HEADROOM_SKIP_CASE("no cpuset controller is available to this process");
   std::vector<std::unique_ptr<cgroup_dir>> dirs;
   remove_all cleanup{dirs};
   auto& one = make_dir(dirs, own, own.dir, base_name());

@@ -10,13 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "../support/doctest.hpp"
 #include "../support/fixture_tree.hpp"
+#include "../support/skip.hpp"
 
 using namespace headroom;
 using namespace headroom::detail;
@@ -79,11 +78,8 @@ TEST_CASE(
   // /proc/pressure/memory: procfs, where the payload is a trigger.
   // Its own ctest entry (unit_psi_write), which reports the skip.
   if (::access("/proc/pressure/memory", W_OK) != 0) {
-    std::printf(
-        "SKIP: /proc/pressure/memory is not writable here (no PSI, or not "
-        "root)\n");
-    std::fflush(stdout);
-    std::_Exit(77);
+    HEADROOM_SKIP_CASE(
+        "/proc/pressure/memory is not writable here (no PSI, or not root)");
   }
   auto w = open_systemd_watch("/proc/pressure/memory",
                               "c29tZSAxNTAwMDAgMjAwMDAwMAA=");

@@ -823,3 +823,43 @@ TEST_CASE(
   for (const int fd : copies) ::close(fd);
   ::close(epfd);
 }
+
+TEST_CASE(
+    "monitor: memory.events growth: max is moderate, high and oom critical, "
+    "each reason naming its own counter") {
+  fixture_tree t;
+  t.file("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+  detail::event_counters c;
+  c.reset(t.path("memory.events"), source_kind::memory_events);
+  detail::source_outcome first;
+  REQUIRE(c.read(detail::event_counters::report::baseline, first));
+  CHECK(first.signals.empty());
+
+  // Only max grew: moderate, and the reason speaks of max, not of high.
+  t.file("memory.events", "low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n");
+  detail::source_outcome at_max;
+  REQUIRE(c.read(detail::event_counters::report::everything, at_max));
+  REQUIRE(at_max.signals.size() == 1);
+  CHECK(at_max.signals[0].level == pressure_level::moderate);
+  CHECK(at_max.signals[0].reason.find("max +3") != std::string::npos);
+  CHECK(at_max.signals[0].reason.find("high") == std::string::npos);
+
+  // high and oom grew: two critical signals, each with its own count.
+  t.file("memory.events", "low 0\nhigh 7\nmax 3\noom 1\noom_kill 0\n");
+  detail::source_outcome at_high;
+  REQUIRE(c.read(detail::event_counters::report::everything, at_high));
+  REQUIRE(at_high.signals.size() == 2);
+  for (const auto& s : at_high.signals)
+    CHECK(s.level == pressure_level::critical);
+  CHECK(at_high.signals[0].reason.find("high +7") != std::string::npos);
+  CHECK(at_high.signals[1].reason.find("oom +1") != std::string::npos);
+  CHECK(at_high.kills.empty());
+
+  // kills only: the periodic re-check raises no signal for the rest.
+  t.file("memory.events", "low 0\nhigh 9\nmax 5\noom 2\noom_kill 1\n");
+  detail::source_outcome kills;
+  REQUIRE(c.read(detail::event_counters::report::kills, kills));
+  CHECK(kills.signals.empty());
+  REQUIRE(kills.kills.size() == 1);
+  CHECK(c.kills() == 1);
+}

@@ -28,7 +28,7 @@ class event_counters {
   enum class report {
     baseline,    // nothing: remember the counts
     kills,       // oom_kill only (the periodic re-check, v1 oom_control)
-    everything,  // also high/max -> moderate and oom -> critical signals
+    everything,  // also max -> moderate, high and oom -> critical signals
   };
 
   // The counters file of the limit cgroup (or the memory cgroup), real path;
@@ -78,8 +78,8 @@ class event_counters {
         }
         if (grew.max) {
           out.signal(pressure_level::moderate, source_kind::memory_events,
-                     "memory.events high +" + std::to_string(grew.high) +
-                         ", max +" + std::to_string(grew.max));
+                     "memory.events max +" + std::to_string(grew.max) +
+                         ": usage reached the limit and was reclaimed");
         }
         if (grew.oom) {
           out.signal(pressure_level::critical, source_kind::memory_events,

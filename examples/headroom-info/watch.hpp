@@ -138,7 +138,10 @@ inline std::string sources_text(const headroom::monitor& m, bool json) {
     for (const auto& s : m.sources()) {
       w.begin_object()
           .string("source", headroom::to_string(s.kind))
-          .boolean("active", s.active);
+          .boolean("active", s.active)
+          .string("state", s.active                           ? "active"
+                           : headroom::is_disabled(s.failure) ? "disabled"
+                                                              : "failed");
       if (s.active) {
         w.null("error");
       } else {

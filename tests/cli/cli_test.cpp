@@ -873,10 +873,17 @@ TEST_CASE("--watch --json: events as JSON lines until SIGINT") {
   CHECK(str(*sources, "kind") == "sources");
   CHECK(str(*sources, "level") == "none");
   bool sampler = false;
+  std::string thrashing;
   for (const auto& s : field(*sources, "sources").items) {
     if (str(s, "source") == "usage_bands") sampler = s.at("active")->b;
+    if (str(s, "source") == "thrashing") thrashing = str(s, "state");
+    // state says what active does, and tells "turned off" from "failed".
+    const std::string state = str(s, "state");
+    CHECK((state == "active") == s.at("active")->b);
+    CHECK((state == "active" || state == "disabled" || state == "failed"));
   }
   CHECK(sampler);
+  CHECK(thrashing == "disabled");  // off unless thrashing_percent is set
 
   // 960 MiB of 1 GiB: critical.
   t.file(pod + "/memory.current", n(960 * MiB));

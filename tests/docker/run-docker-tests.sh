@@ -477,7 +477,7 @@ locked() {
   [[ $before == *critical* ]] || why+=("pressure levels before the kill: ${before:-none}, expected critical among them")
   grep -q '"kind":"oom_kill"' "$w" || why+=("no oom_kill event")
   local listed
-  listed=$(jq -r '[.sources[] | "\(.source) \(if .active then "active" else "failed" end)"] | join(", ")' <<<"$sources" 2>&1)
+  listed=$(jq -r '[.sources[] | "\(.source) \(.state)"] | join(", ")' <<<"$sources" 2>&1)
   verdict locked "--user 65534 --read-only --cap-drop ALL -m 128m: limit $(json "$f" .memory.limit_bytes); sources: $listed; levels before the kill: ${before% }; kernel oom_kill $kills0 -> $kills1; $(java_says locked); $(node_says locked)"
 }
 

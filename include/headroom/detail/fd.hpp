@@ -169,29 +169,13 @@ inline result<unique_fd> checked_kind(unique_fd fd, const std::string& path) {
 }
 #endif
 
-// Opens `path` to be read: open_read, then refused unless it is a regular
-// file or a directory (errc::not_regular_file), without blocking.
-inline result<unique_fd> open_file(const std::string& path) {
-#if HEADROOM_HAVE_LINUX
-  int fd;
-  do {
-    fd = HEADROOM_SYSCALL(open)(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY |
-                                                  O_NOFOLLOW | O_NONBLOCK);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return errno_error(errno, path);
-  return checked_kind(unique_fd(fd), path);
-#else
-  return result<unique_fd>(errc::not_supported, path);
-#endif
-}
-
 // Opens a file the kernel itself serves (procfs, or a cgroup mount of the
 // live system, whose directories hold only the kernel's files), as
-// open_file does but without its fstat: such a file is never a FIFO, a
-// socket or a device. Should one be bound over it, O_NONBLOCK keeps the
-// open from blocking and the bounded reads that follow fail or find it
-// malformed (pread of a FIFO: ESPIPE; a device filling the buffer:
-// malformed). Never for a path under a root prefix.
+// open_file does but without its fstat (O_NOFOLLOW, O_NONBLOCK, retried on
+// EINTR): such a file is never a FIFO, a socket or a device. Should one be
+// bound over it, O_NONBLOCK keeps the open from blocking and the bounded reads
+// that follow fail or find it malformed (pread of a FIFO: ESPIPE; a device
+// filling the buffer: malformed). Never for a path under a root prefix.
 inline result<unique_fd> open_kernel_file(const std::string& path) {
 #if HEADROOM_HAVE_LINUX
   int fd;
@@ -204,6 +188,16 @@ inline result<unique_fd> open_kernel_file(const std::string& path) {
 #else
   return result<unique_fd>(errc::not_supported, path);
 #endif
+}
+
+// Opens `path` to be read: open_kernel_file, then refused unless it is a
+// regular file or a directory (errc::not_regular_file), without blocking.
+inline result<unique_fd> open_file(const std::string& path) {
+  auto fd = open_kernel_file(path);
+#if HEADROOM_HAVE_LINUX
+  if (fd) return checked_kind(std::move(*fd), path);
+#endif
+  return fd;
 }
 
 #if HEADROOM_HAVE_LINUX

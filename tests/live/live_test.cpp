@@ -329,11 +329,7 @@ TEST_CASE(
 DOCTEST_REGISTER_LISTENER("case_counter", 1, headroom_test::case_counter);
 
 int main(int argc, char** argv) {
-  const auto skip = [](const std::string& why) {
-    std::printf("SKIP: %s\n", why.c_str());
-    std::fflush(stdout);
-    return 77;
-  };
+  const auto skip = headroom_test::skip_run;
   if (::geteuid() != 0)
     return skip("live cgroup tests need root (they create cgroups)");
   g_host = probe_host();

@@ -8,6 +8,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <headroom/cpu.hpp>
 #include "../support/doctest.hpp"
+#include "../support/skip.hpp"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -242,11 +243,7 @@ TEST_CASE(
 }
 
 int main(int argc, char** argv) {
-  const auto skip = [](const std::string& why) {
-    std::printf("SKIP: %s\n", why.c_str());
-    std::fflush(stdout);
-    return 77;
-  };
+  const auto skip = headroom_test::skip_run;
   if (::geteuid() != 0)
     return skip("the live throttling test needs root (it creates a cgroup)");
   auto r = headroom::cpu_reader::open();

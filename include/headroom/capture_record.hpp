@@ -9,13 +9,13 @@
 
 #include <cstddef>      // std::size_t
 #include <cstring>      // std::memcpy
-#include <mutex>        // std::lock_guard, std::mutex
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
 #include <vector>       // std::vector
 
-#include "error.hpp"  // result, errc, error
+#include "detail/mutex.hpp"  // mutex, lock_guard (not <mutex>: its cost)
+#include "error.hpp"         // result, errc, error
 
 namespace headroom {
 
@@ -47,13 +47,13 @@ class capture_record {
 
   // Notes that `logical` was opened from `real` (the first real path wins).
   void note(std::string_view logical, std::string_view real) {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     entry_of(logical, real);
   }
 
   // Notes a directory a reader opened or listed (logical path).
   void note_directory(std::string_view logical) {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     for (const auto& d : dirs_)
       if (d == logical) return;
     dirs_.emplace_back(logical);
@@ -63,7 +63,7 @@ class capture_record {
   // before when there are any, else `got`, recorded when it succeeded.
   result<std::string> pin(std::string_view logical, std::string_view real,
                           result<std::string> got) {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     file* f = entry_of(logical, real);
     if (f == nullptr) return got;
     if (f->bytes) return *f->bytes;
@@ -79,7 +79,7 @@ class capture_record {
                                     std::string_view real,
                                     result<std::string_view> got, char* buf,
                                     std::size_t cap, const std::string& path) {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     file* f = entry_of(logical, real);
     if (f == nullptr) return got;
     if (f->bytes) {
@@ -99,13 +99,13 @@ class capture_record {
 
   // The files, in the order they were first opened.
   std::vector<file> files() const {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     return files_;
   }
 
   // The directories, in the order they were first seen.
   std::vector<std::string> directories() const {
-    const std::lock_guard<std::mutex> lock(mutex_);
+    const detail::lock_guard lock(mutex_);
     return dirs_;
   }
 
@@ -128,7 +128,7 @@ class capture_record {
     return f->real == real ? f : nullptr;
   }
 
-  mutable std::mutex mutex_;
+  mutable detail::mutex mutex_;
   std::vector<file> files_;
   std::vector<std::string> dirs_;
 };

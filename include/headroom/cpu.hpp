@@ -29,13 +29,14 @@
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
-#include "detail/fd.hpp"  // HEADROOM_HAVE_LINUX, HEADROOM_SYSCALL, keep_open
-#include "detail/fs.hpp"  // file_system
-#include "discover.hpp"   // options, detection_disabled, nowhere
-#include "error.hpp"      // result, error, errc
-#include "layout.hpp"     // cpu_layout, layout_for, cgroup_layout
-#include "parse.hpp"      // cpu_quota, key_slot, parse_keyed
-#include "snapshot.hpp"   // chain_position
+#include "detail/fd.hpp"    // HEADROOM_HAVE_LINUX, HEADROOM_SYSCALL, keep_open
+#include "detail/fs.hpp"    // file_system
+#include "discover.hpp"     // options, detection_disabled, nowhere
+#include "error.hpp"        // result, error, errc
+#include "layout.hpp"       // cpu_layout, layout_for, cgroup_layout
+#include "parse/cpu.hpp"    // cpu_quota, parse_cpu_max, parse_cpu_list
+#include "parse/keyed.hpp"  // key_slot, parse_keyed: cpu.stat
+#include "snapshot.hpp"     // chain_position
 
 #if HEADROOM_HAVE_LINUX
 #include <sched.h>  // sched_getaffinity, cpu_set_t, CPU_ZERO

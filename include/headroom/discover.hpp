@@ -24,7 +24,9 @@
 #include "detail/secure_env.hpp"  // secure_env
 #include "error.hpp"              // error, result, errc
 #include "mode.hpp"               // hierarchy_mode
-#include "parse.hpp"              // cgroup_entry, next_line, parse_cgroup_line
+#include "parse/mountinfo.hpp"    // parse_mountinfo_line
+#include "parse/proc_cgroup.hpp"  // cgroup_entry, parse_cgroup_line
+#include "parse/text.hpp"         // next_line
 
 namespace headroom {
 

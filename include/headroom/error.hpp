@@ -17,6 +17,7 @@
 
 #include <cstdio>        // std::fprintf, stderr
 #include <cstdlib>       // std::abort
+#include <new>           // placement new, for result's value
 #include <optional>      // std::optional
 #include <string>        // std::string
 #include <system_error>  // std::error_category, std::error_code
@@ -194,9 +195,87 @@ inline bool is_no_cgroup(const error& e) noexcept {
   return e.code == errc::no_cgroup || e.code == errc::controller_absent;
 }
 
+namespace detail {
+
+// result<T>'s value, when there is one: a union and a flag. std::optional<T>
+// holds it as well, and costs each translation unit its machinery (bases
+// chosen by T's traits, constraints on every member) for each of the
+// hundred or so result types the headers name: about a sixth of what
+// including headroom.hpp cost.
+template <class T>
+class result_value {
+ public:
+  result_value() noexcept {}
+  template <class... A>
+  explicit result_value(std::in_place_t, A&&... a)
+      : value_(std::forward<A>(a)...), has_(true) {}
+  result_value(const result_value& o) {
+    if (o.has_) emplace(o.value_);
+  }
+  result_value(result_value&& o) noexcept(
+      std::is_nothrow_move_constructible_v<T>) {
+    if (o.has_) emplace(std::move(o.value_));
+  }
+  result_value& operator=(const result_value& o) {
+    if (this != &o) {
+      reset();
+      if (o.has_) emplace(o.value_);
+    }
+    return *this;
+  }
+  result_value& operator=(result_value&& o) noexcept(
+      std::is_nothrow_move_constructible_v<T>) {
+    if (this != &o) {
+      reset();
+      if (o.has_) emplace(std::move(o.value_));
+    }
+    return *this;
+  }
+  ~result_value() { reset(); }
+
+  bool has() const noexcept { return has_; }
+  T& get() noexcept { return value_; }
+  const T& get() const noexcept { return value_; }
+
+ private:
+  template <class... A>
+  void emplace(A&&... a) {
+    ::new (static_cast<void*>(&value_)) T(std::forward<A>(a)...);
+    has_ = true;
+  }
+  void reset() noexcept {
+    if (has_) {
+      value_.~T();
+      has_ = false;
+    }
+  }
+
+  union {
+    T value_;
+  };
+  bool has_ = false;
+};
+
+// A base that leaves result<T> copyable only when T is, as std::optional
+// would: is_copy_constructible_v<result<T>> tells the truth.
+template <bool Copyable>
+struct copy_control {};
+template <>
+struct copy_control<false> {
+  copy_control() = default;
+  copy_control(const copy_control&) = delete;
+  copy_control(copy_control&&) = default;
+  copy_control& operator=(const copy_control&) = delete;
+  copy_control& operator=(copy_control&&) = default;
+  ~copy_control() = default;
+};
+
+}  // namespace detail
+
 // A value of type T, or an error. A small expected<T, error>.
 template <class T>
-class [[nodiscard]] result {
+class [[nodiscard]] result
+    : detail::copy_control<std::is_copy_constructible_v<T>> {
  public:
   // The type of the value held.
   using value_type = T;
@@ -216,25 +295,25 @@ class [[nodiscard]] result {
       : error_(code, std::move(path)) {}
 
   // True when a value is held (no error).
-  bool has_value() const noexcept { return value_.has_value(); }
+  bool has_value() const noexcept { return value_.has(); }
   // has_value().
   explicit operator bool() const noexcept { return has_value(); }
 
   // The value; has_value() must be true (asserted in debug builds).
   T& value() & {
     HEADROOM_ASSERT(has_value());
-    return *value_;
+    return value_.get();
   }
   // The value; has_value() must be true (asserted in debug builds).
   const T& value() const& {
     HEADROOM_ASSERT(has_value());
-    return *value_;
+    return value_.get();
   }
   // The value, moved out; has_value() must be true (asserted in debug
   // builds).
   T&& value() && {
     HEADROOM_ASSERT(has_value());
-    return std::move(*value_);
+    return std::move(value_.get());
   }
   // value().
   T& operator*() & { return value(); }
@@ -248,7 +327,8 @@ class [[nodiscard]] result {
   template <class U>
   // The value, or fallback converted to T when there is an error.
   T value_or(U&& fallback) const& {
-    return has_value() ? *value_ : static_cast<T>(std::forward<U>(fallback));
+    return has_value() ? value_.get()
+                       : static_cast<T>(std::forward<U>(fallback));
   }
 
   // The error; empty (code 0) when there is a value.
@@ -257,7 +337,7 @@ class [[nodiscard]] result {
   ::headroom::error&& error() && noexcept { return std::move(error_); }
 
  private:
-  std::optional<T> value_;
+  detail::result_value<T> value_;
   ::headroom::error error_;
 };
 

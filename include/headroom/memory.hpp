@@ -27,7 +27,6 @@
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::uint64_t, SIZE_MAX
 #include <memory>       // std::unique_ptr, std::make_unique
-#include <mutex>        // std::mutex, std::lock_guard
 #include <optional>     // std::optional, std::nullopt
 #include <string>       // std::string
 #include <string_view>  // std::string_view
@@ -36,12 +35,17 @@
 
 #include "detail/fd.hpp"          // read_parsed, kept_file
 #include "detail/fs.hpp"          // file_system
+#include "detail/mutex.hpp"       // mutex, lock_guard (not <mutex>: its cost)
 #include "detail/secure_env.hpp"  // secure_env
 #include "detail/v2.hpp"          // limit, high, usage
 #include "discover.hpp"           // options, detection_disabled, discover
 #include "error.hpp"              // result, errc, error
 #include "layout.hpp"             // memory_layout, table_rows, stat_key_row
-#include "parse.hpp"              // psi_stats, meminfo, parse_meminfo
+#include "parse/keyed.hpp"        // key_slot, parse_keyed: memory.stat
+#include "parse/meminfo.hpp"      // meminfo, parse_meminfo
+#include "parse/numbers.hpp"      // parse_counter, parse_size
+#include "parse/psi.hpp"          // psi_stats, parse_psi
+#include "parse/text.hpp"         // trim_trailing_newline
 #include "snapshot.hpp"  // chain_position, memory_accounting, memory_snapshot
 
 #if HEADROOM_HAVE_LINUX
@@ -901,7 +905,7 @@ class memory_reader {
     if (known) {
       std::optional<located_limit> last;
       {
-        const std::lock_guard<std::mutex> lock(*located_mu_);
+        const detail::lock_guard lock(*located_mu_);
         last = located_;
       }
       if (last && last->witness == (*own)->hierarchical_limit) {
@@ -926,7 +930,7 @@ class memory_reader {
         },
         m.parse_limit);
     if (known && lim.value) {
-      const std::lock_guard<std::mutex> lock(*located_mu_);
+      const detail::lock_guard lock(*located_mu_);
       located_ = located_limit{(*own)->hierarchical_limit, lim};
     }
     return lim;
@@ -936,7 +940,7 @@ class memory_reader {
   const counter_files& counters_at(std::size_t i) const {
     const counter_files& c = counters_[i];
     if (!c.ready.load(std::memory_order_acquire)) {
-      const std::lock_guard<std::mutex> lock(*opening_);
+      const detail::lock_guard lock(*opening_);
       if (!c.ready.load(std::memory_order_relaxed)) open_counters(i);
     }
     return c;
@@ -1220,12 +1224,13 @@ class memory_reader {
   // Usage and memory.stat, one entry per directory of loc_.chain (null in
   // mode none and before open_levels()).
   std::unique_ptr<counter_files[]> counters_;
-  std::unique_ptr<std::mutex> opening_ = std::make_unique<std::mutex>();
+  std::unique_ptr<detail::mutex> opening_ = std::make_unique<detail::mutex>();
   // v1 on the live system: the chain's limits are located from the
   // kernel's hierarchical_memory_limit (witnessed_minimum), last where
   // located_ says, under located_mu_.
   bool witness_ = false;
-  std::unique_ptr<std::mutex> located_mu_ = std::make_unique<std::mutex>();
+  std::unique_ptr<detail::mutex> located_mu_ =
+      std::make_unique<detail::mutex>();
   mutable std::optional<located_limit> located_;
   // The memory cgroup (first chain directory with memory files).
   std::optional<chain_position> memory_at_;

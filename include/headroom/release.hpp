@@ -34,9 +34,10 @@
 #include <string_view>  // std::string_view
 #include <utility>      // std::move
 
-#include "detail/fd.hpp"  // HEADROOM_HAVE_LINUX, open_read, pread_all
-#include "error.hpp"      // result, errc, error
-#include "parse.hpp"      // trim_trailing_newline, parse_u64, next_field
+#include "detail/fd.hpp"      // HEADROOM_HAVE_LINUX, open_read, pread_all
+#include "error.hpp"          // result, errc, error
+#include "parse/numbers.hpp"  // parse_u64
+#include "parse/text.hpp"     // trim_trailing_newline, next_field
 
 #if HEADROOM_HAVE_LINUX
 #include <dlfcn.h>   // dlsym, RTLD_DEFAULT, Dl_info

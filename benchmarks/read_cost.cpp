@@ -17,17 +17,27 @@
 //    /proc/self/cgroup, meminfo) and an open of the usage and memory.stat
 //    it keeps; for snapshot() the two preads it needs (usage and
 //    memory.stat of the limit cgroup).
+//  - with --threads: 1, 2, 8 and 32 threads calling snapshot() for a
+//    fixed time on one shared reader and on a reader each: calls a second
+//    in all, and each call's p50, p99 and max.
+//  - with --mounts (root): discover() and memory_reader::open() against one
+//    open+read+close of mountinfo, in a private mount namespace holding
+//    100, 1,000 and 10,000 mounts (a tmpfs on a directory each).
 // Rounds alternate between the candidates so that noise on a shared
 // machine hits them alike; each figure is the median over rounds.
 //
 //   read_cost [--rounds N] [--quick] [--depths [--cgroup-prefix NAME]]
+//             [--threads] [--mounts]
 // Prints a table, and "result read <field> <value>" lines for scripts.
 // --depths makes <own memory cgroup>/NAME-<pid>/d/d/... (NAME:
 // headroom-bench), moves itself in and back, and removes them.
 #include <headroom/headroom.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +48,10 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #if HEADROOM_BENCH_LIBUV
@@ -250,6 +263,164 @@ int run_depths(const std::string& prefix, int rounds) {
   return 0;
 }
 
+// Each call's time from a pooled sample, in ns.
+spread spread_of(std::vector<double> t) {
+  spread s;
+  if (t.empty()) return s;
+  std::sort(t.begin(), t.end());
+  s.p50 = t[t.size() / 2];
+  s.p99 = t[std::min(t.size() - 1, t.size() * 99 / 100)];
+  s.max = t.back();
+  return s;
+}
+
+// `threads` threads call snapshot() for `ms`, on `shared` or (null) on a
+// reader each; returns calls a second in all and each call's spread.
+std::pair<double, spread> snapshot_threads(
+    const headroom::memory_reader* shared, int threads, int ms) {
+  std::vector<std::vector<double>> times(static_cast<std::size_t>(threads));
+  std::vector<std::thread> pool;
+  const auto start = clock_type::now() + std::chrono::milliseconds(20);
+  const auto end = start + std::chrono::milliseconds(ms);
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      std::optional<headroom::memory_reader> own;
+      if (!shared) own.emplace(headroom::memory_reader::open().value());
+      const headroom::memory_reader& r = shared ? *shared : *own;
+      auto& t = times[static_cast<std::size_t>(i)];
+      t.reserve(1 << 16);
+      std::this_thread::sleep_until(start);
+      for (auto now = clock_type::now(); now < end;) {
+        sink = r.snapshot().headroom.value_or(0);
+        const auto after = clock_type::now();
+        t.push_back(
+            std::chrono::duration<double, std::nano>(after - now).count());
+        now = after;
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::vector<double> all;
+  for (const auto& t : times) all.insert(all.end(), t.begin(), t.end());
+  const double per_s = static_cast<double>(all.size()) * 1000.0 / ms;
+  return {per_s, spread_of(std::move(all))};
+}
+
+int run_threads(int rounds) {
+  auto reader = headroom::memory_reader::open();
+  if (!reader || !reader->snapshot().usage_at) {
+    std::printf("threads: SKIP: no cgroup usage file to read here\n");
+    return 77;
+  }
+  const int ms = rounds * 40;  // per configuration: 600 ms, 120 quick
+  std::printf(
+      "\nsnapshot() from many threads, %d ms each (calls/s in all; ns per "
+      "call)\n%-8s %-18s %12s %9s %9s %9s\n",
+      ms, "threads", "readers", "calls/s", "p50", "p99", "max");
+  for (const int n : {1, 2, 8, 32}) {
+    const auto one = snapshot_threads(&*reader, n, ms);
+    const auto each = snapshot_threads(nullptr, n, ms);
+    const auto row = [&](const char* what, const std::pair<double, spread>& x) {
+      std::printf("%-8d %-18s %12.0f %9.0f %9.0f %9.0f\n", n, what, x.first,
+                  x.second.p50, x.second.p99, x.second.max);
+    };
+    row("one shared", one);
+    row("one per thread", each);
+    std::printf(
+        "result read threads%d_shared_calls_per_s %.0f\nresult read "
+        "threads%d_each_calls_per_s %.0f\nresult read threads%d_shared_p99_ns "
+        "%.0f\nresult read threads%d_each_p99_ns %.0f\n",
+        n, one.first, n, each.first, n, one.second.p99, n, each.second.p99);
+  }
+  return 0;
+}
+
+// Discovery against the mount table's size (see the top). Runs in a child
+// in a mount namespace of its own, so the mounts go with it.
+int run_mounts(int rounds) {
+  if (::geteuid() != 0) {
+    std::printf("mounts: SKIP: a mount namespace and mounts need root\n");
+    return 77;
+  }
+  // Made out here, removed out here: inside, the mounts cover it.
+  char dir[] = "/tmp/headroom-bench-mounts-XXXXXX";
+  if (!::mkdtemp(dir)) return 1;
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child > 0) {
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::rmdir(dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  }
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    std::printf("mounts: SKIP: no private mount namespace: %s\n",
+                std::strerror(errno));
+    std::fflush(stdout);
+    ::_exit(77);
+  }
+  // A tmpfs of its own holds the mount points, one directory each (mounts
+  // stacked on one directory make the kernel's mountinfo quadratic).
+  if (::mount("none", dir, "tmpfs", 0, "size=16m") != 0) {
+    std::printf("mounts: SKIP: tmpfs: %s\n", std::strerror(errno));
+    std::fflush(stdout);
+    ::_exit(77);
+  }
+  const auto count = [] {
+    std::ifstream in("/proc/self/mountinfo");
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  };
+  std::printf(
+      "\ndiscovery by the number of mounts, each call timed alone (ns)\n"
+      "%-7s %-28s %9s %9s %9s %9s\n",
+      "mounts", "call", "p50", "p99", "max", "p50 x");
+  int rc = 0;
+  for (const std::size_t want :
+       {std::size_t{100}, std::size_t{1000}, std::size_t{10000}}) {
+    for (std::size_t have = count(); have < want; ++have) {
+      const std::string at = std::string(dir) + "/" + std::to_string(have);
+      if (::mkdir(at.c_str(), 0700) != 0 ||
+          ::mount("none", at.c_str(), "tmpfs", 0, "size=4k") != 0) {
+        std::printf("mounts: SKIP: mount %zu failed: %s\n", have,
+                    std::strerror(errno));
+        rc = 77;
+        break;
+      }
+    }
+    if (rc) break;
+    const std::size_t have = count();
+    const int iterations =
+        std::max(3, rounds * 20 * 100 / static_cast<int>(want));
+    const auto floor = time_each(
+        iterations, [] { sink = open_read_close("/proc/self/mountinfo"); });
+    const auto disc = time_each(
+        iterations, [] { sink = headroom::discover()->chain.size(); });
+    const auto open = time_each(iterations, [] {
+      sink = headroom::memory_reader::open()->chain_size();
+    });
+    const auto row = [&](const char* call, const spread& x) {
+      std::printf("%-7zu %-28s %9.0f %9.0f %9.0f %8.2fx\n", have, call, x.p50,
+                  x.p99, x.max, x.p50 / floor.p50);
+    };
+    row("open+read+close mountinfo", floor);
+    row("discover()", disc);
+    row("memory_reader::open()", open);
+    std::printf(
+        "result read mounts%zu_mountinfo_p50_ns %.0f\nresult read "
+        "mounts%zu_discover_p50_ns %.0f\nresult read mounts%zu_open_p50_ns "
+        "%.0f\n",
+        want, floor.p50, want, disc.p50, want, open.p50);
+  }
+  // The namespace and its mounts end with this process.
+  std::fflush(stdout);
+  ::_exit(rc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,16 +430,22 @@ int main(int argc, char** argv) {
 #endif
   int rounds = 15;
   bool depths = false;
+  bool threads = false;
+  bool mounts = false;
   std::string prefix = "headroom-bench";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
       rounds = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--quick") == 0) rounds = 3;
     if (std::strcmp(argv[i], "--depths") == 0) depths = true;
+    if (std::strcmp(argv[i], "--threads") == 0) threads = true;
+    if (std::strcmp(argv[i], "--mounts") == 0) mounts = true;
     if (std::strcmp(argv[i], "--cgroup-prefix") == 0 && i + 1 < argc)
       prefix = argv[++i];
   }
   if (depths) return run_depths(prefix, rounds);
+  if (threads) return run_threads(rounds);
+  if (mounts) return run_mounts(rounds);
   auto opened = headroom::memory_reader::open();
   if (!opened) {
     std::printf("FAIL: %s\n", opened.error().message().c_str());

@@ -15,8 +15,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +46,46 @@ inline bool write_file(const std::string& path, const std::string& value,
 inline std::string read_file(const std::string& path) {
   auto r = headroom::detail::read_whole(path);
   return r ? *r : std::string();
+}
+
+// The view inside a container whose runtime mounted the cgroup filesystem
+// read-only: a private mount namespace in which every cgroup and cgroup2
+// mount is bound read-only over itself, at the same paths. Descriptors
+// opened before stay on the writable mounts (that is how a caller still
+// changes a limit or removes its cgroups). Must be called while the
+// process has one thread (unshare(CLONE_NEWNS) refuses otherwise). Returns
+// "" or what failed.
+inline std::string enter_read_only_cgroupfs() {
+  if (::unshare(CLONE_NEWNS) != 0)
+    return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return std::string("make-rprivate: ") + std::strerror(errno);
+  // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE ...
+  const std::string info = read_file("/proc/self/mountinfo");
+  int done = 0;
+  std::size_t at = 0;
+  while (at < info.size()) {
+    std::size_t end = info.find('\n', at);
+    if (end == std::string::npos) end = info.size();
+    const std::string line = info.substr(at, end - at);
+    at = end + 1;
+    const std::size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    const std::string fs =
+        line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3);
+    if (fs != "cgroup" && fs != "cgroup2") continue;
+    std::size_t f = 0;
+    for (int i = 0; i < 4 && f != std::string::npos; ++i)
+      f = line.find(' ', f) + 1;
+    const std::string point = line.substr(f, line.find(' ', f) - f);
+    if (::mount(
+            nullptr, point.c_str(), nullptr,
+            MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            nullptr) != 0)
+      return "remount " + point + " read-only: " + std::strerror(errno);
+    ++done;
+  }
+  return done > 0 ? "" : "no cgroup mount in /proc/self/mountinfo";
 }
 
 // Where this process's memory cgroup is (its real directory), and whether

@@ -215,6 +215,13 @@ TEST_CASE(
 TEST_CASE("live monitor: a PSI trigger fires under load") {
   cgroup_list dirs;
   cleanup c{dirs};
+  // The thrashed file (v1) goes however the case ends.
+  struct unlink_thrash_file {
+    ~unlink_thrash_file() {
+      if (!thrash_file.empty()) ::unlink(thrash_file.c_str());
+      thrash_file.clear();
+    }
+  } unlink_at_end;
   const std::string base = new_base(dirs);
   auto& leaf = add(dirs, base, "leaf");
   headroom::monitor_options o;
@@ -256,6 +263,7 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
     o.use_host_psi = true;  // the cgroup2 root's pressure is host-wide
     const std::string file =
         tmp + "/headroom-thrash-" + std::to_string(::getpid());
+    thrash_file = file;
     {
       const int fd =
           ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -277,7 +285,6 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
       ::close(fd);
       REQUIRE_MESSAGE(cached == 0, cached << " pages of the file stay cached");
     }
-    thrash_file = file;
   }
   child_process child;
   REQUIRE(leaf.move_in(child.pid()));
@@ -357,10 +364,6 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
       " load(s); " + psi_file + " now: " + read_file(psi_file);
   MESSAGE(seen);
   if (!fired && most_per_window < 2 * stall_us) {
-    if (!thrash_file.empty()) {
-      ::unlink(thrash_file.c_str());
-      thrash_file.clear();
-    }
     child.ask(command::quit);
     child.wait_exit();
     HEADROOM_SKIP_CASE(
@@ -382,10 +385,6 @@ TEST_CASE("live monitor: a PSI trigger fires under load") {
           st.detail;
       MESSAGE(line);
     }
-  }
-  if (!thrash_file.empty()) {
-    ::unlink(thrash_file.c_str());
-    thrash_file.clear();
   }
   child.ask(command::quit);
   child.wait_exit();

@@ -24,19 +24,26 @@
 // reads it mid-way and closes in on the edge. Each case prints p50, p99 and
 // max over its trials (nearest rank: with
 // fewer than 100 trials p99 is the max). Needs root.
+// With --read-only, the cgroup is made and the child moved in first; then
+// this process enters a private mount namespace in which the cgroup mounts
+// are bound read-only (as in a Docker or Kubernetes container): the v1
+// thresholds and events cannot be registered (EROFS), so the monitor falls
+// back to the sampler, with the defaults. Its rows are named <mode>_ro.
 //
-//   notify_latency [--trials N] [--jump-trials N] [--quick]
+//   notify_latency [--trials N] [--jump-trials N] [--quick] [--read-only]
 // Prints a table, and "result <name> <field> <value>" lines for scripts.
 #include <headroom/pressure.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -212,12 +219,14 @@ int main(int argc, char** argv) {
 #endif
   int trials = 10;
   int jump_trials = 50;
+  bool read_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--trials") == 0 && i + 1 < argc)
       trials = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--jump-trials") == 0 && i + 1 < argc)
       jump_trials = std::atoi(argv[++i]);
     if (std::strcmp(argv[i], "--quick") == 0) trials = jump_trials = 2;
+    if (std::strcmp(argv[i], "--read-only") == 0) read_only = true;
   }
   if (trials < 1 || jump_trials < 1) {
     std::printf("FAIL: --trials and --jump-trials take a positive number\n");
@@ -253,6 +262,20 @@ int main(int argc, char** argv) {
   const pid_t child = ::fork();
   if (child == 0) child_main(st, usage_file);
   cg.move_in(child);
+  // Read-only: the cgroup is removed at the end through a descriptor of its
+  // parent opened now, on the writable mount.
+  int parent_fd = -1;
+  if (read_only) {
+    parent_fd =
+        ::open(host.own_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const std::string e = headroom_live::enter_read_only_cgroupfs();
+    if (!e.empty()) {
+      std::printf("SKIP: no read-only cgroupfs: %s\n", e.c_str());
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      return 77;
+    }
+  }
   const auto allocate = [&](std::uint64_t target, int pause_us) {
     st->target = target;
     st->pause_us = pause_us;
@@ -342,8 +365,11 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       const std::int64_t crossed = crossing(st, inactive, edge);
+      // A detector can fire before the crossing the child recorded (it
+      // reads usage and the inactive file cache at another moment): 0.
       const auto delay_ms = [&](std::int64_t seen) {
-        return seen ? static_cast<double>(seen - crossed) / 1e6 : -1.0;
+        return seen ? std::max(0.0, static_cast<double>(seen - crossed) / 1e6)
+                    : -1.0;
       };
       r.mon.add(delay_ms(monitor_seen));
       if (pollers) {
@@ -383,7 +409,8 @@ int main(int argc, char** argv) {
       headroom::monitor_options o;  // the defaults, but for the bands alone
       o.reader.pid = child;
       o.use_psi = false;
-      o.use_v1_thresholds = false;  // sampled, as on v2 or read-only
+      // Sampled, as on v2 or read-only (where the thresholds fail).
+      o.use_v1_thresholds = read_only;
       auto mon = headroom::monitor::create(o);
       if (!mon) {
         std::printf("FAIL: monitor: %s\n", mon.error().message().c_str());
@@ -407,8 +434,9 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
         mon->stop();
         const std::int64_t crossed = crossing(st, inactive, jump_edge);
-        const double ms =
-            seen ? static_cast<double>(seen - crossed) / 1e6 : -1.0;
+        const double ms =  // before the recorded crossing: 0, as above
+            seen ? std::max(0.0, static_cast<double>(seen - crossed) / 1e6)
+                 : -1.0;
         d.add(ms);
         from_start.add(
             seen ? static_cast<double>(seen - st->step_start_ns[first]) / 1e6
@@ -449,13 +477,23 @@ int main(int argc, char** argv) {
   st->cmd = cmd_quit;
   ++st->cmd_seq;
   ::waitpid(child, nullptr, 0);
+  if (parent_fd >= 0) {
+    const std::string leaf = cg.dir().substr(cg.dir().rfind('/') + 1);
+    for (int i = 0;
+         i < 200 && ::unlinkat(parent_fd, leaf.c_str(), AT_REMOVEDIR) != 0 &&
+         errno == EBUSY;
+         ++i)
+      ::usleep(10 * 1000);
+    ::close(parent_fd);
+  }
   if (!ok) return 1;
 
-  const std::string name = "notify_" + mode;
+  const std::string layout = mode + (read_only ? "_ro" : "");
+  const std::string name = "notify_" + layout;
   std::printf(
       "\nramp: band edge (50%%) -> callback, %d crossings, cgroup %s, 256 KiB "
       "every 2 ms:\n",
-      trials, mode.c_str());
+      trials, layout.c_str());
   const std::string mon_row = "headroom monitor, " + main_ramp->how;
   print_row(mon_row.c_str(), main_ramp->mon, "%9.3f");
   if (sampled) print_row("headroom monitor, sampler", sampled->mon, "%9.3f");
@@ -476,8 +514,8 @@ int main(int argc, char** argv) {
   print_results(name, "poll5s", main_ramp->p5s);
   std::printf("result %s source %s\n", name.c_str(), main_ramp->how.c_str());
   if (sampled) print_results(name + "_sampled", "headroom", sampled->mon);
-  print_results("jump_" + mode, "headroom", jumped);
-  print_results("jump_" + mode, "from_start", jumped_from_start);
-  std::printf("result jump_%s rate_mib_per_s %.0f\n", mode.c_str(), rate);
+  print_results("jump_" + layout, "headroom", jumped);
+  print_results("jump_" + layout, "from_start", jumped_from_start);
+  std::printf("result jump_%s rate_mib_per_s %.0f\n", layout.c_str(), rate);
   return 0;
 }

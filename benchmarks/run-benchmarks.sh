@@ -58,7 +58,8 @@ if ((!report_only)); then
 say "building (Release) in ${build#"$top"/}"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHEADROOM_VM_TESTS=ON >>"$log" 2>&1
 cmake --build "$build" -j "$(nproc)" --target headroom-bench-read headroom-bench-notify \
-  headroom-bench-notify-static headroom-bench-idle headroom-survival headroom-survival-static \
+  headroom-bench-notify-static headroom-bench-idle headroom-bench-idle-static headroom-survival \
+  headroom-survival-static \
   >>"$log" 2>&1
 
 : >"$results"
@@ -124,20 +125,34 @@ run_may_skip read_depths "$build/benchmarks/headroom-bench-read" --depths --roun
 run_may_skip read_threads "$build/benchmarks/headroom-bench-read" --threads --rounds "$rounds"
 run_may_skip read_mounts "$build/benchmarks/headroom-bench-read" --mounts --rounds "$rounds"
 
-# (c) Band edge -> callback, against 1 s and 5 s pollers: v1 here, v2 in VM.
-trials=10
-((quick)) && trials=2
-run notify_host "$build/benchmarks/headroom-bench-notify" --trials "$trials"
+# (c) Band edge -> callback, against 1 s and 5 s pollers, and the jump
+# from 10% to 90%: v1 here, v1 in a read-only mount namespace (as in a
+# container), v2 in the VM.
+trials=10 jump_trials=50
+((quick)) && trials=2 jump_trials=2
+run notify_host "$build/benchmarks/headroom-bench-notify" --trials "$trials" --jump-trials "$jump_trials"
+run notify_host_ro "$build/benchmarks/headroom-bench-notify" --read-only --trials "$trials" \
+  --jump-trials "$jump_trials"
 if ((vm)); then
   # run-vm.sh prints the guest's output when verbose: the result lines.
   run notify_vm env HEADROOM_VM_VERBOSE=1 bash "$top/tests/vm/run-vm.sh" --mode v2 \
-    --timeout 1200 --binary "$build/benchmarks/headroom-bench-notify-static" -- --trials "$trials"
+    --timeout 1500 --binary "$build/benchmarks/headroom-bench-notify-static" -- --trials "$trials" \
+    --jump-trials "$jump_trials"
 fi
 
-# (d) Monitor idle cost over 60 s, far from the limit.
+# (d) Monitor idle cost over 60 s, far from the limit: in the process's own
+# cgroup as it is, then in a cgroup of its own (1 GiB) with limit changes
+# timed after, here, read-only, and in the VM.
 seconds=60
 ((quick)) && seconds=3
 run idle "$build/benchmarks/headroom-bench-idle" --seconds "$seconds"
+run idle_host "$build/benchmarks/headroom-bench-idle" --seconds "$seconds" --cgroup
+run idle_host_ro "$build/benchmarks/headroom-bench-idle" --seconds "$seconds" --read-only
+# (In --quick mode the guest's idle run is left out: a VM boot for 3 s.)
+if ((vm && !quick)); then
+  run idle_vm env HEADROOM_VM_VERBOSE=1 bash "$top/tests/vm/run-vm.sh" --mode v2 \
+    --timeout 600 --binary "$build/benchmarks/headroom-bench-idle-static" -- --seconds "$seconds" --cgroup
+fi
 
 # (e) The survival demo, naive against headroom, N runs each, with a trace.
 run survival_host "$build/examples/headroom-survival" --runs "$runs" --trace "$work"
@@ -150,22 +165,32 @@ fi
 # The figures must all be there, and be numbers.
 need=(read:usage_ratio read:snapshot_ratio read:discover_ns read:mountinfo_ns read:cgroupfile_ns
       read:threads8_shared_calls_per_s read:threads8_each_calls_per_s
-      notify_hybrid:headroom_median_ms idle:wakeups_per_s idle:cpu_ms_per_min
+      notify_HOST:headroom_median_ms notify_HOST:headroom_p99_ms notify_HOST:headroom_max_ms
+      notify_HOST_ro:headroom_median_ms notify_HOST_ro:headroom_p99_ms notify_HOST_ro:headroom_max_ms
+      jump_HOST_ro:headroom_median_ms jump_HOST_ro:headroom_p99_ms jump_HOST_ro:headroom_max_ms
+      idle:wakeups_per_s idle:cpu_ms_per_min
+      idle_HOST:wakeups_per_s idle_HOST:limit_change_max_ms
+      idle_HOST_ro:wakeups_per_s idle_HOST_ro:reads_per_wakeup idle_HOST_ro:cpu_ms_per_min
+      idle_HOST_ro:limit_change_max_ms
       survival:headroom_survived survival:naive_killed)
+if ((vm)); then
+  need+=(notify_v2:headroom_median_ms notify_v2:headroom_p99_ms notify_v2:headroom_max_ms
+         jump_v2:headroom_median_ms jump_v2:headroom_p99_ms jump_v2:headroom_max_ms)
+fi
+if ((vm && !quick)); then
+  need+=(idle_v2:wakeups_per_s idle_v2:reads_per_wakeup idle_v2:cpu_ms_per_min
+         idle_v2:limit_change_max_ms)
+fi
 missing=0
 for n in "${need[@]}"; do
   name=${n%%:*} field=${n#*:}
   # The host is v1 or hybrid; either name is accepted for it.
-  pattern="^result ${name/notify_hybrid/notify_(hybrid|v1)} $field [0-9.]+$"
+  pattern="^result ${name/HOST/(hybrid|v1)} $field [0-9.]+$"
   if ! grep -qE "$pattern" "$results"; then
     echo "run-benchmarks.sh: no figure for $name $field" >&2
     missing=1
   fi
 done
-if ((vm)) && ! grep -qE '^result notify_v2 headroom_median_ms [0-9.]+$' "$results"; then
-  echo "run-benchmarks.sh: no figure from the cgroup v2 guest" >&2
-  missing=1
-fi
 ((missing)) && exit 1
 say "all figures present"
 ((quick)) && exit 0
@@ -208,6 +233,41 @@ if ((vm)); then
 fi
 wake=$(get idle wakeups_per_s)
 cpu_min=$(get idle cpu_ms_per_min)
+# p50 / p99 / max of one delay figure, in ms ("-" where absent).
+ppm() {
+  local p50 p99 mx
+  p50=$(get "$1" "$2_median_ms") p99=$(get "$1" "$2_p99_ms") mx=$(get "$1" "$2_max_ms")
+  [[ -n $p50 ]] || { echo "-"; return; }
+  echo "p50 $(fmt "$p50" 2), p99 $(fmt "$p99" 2), max $(fmt "$mx" 2) ms"
+}
+# The layouts measured: the host, the host read-only, and the guest.
+layouts=("$host_mode" "${host_mode}_ro")
+((vm)) && layouts+=(v2)
+label() { case $1 in *_ro) echo "${1%_ro} read-only" ;; *) echo "$1" ;; esac; }
+ramp_cells= jump_cells= jump_met=met
+for l in "${layouts[@]}"; do
+  how=$(grep -aE "^result notify_$l source " "$results" | tail -n 1 | awk '{print $4}')
+  ramp_cells+="${ramp_cells:+; }$(label "$l") ($how): $(ppm "notify_$l" headroom)"
+  [[ $l == "$host_mode" ]] && continue  # the jump target is for sampled layouts
+  jmax=$(get "jump_$l" headroom_max_ms)
+  jmiss=$(get "jump_$l" headroom_missed)
+  jump_cells+="${jump_cells:+; }$(label "$l"): $(ppm "jump_$l" headroom) after the edge ($(get "jump_$l" headroom_missed) missed; from the jump's start $(ppm "jump_$l" from_start))"
+  [[ $(met "$jmax" 250) == met && $jmiss == 0 ]] || jump_met="not met"
+done
+# The idle rows: wakeups, reads per wakeup, CPU, and the limit change.
+idle_cells() {
+  echo "$(fmt "$(get "$1" wakeups_per_s)" 2) wakeups/s, $(fmt "$(get "$1" reads_per_wakeup)" 2) read syscalls each (the timer's and the usage pread where sampled), $(fmt "$(get "$1" cpu_ms_per_min)" 1) ms CPU per minute; a limit change seen after median $(fmt "$(get "$1" limit_change_median_ms)" 1), max $(fmt "$(get "$1" limit_change_max_ms)" 1) ms ($(get "$1" limit_change_missed) missed)"
+}
+idle_met() {  # idle_met NAME MAX_WAKEUPS MAX_CHANGE_MS|- [MAX_READS MAX_CPU]
+  local ok=1
+  [[ $(met "$(get "$1" wakeups_per_s)" "$2") == met ]] || ok=0
+  [[ $(get "$1" limit_change_missed) == 0 ]] || ok=0
+  [[ $3 == - || $(met "$(get "$1" limit_change_max_ms)" "$3") == met ]] || ok=0
+  # One pread a wakeup, beside the timer's expiry read.
+  [[ -z ${4:-} || $(met "$(get "$1" reads_per_wakeup)" "$4") == met ]] || ok=0
+  [[ -z ${5:-} || $(met "$(get "$1" cpu_ms_per_min)" "$5") == met ]] || ok=0
+  ((ok)) && echo met || echo "not met"
+}
 
 # The survival lines: host first, then the VM's.
 host_surv=$(grep -aE '^result survival headroom_survived ' "$results" | head -n 1 | awk '{print $4}')
@@ -270,11 +330,20 @@ cp "$work/survival-trace.csv" "$out/survival-trace.csv"
   else
     echo "| v2 near-limit detection | ≤ 10 ms | not measured (\`--no-vm\`) | not measured |"
   fi
-  echo "| monitor idle | ≤ 1 wakeup/s | $(fmt "$wake" 2) wakeups/s, $(fmt "$cpu_min" 1) ms CPU per minute | $(met "$wake" 1.0001) |"
+  echo "| ramp across a band edge (50%) | p50, p99 and max reported | $ramp_cells | reported |"
+  echo "| jump 10% → 90% of the limit, sampled layouts | seen within 250 ms at the default settings | $jump_cells | $jump_met |"
+  echo "| monitor idle, own cgroup as it is | ≤ 1 wakeup/s | $(fmt "$wake" 2) wakeups/s, $(fmt "$cpu_min" 1) ms CPU per minute | $(met "$wake" 1.0001) |"
+  echo "| idle, $host_mode with thresholds | ≤ 0.1 wakeups/s, a limit change seen within 100 ms | $(idle_cells "idle_$host_mode") | $(idle_met "idle_$host_mode" 0.1001 100) |"
+  echo "| idle, $host_mode read-only | ≤ 4 wakeups/s, one pread each, ≤ 20 ms CPU per minute | $(idle_cells "idle_${host_mode}_ro") | $(idle_met "idle_${host_mode}_ro" 4.0001 - 2 20) |"
   if ((vm)); then
+    echo "| idle, v2 | ≤ 4 wakeups/s, one pread each, ≤ 20 ms CPU per minute | $(idle_cells idle_v2) | $(idle_met idle_v2 4.0001 - 2 20) |"
+  else
+    echo "| idle, v2 | ≤ 4 wakeups/s, one pread each, ≤ 20 ms CPU per minute | not measured (\`--no-vm\`) | not measured |"
+  fi
+  if ((vm)) && [[ -n $vm_surv ]]; then
     echo "| survival demo | N/N | v1: headroom survived $host_surv/$runs (naive killed $host_killed/$runs), hit rate $host_hit%, peak working set $host_peak MiB; v2: survived $vm_surv/$runs (naive killed $vm_killed/$runs), hit rate $vm_hit%, peak $vm_peak MiB | $( [[ $host_surv == "$runs" && $vm_surv == "$runs" ]] && echo met || echo "not met") |"
   else
-    echo "| survival demo | N/N | $host_mode: headroom survived $host_surv/$runs (naive killed $host_killed/$runs), hit rate $host_hit%, peak working set $host_peak MiB; v2 not measured (\`--no-vm\`) | $( [[ $host_surv == "$runs" ]] && echo met || echo "not met") |"
+    echo "| survival demo | N/N | $host_mode: headroom survived $host_surv/$runs (naive killed $host_killed/$runs), hit rate $host_hit%, peak working set $host_peak MiB; v2 not measured in this run | $( [[ $host_surv == "$runs" ]] && echo met || echo "not met") |"
   fi
 } >"$out/results.md"
 

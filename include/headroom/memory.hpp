@@ -178,8 +178,9 @@ struct memory_report {
   // The full memory.stat of the usage cgroup (hierarchical), as far as the
   // kernel has it.
   reading<memory_accounting> stat;
-  // Swap in use by the usage cgroup: v2 memory.swap.current; v1
-  // memory.memsw.usage_in_bytes minus usage (swap accounting only).
+  // Swap in use by the usage cgroup: v2 memory.swap.current; v1 total_swap
+  // of memory.stat, else memory.memsw.usage_in_bytes minus usage (swap
+  // accounting only: without it, not_supported).
   reading<std::uint64_t> swap_usage;
   // v2 memory.zswap.current (Linux 5.19+, CONFIG_ZSWAP): compressed swap
   // held in memory, already counted in usage.
@@ -1080,8 +1081,15 @@ class memory_reader {
     r.swap_usage.path = path_at(at, m.swap_usage);
     auto sw = detail::read_parsed(fs_.keep(r.swap_usage.path), parse_counter);
     if (sw && m.swap == swap_rule::memsw_minus_limit) {
-      // v1 counts memory and swap together.
-      if (!r.snapshot.usage) {
+      // v1 counts memory and swap together. memory.stat's total_swap is the
+      // swap alone, counted at one moment; memsw usage minus the usage read
+      // before it would count as swap whatever was charged in between.
+      const std::optional<std::uint64_t> total_swap =
+          r.stat.value ? (*r.stat.value)[stat_key::swap] : std::nullopt;
+      if (total_swap) {
+        sw = *total_swap;
+        r.swap_usage.path = r.stat.path + " (total_swap)";
+      } else if (!r.snapshot.usage) {
         sw = r.snapshot.usage.error();
       } else {
         sw = *sw > *r.snapshot.usage ? *sw - *r.snapshot.usage : 0;

@@ -125,7 +125,9 @@ TEST_CASE(
   CHECK(r.own.swap.value.value() == 0u);
 }
 
-TEST_CASE("report on Docker v1: memsw usage minus usage is the swap") {
+TEST_CASE(
+    "report on Docker v1: total_swap, else memsw usage minus usage, is the "
+    "swap") {
   fixture_tree t;
   layout_docker_v1(t);
   v1_dir d;
@@ -144,6 +146,22 @@ TEST_CASE("report on Docker v1: memsw usage minus usage is the swap") {
     r = report_at(t);
     CHECK(r.swap_usage.value.error().code == errc::not_supported);
     CHECK(r.own.swap_limit.value.error().code == errc::not_supported);
+  }
+  SUBCASE("total_swap in memory.stat is the swap, not memsw minus usage") {
+    // memsw usage read after 252 KiB more were charged, no page swapped:
+    // the difference of the two files is not swap.
+    const std::string dir = "sys/fs/cgroup/memory/";
+    t.file(dir + "memory.memsw.usage_in_bytes", n(d.usage + 252 * 1024));
+    const std::string stat = v1_stat(d.hierarchical_limit, d.rss, d.cache,
+                                     d.inactive_file, d.memsw_limit);
+    t.file(dir + "memory.stat", stat + "total_swap 0\n");
+    r = report_at(t);
+    CHECK(r.swap_usage.value.value() == 0u);
+    CHECK(r.swap_usage.path == "/" + dir + "memory.stat (total_swap)");
+    t.file(dir + "memory.stat", stat + "total_swap " + n(2 * MiB));
+    r = report_at(t);
+    CHECK(r.swap_usage.value.value() == 2 * MiB);
+    CHECK(r.own.swap.value.value() == 2 * MiB);
   }
   SUBCASE("a malformed memory.stat makes the accounting an error") {
     t.file("sys/fs/cgroup/memory/memory.stat", "total_rss lots\n");

@@ -623,7 +623,7 @@ inline constexpr field memory_fields[] = {
     stat_event<stat_key::pgmajfault>(),
     {"swap", "swap_bytes", "headroom_memory_swap_bytes", field_type::bytes,
      "Swap in use by the cgroup the limit applies to: memory.swap.current "
-     "(v2), memsw usage minus usage (v1)",
+     "(v2), total_swap (v1; memsw usage minus usage without it)",
      [](const export_report& r) {
        return reading_bytes(r, r.memory.swap_usage);
      }},

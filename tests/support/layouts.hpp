@@ -239,6 +239,7 @@ inline void layout_kubernetes_v2(fixture_tree& t) {
   v2_dir p;
   p.max = std::to_string(1 * GiB);
   p.current = 700 * MiB;
+  p.file = 200 * MiB;  // at least the inactive file: active_file is the rest
   p.inactive_file = 100 * MiB;
   p.events = "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\noom_group_kill 0\n";
   write_v2(t, "sys/fs/cgroup" + pod, p);

@@ -123,6 +123,9 @@ struct own_memory {
   reading<std::uint64_t> usage;
   // Its own memory.stat.
   reading<memory_accounting> stat;
+  // v1: the local entries of the same memory.stat that cAdvisor reads
+  // (workingset_refault_anon, _file: this cgroup alone); none on v2.
+  reading<memory_accounting> cadvisor_local;
   // Swap in use: v2 memory.swap.current, v1 total_swap of memory.stat.
   reading<std::uint64_t> swap;
   // v1 memory.kmem.usage_in_bytes; not_supported on v2 (see export).
@@ -1141,7 +1144,17 @@ class memory_reader {
     o.swap_limit = read_at(m.swap_file, m.parse_limit);
     o.usage = read_at(m.usage, parse_counter);
     o.stat.path = path_at(at, m.stat);
-    o.stat.value = detail::read_accounting(fs_.keep(o.stat.path), m.stat_keys);
+    o.cadvisor_local.path = o.stat.path;
+    o.cadvisor_local.value = memory_accounting{};
+    // One read for both tables: the local keys are in the same file.
+    o.stat.value = detail::read_parsed<detail::stat_buffer>(
+        fs_.keep(o.stat.path), [&](std::string_view t) {
+          if (!m.cadvisor_local_keys.empty())
+            o.cadvisor_local.value =
+                detail::parse_accounting(t, m.cadvisor_local_keys);
+          return detail::parse_accounting(t, m.stat_keys);
+        });
+    if (!o.stat.value) o.cadvisor_local.value = o.stat.value.error();
     o.peak = read_at(m.peak, parse_counter);
     if (m.failcnt) o.failcnt = read_at(*m.failcnt, parse_counter);
     optional_file(o.swap_limit);

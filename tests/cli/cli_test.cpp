@@ -717,6 +717,44 @@ TEST_CASE("--format prometheus: cAdvisor's names, values from the tree") {
 }
 
 TEST_CASE(
+    "--format prometheus: v1 refaults as cAdvisor reads them, the cgroup's "
+    "own") {
+  fixture_tree t;
+  layout_docker_v1(t);
+  const std::string stat = "sys/fs/cgroup/memory/memory.stat";
+  const std::string base =
+      v1_stat(std::to_string(256 * MiB), 60 * MiB, 40 * MiB, 20 * MiB);
+  SUBCASE("Linux 5.9+: the local keys, not total_*") {
+    // cAdvisor looks up workingset_refault_file, which v1 prints for the
+    // cgroup alone; total_* (its descendants too) is headroom_'s.
+    t.file(stat, base +
+                     "workingset_refault_anon 7\nworkingset_refault_file 3095\n"
+                     "total_workingset_refault_anon 9\n"
+                     "total_workingset_refault_file 5000\n");
+    const prom_text p = info_prometheus({"--root", t.root()});
+    CHECK(sample_value(p, "container_memory_workingset_refault_file_total") ==
+          "3095");
+    CHECK(sample_value(p, "container_memory_workingset_refault_anon_total") ==
+          "7");
+    CHECK(sample_value(p, "headroom_memory_stat_events_total",
+                       {{"key", "workingset_refault_file"}}) == "5000");
+    // v1 has no pgscan under any name: no sample, as before.
+    CHECK(find_sample(p, "container_memory_pgscan_total") == nullptr);
+  }
+  SUBCASE("an older kernel without them: omitted, saying so") {
+    t.file(stat, base);
+    const prom_text p = info_prometheus({"--root", t.root()});
+    CHECK(find_sample(p, "container_memory_workingset_refault_file_total") ==
+          nullptr);
+    CHECK(has_comment(p,
+                      "# container_memory_workingset_refault_file_total "
+                      "omitted: cAdvisor reads memory.stat "
+                      "workingset_refault_file, which this memory.stat does "
+                      "not have"));
+  }
+}
+
+TEST_CASE(
     "--format prometheus: absent and unreadable values have no sample, only a "
     "comment") {
   SUBCASE("unlimited memory and CPU (Docker v1)") {

@@ -692,8 +692,12 @@ inline field_value own_entry(const export_report& r, stat_key k,
   const auto& st = own(r).stat;
   const cgroup_layout* l = mem(r).layout();
   if (cadvisor_name_only && l && !l->memory.cadvisor_stat_names) {
+    // v1: cAdvisor finds the local count where the kernel prints one.
+    const auto& local = own(r).cadvisor_local;
+    if (local.value && (*local.value)[k])
+      return number(*(*local.value)[k], local.path + " (local)");
     return absent(std::string("cAdvisor reads memory.stat ") + to_string(k) +
-                  ", which this version's memory.stat does not have");
+                  ", which this memory.stat does not have");
   }
   return from(r, st.value, [&](const memory_accounting& a) {
     if (!a[k])
@@ -813,12 +817,13 @@ inline constexpr field container_fields[] = {
      own_stat_v2<stat_key::pgsteal>},
     {"", "workingset_refault_file",
      "container_memory_workingset_refault_file_total", field_type::counter,
-     "Cumulative number of refaults of previously evicted file pages (v2)",
+     "Cumulative number of refaults of previously evicted file pages (v2; "
+     "v1: the cgroup's own, Linux 5.9+)",
      own_stat_v2<stat_key::workingset_refault_file>},
     {"", "workingset_refault_anon",
      "container_memory_workingset_refault_anon_total", field_type::counter,
      "Cumulative number of refaults of previously evicted anonymous pages "
-     "(v2)",
+     "(v2; v1: the cgroup's own, Linux 5.9+)",
      own_stat_v2<stat_key::workingset_refault_anon>},
     {"", "events_high", "container_memory_events_high_total",
      field_type::counter,

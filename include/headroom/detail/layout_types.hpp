@@ -113,6 +113,10 @@ struct memory_layout {
   // file_writeback, pgscan, pgsteal and workingset_refault_* (v2; on v1
   // cAdvisor finds none of them and writes 0, or a local count).
   bool cadvisor_stat_names;
+  // The local (this cgroup only) memory.stat keys cAdvisor reads where
+  // cadvisor_stat_names is false: v1's workingset_refault_anon and _file
+  // (Linux 5.9+), beside the total_* ones of the accounting. None on v2.
+  table_rows<stat_key_row> cadvisor_local_keys;
 };
 
 // The cpu and cpuset controllers of one version.

@@ -59,6 +59,13 @@ inline constexpr std::array<stat_key_row, 18> stat_keys{{
     {stat_key::pgmajfault, "total_pgmajfault"},
     {stat_key::swap, "total_swap"},
 }};
+// The local keys cAdvisor exports as container_memory_workingset_refault_*
+// (its handler.go looks the v2 names up, which v1 prints for the cgroup
+// alone).
+inline constexpr std::array<stat_key_row, 2> cadvisor_local_keys{{
+    {stat_key::workingset_refault_anon, "workingset_refault_anon"},
+    {stat_key::workingset_refault_file, "workingset_refault_file"},
+}};
 inline constexpr std::string_view memsw_usage = "memory.memsw.usage_in_bytes";
 inline constexpr std::string_view kmem_usage = "memory.kmem.usage_in_bytes";
 
@@ -115,6 +122,7 @@ inline constexpr cgroup_layout layout{
         soft_limit,    // cAdvisor's reservation
         std::nullopt,  // no memory.oom.group
         false,         // other memory.stat names than cAdvisor's
+        rows_of(cadvisor_local_keys),
     },
     cpu_layout{cfs_quota,
                cfs_period,

@@ -110,6 +110,7 @@ inline constexpr cgroup_layout layout{
         min,           // cAdvisor's reservation
         oom_group,
         true,  // the memory.stat names cAdvisor reads
+        {},    // no local keys: memory.stat is hierarchical only
     },
     cpu_layout{cpu_max,
                std::nullopt,

@@ -11,7 +11,7 @@
 #                  and on a hybrid layout, the runtimes' settings and the
 #                  Docker scenarios; and, with HEADROOM_ONCE_TESTS, the
 #                  tests that do not depend on this build's compiler or
-#                  flags: format, header_includes, docs, strict_warnings
+#                  flags: format, header_includes, spdx, docs, strict_warnings
 #                  (g++ and clang++, C++17 and C++20), readme_snippets,
 #                  single_header, packaging_*, cli_promtool, run_all_args,
 #                  example_arena, example_heap_tuning* and example_metrics

@@ -314,10 +314,38 @@ inline result<unique_fd> open_file_in(const std::string& root,
     fd = HEADROOM_SYSCALL(syscall)(HEADROOM_SYS_OPENAT2, root_fd.get(),
                                    rel_s.c_str(), &how, sizeof how);
   } while (fd < 0 && errno == EINTR);
+  bool walked = false;
   if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+    walked = true;
     do {
       fd = open_walking(root_fd.get(), rel_s, flags);
     } while (fd < 0 && errno == EINTR);
+  }
+  if (fd < 0 && errno == ENXIO) {
+    // open(2) of a socket fails with ENXIO before there is a descriptor to
+    // fstat: the same path, resolved the same way, looked at through an
+    // O_PATH descriptor (which a socket gives) is refused as a FIFO or a
+    // device is.
+    const int open_errno = errno;
+    const int path_flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    long pfd;
+    if (walked) {
+      pfd = open_walking(root_fd.get(), rel_s, path_flags);
+    } else {
+      open_how_v0 path_how{static_cast<std::uint64_t>(path_flags), 0,
+                           how.resolve};
+      pfd =
+          HEADROOM_SYSCALL(syscall)(HEADROOM_SYS_OPENAT2, root_fd.get(),
+                                    rel_s.c_str(), &path_how, sizeof path_how);
+    }
+    if (pfd >= 0) {
+      const unique_fd probe(static_cast<int>(pfd));
+      struct stat st {};
+      if (HEADROOM_SYSCALL(fstat)(probe.get(), &st) == 0 &&
+          S_ISSOCK(st.st_mode))
+        return result<unique_fd>(errc::not_regular_file, path);
+    }
+    errno = open_errno;
   }
   if (fd < 0) return errno_error(errno, path);
   return checked_kind(unique_fd(static_cast<int>(fd)), path);

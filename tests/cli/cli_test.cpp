@@ -1750,8 +1750,10 @@ TEST_CASE(
     const auto parsed = json_reader::parse(j.out);
     REQUIRE(parsed);
     CHECK(field(*parsed, "memory.limit_bytes").is_null());
-    CHECK(str(field(*parsed, "errors").items.at(0), "field") ==
-          "memory.limit_bytes");
+    const json& listed = field(*parsed, "errors").items.at(0);
+    CHECK(str(listed, "field") == "memory.limit_bytes");
+    CHECK(str(listed, "message") == "malformed content");
+    CHECK(str(listed, "hint").find(hint) != std::string::npos);
   }
   const auto ok = info_env({"HEADROOM_MEMORY_LIMIT=512Mi"}, {"--json"});
   const auto j = json_reader::parse(ok.out);

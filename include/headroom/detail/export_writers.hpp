@@ -32,9 +32,15 @@ inline bool child_of(std::string_view key, std::string_view group) {
 // ---------------------------------------------------------------------------
 // JSON: an object per section, null where a value is absent, unsupported or
 // unreadable, and every unreadable value listed in "errors" (cpu's in
-// "cpu.errors") as {field, path, message}.
+// "cpu.errors") as {field, path, message}, plus hint where the value says
+// how to write it right (a HEADROOM_MEMORY_LIMIT that is not a size).
 
-using error_list = std::vector<std::pair<std::string, error>>;
+struct listed_error {
+  std::string field;
+  error failure;
+  std::string hint;
+};
+using error_list = std::vector<listed_error>;
 
 inline void json_item(json_writer& w, std::string_view key, field_type type,
                       const field_value& v) {
@@ -83,12 +89,13 @@ inline void json_item(json_writer& w, std::string_view key, field_type type,
 
 inline void json_errors(json_writer& w, const error_list& errors) {
   w.begin_array("errors");
-  for (const auto& [name, e] : errors) {
+  for (const listed_error& e : errors) {
     w.begin_object()
-        .string("field", name)
-        .string("path", e.path)
-        .string("message", e.code.message())
-        .end_object();
+        .string("field", e.field)
+        .string("path", e.failure.path)
+        .string("message", e.failure.code.message());
+    if (!e.hint.empty()) w.string("hint", e.hint);
+    w.end_object();
   }
   w.end_array();
 }
@@ -107,10 +114,9 @@ inline void json_section(json_writer& w, const export_report& r,
     }
     const field_value v = f->get(r);
     if (v.st == state::error) {
-      errors.emplace_back(
-          (sec.json.empty() ? "" : std::string(sec.json) + ".") +
-              std::string(key),
-          v.failure);
+      errors.push_back({(sec.json.empty() ? "" : std::string(sec.json) + ".") +
+                            std::string(key),
+                        v.failure, v.why});
     }
     const std::string_view leaf =
         open.empty() ? key : key.substr(open.size() + 1);

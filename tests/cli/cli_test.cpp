@@ -362,10 +362,13 @@ TEST_CASE("--capture then --root on this machine: the same bytes") {
 }
 
 // secure: a setgid copy of headroom-info runs in secure execution
-// (AT_SECURE: its egid is not its gid), where HEADROOM_* must be ignored. A
-// test of its own (ctest cli_secure_env): it exits 77 (SKIP), saying why,
-// where a setgid copy cannot be made or does not run securely.
-TEST_CASE("secure: HEADROOM_* are ignored in a setgid program") {
+// (AT_SECURE: its egid is not its gid), where HEADROOM_* and
+// $MEMORY_PRESSURE_WATCH must be ignored. A test of its own (ctest
+// cli_secure_env): it exits 77 (SKIP), saying why, where a setgid copy
+// cannot be made or does not run securely.
+TEST_CASE(
+    "secure: HEADROOM_* and MEMORY_PRESSURE_WATCH are ignored in a setgid "
+    "program") {
   const auto skip = [](const std::string& why) {
     std::printf("SKIP: %s\n", why.c_str());
     std::fflush(stdout);
@@ -425,6 +428,31 @@ TEST_CASE("secure: HEADROOM_* are ignored in a setgid program") {
     CHECK(str(ignored, "memory.limit_source") != "environment");
     CHECK(str(ignored, "memory.limit_source") ==
           str(json_of(plain, {}), "memory.limit_source"));
+  }
+  SUBCASE("MEMORY_PRESSURE_WATCH") {
+    // systemd's protocol names what the monitor opens and writes to: a
+    // FIFO here. The plain copy watches it; the setgid one has no systemd
+    // source at all.
+    const std::string fifo = dir.path("pressure.fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const auto systemd_source = [&fifo](const std::string& bin) {
+      spawned w({"/usr/bin/env", "MEMORY_PRESSURE_WATCH=" + fifo, bin,
+                 "--watch", "--json", "--interval", "100"});
+      const auto first = w.line(5000);
+      w.signal(SIGINT);
+      w.wait();
+      REQUIRE_MESSAGE(first, "no sources line from " << bin);
+      const auto j = json_reader::parse(*first);
+      REQUIRE_MESSAGE(j, "not JSON: " << *first);
+      std::string found = "none";
+      for (const auto& src : field(*j, "sources").items) {
+        if (str(src, "source") == "systemd")
+          found = str(src, "state") + " " + str(src, "detail");
+      }
+      return found;
+    };
+    CHECK(systemd_source(plain) == "active " + fifo);
+    CHECK(systemd_source(setgid) == "none");
   }
   SUBCASE("HEADROOM_DETECT") {
     const std::vector<std::string> env{"HEADROOM_DETECT=off"};

@@ -5,9 +5,9 @@
 # order, system includes kept). Every public header is in it: headroom.hpp
 # first, then those it does not include (export, format, recorder, ...).
 #
-# The test single_header builds headroom-info and the survival demo
-# against it alone: their include directory holds, for each header name
-# <headroom/X.hpp>, a one-line file that includes the single header.
+# The test single_header builds every example against it alone: their
+# include directory holds, for each header name <headroom/X.hpp>, a one-line
+# file that includes the single header.
 find_program(HEADROOM_AWK awk)
 if(NOT HEADROOM_AWK)
   message(STATUS "headroom: no awk, no single header")
@@ -49,7 +49,12 @@ endforeach()
 if(HEADROOM_BUILD_EXAMPLES AND HEADROOM_BUILD_TESTS)
   find_package(Threads REQUIRED)
   foreach(pair "headroom-info-single;headroom-info/main.cpp"
-               "headroom-survival-single;survival/survival.cpp")
+               "headroom-survival-single;survival/survival.cpp"
+               "headroom-pressure-cache-single;pressure-cache/pressure_cache.cpp"
+               "headroom-arena-single;sizing/arena.cpp"
+               "headroom-heap-tuning-single;sizing/heap_tuning.cpp"
+               "headroom-metrics-server-single;metrics/metrics_server.cpp"
+               "headroom-textfile-single;metrics/textfile_collector.cpp")
     list(GET pair 0 name)
     list(GET pair 1 src)
     add_executable(${name} EXCLUDE_FROM_ALL "${PROJECT_SOURCE_DIR}/examples/${src}")

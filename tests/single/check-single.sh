@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The single header stands alone: headroom-info and the survival demo build
-# against it (their include path has no other headroom header), and
-# headroom-info built so answers --version and --help as the one built from
-# the headers does.
+# The single header stands alone: every example (headroom-info, the survival
+# demo, the pressure cache, the arena and heap-tuning sizing examples, the
+# metrics server and the textfile collector) builds against it (their include
+# path has no other headroom header), and headroom-info built so answers
+# --version and --help as the one built from the headers does.
 # Usage: check-single.sh CMAKE BUILD_DIR HEADROOM_INFO HEADROOM_INFO_SINGLE
 set -eu
 cmake=$1 build=$2 info=$3 single=$4
-"$cmake" --build "$build" --target headroom-info-single headroom-survival-single
+"$cmake" --build "$build" --target headroom-info-single headroom-survival-single \
+  headroom-pressure-cache-single headroom-arena-single headroom-heap-tuning-single \
+  headroom-metrics-server-single headroom-textfile-single
 for arg in --version --help; do
   a=$("$info" "$arg" 2>&1) || true
   b=$("$single" "$arg" 2>&1) || true
@@ -19,4 +22,4 @@ for arg in --version --help; do
 done
 n=$(grep -c '^#include "' "$build/single_include/headroom.hpp" || true)
 [ "$n" -eq 0 ] || { echo "FAIL: $n project includes left in the single header"; exit 1; }
-echo "headroom-info and headroom-survival built from single_include/headroom.hpp"
+echo "the 7 examples built from single_include/headroom.hpp"

@@ -7,11 +7,9 @@
 #include <string>
 
 #include "fixture_tree.hpp"
+#include "units.hpp"
 
 namespace headroom_test {
-
-inline constexpr std::uint64_t MiB = 1024 * 1024;
-inline constexpr std::uint64_t GiB = 1024 * MiB;
 
 // v1 shows "no limit" as LONG_MAX rounded down to the page size.
 inline const char* const v1_unlimited_4k = "9223372036854771712";

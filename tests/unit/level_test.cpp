@@ -5,16 +5,18 @@
 #include <headroom/detail/level.hpp>
 
 #include "../support/doctest.hpp"
+#include "../support/units.hpp"
 
 using namespace headroom;
 using namespace headroom::detail;
 using namespace std::chrono_literals;
 
+using headroom_test::MiB;
+using headroom_test::t0;
+
 namespace {
-constexpr std::uint64_t MiB = 1 << 20;
 // A 1000 MiB limit: moderate at 800, critical at 920, hysteresis 50.
 const band_edges edges{800 * MiB, 920 * MiB, 50 * MiB};
-const steady::time_point t0{};
 }  // namespace
 
 TEST_CASE("band_level: edges and hysteresis") {

@@ -184,7 +184,7 @@ const char* const mi_optional_fields =
 const char* const mi_docker_v1 =
     "1290 1282 0:29 /docker/0123abcd /sys/fs/cgroup/memory "
     "ro,nosuid,nodev,noexec,relatime master:15 - cgroup cgroup rw,memory";
-const char* const mi_v2 =
+const char* const mi_line_v2 =
     "26 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - "
     "cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot";
 const char* const mi_escaped =
@@ -221,7 +221,7 @@ TEST_CASE("parse_mountinfo_line") {
     CHECK(e->optional_fields == "master:15");
   }
   SUBCASE("cgroup2") {
-    auto e = parse_mountinfo_line(mi_v2);
+    auto e = parse_mountinfo_line(mi_line_v2);
     REQUIRE(e);
     CHECK(e->fs_type == "cgroup2");
     CHECK(e->super_options == "rw,nsdelegate,memory_recursiveprot");

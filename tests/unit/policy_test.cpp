@@ -3,6 +3,7 @@
 // rules (see the comments on the presets in policy.hpp).
 #include <headroom/policy.hpp>
 #include "../support/doctest.hpp"
+#include "../support/units.hpp"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -15,11 +16,11 @@
 #include <optional>
 
 using namespace headroom;
+using headroom_test::GiB;
+using headroom_test::MiB;
 
 namespace {
 
-constexpr std::uint64_t MiB = 1024 * 1024;
-constexpr std::uint64_t GiB = 1024 * MiB;
 constexpr std::uint64_t host = 16 * GiB;
 
 // A snapshot with a limit (nullopt: none) on a 16 GiB host.

@@ -4,15 +4,14 @@
 #include <headroom/detail/pressure_rules.hpp>
 
 #include "../support/doctest.hpp"
+#include "../support/units.hpp"
 
 using namespace headroom;
 using namespace headroom::detail;
 using namespace std::chrono_literals;
 
-namespace {
-constexpr std::uint64_t MiB = 1 << 20;
-const steady::time_point t0{};
-}  // namespace
+using headroom_test::MiB;
+using headroom_test::t0;
 
 TEST_CASE("make_band_edges: edges, hysteresis, critical never below moderate") {
   const band_edges e = make_band_edges(1000 * MiB, 800 * MiB, 920 * MiB, 5);

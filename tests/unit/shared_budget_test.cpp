@@ -4,6 +4,7 @@
 // raised and lowered. Time is passed in, so nothing here waits.
 #include <headroom/shared_budget.hpp>
 #include "../support/doctest.hpp"
+#include "../support/units.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -12,13 +13,11 @@
 #include <vector>
 
 using namespace headroom;
+using headroom_test::t0;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 namespace {
-
-const shared_budget::clock::time_point t0 =
-    shared_budget::clock::time_point() + std::chrono::hours(1);
 
 // What a share's shrink callback was last told, and how often.
 struct told {

@@ -65,9 +65,6 @@ const source_status* status_of(const std::vector<source_status>& all,
   return nullptr;
 }
 
-const detail::monitor_clock::time_point t0 =
-    detail::monitor_clock::time_point() + std::chrono::hours(1);
-
 }  // namespace
 
 TEST_CASE("thrashing: the refault rate against the file cache") {

@@ -2,7 +2,11 @@
 # What a user's build sees: every public header, included normally (-I, not
 # -isystem), alone and all together with a use of the main calls, compiled
 # under the warnings users turn on, as errors; g++ and clang++ (whichever
-# exist), C++17 and C++20. A C++14 build must stop at headroom's #error.
+# exist), C++17 and C++20. All together (use_all.cpp) runs in every pair of
+# compiler and standard; each header alone, to show it includes what it
+# uses, runs in one standard per compiler (g++ C++17, clang++ C++20, both
+# on the same standard library), since a warning in a header shows in the
+# all-together build as well. A C++14 build must stop at headroom's #error.
 # The flags are tests/strict/flags.txt, shared with the README snippets.
 #   cmake -DSOURCE=<headroom source> -DWORK=<scratch dir> -DCOMPILERS=<cxx|cxx...> -P run.cmake
 cmake_minimum_required(VERSION 3.14)
@@ -20,13 +24,14 @@ endforeach()
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 file(GLOB headers RELATIVE "${SOURCE}/include/headroom" "${SOURCE}/include/headroom/*.hpp")
-set(sources "")
+set(alone "")
 foreach(h ${headers})
   string(REPLACE ".hpp" "" name "${h}")
   file(WRITE "${WORK}/${name}.cpp" "#include <headroom/${h}>\n")
-  list(APPEND sources "${WORK}/${name}.cpp")
+  list(APPEND alone "${WORK}/${name}.cpp")
 endforeach()
-list(APPEND sources "${SOURCE}/tests/strict/use_all.cpp")
+set(use_all "${SOURCE}/tests/strict/use_all.cpp")
+set(count 0)
 
 string(REPLACE "|" ";" compilers "${COMPILERS}")
 if(NOT compilers)
@@ -37,11 +42,18 @@ set(failures "")
 foreach(cxx ${compilers})
   execute_process(COMMAND "${cxx}" --version OUTPUT_VARIABLE version ERROR_QUIET)
   set(cxx_flags ${flags})
+  set(alone_std 20)
   if(NOT version MATCHES "clang")
     list(APPEND cxx_flags ${gcc_flags})
+    set(alone_std 17)
   endif()
   foreach(std 17 20)
+    set(sources ${use_all})
+    if(std EQUAL alone_std)
+      list(APPEND sources ${alone})
+    endif()
     foreach(src ${sources})
+      math(EXPR count "${count} + 1")
       execute_process(COMMAND "${cxx}" -std=c++${std} ${cxx_flags} -I "${SOURCE}/include"
                               -fsyntax-only "${src}"
                       RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -60,8 +72,7 @@ foreach(cxx ${compilers})
     string(APPEND failures "${cxx} -std=c++14 did not stop at one #error (${n} errors):\n${err}\n")
   endif()
 endforeach()
-list(LENGTH sources count)
 if(failures)
   message(FATAL_ERROR "${failures}")
 endif()
-message(STATUS "${count} translation units clean with: ${compilers}, C++17 and C++20")
+message(STATUS "${count} compilations clean with: ${compilers}, C++17 and C++20")

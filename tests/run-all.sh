@@ -36,6 +36,9 @@
 # info: enough for a backtrace and the sanitizers' reports, and a quarter
 # less compile time with g++.
 #
+# A configuration's tests run while the next one builds (they mostly wait
+# on the kernel); gcc-c++17 builds last and is tested alone.
+#
 # On a fresh Debian 12 machine, run it as root: it installs what it needs
 # with apt-get first. Exits non-zero when any configuration fails.
 #
@@ -53,7 +56,7 @@ while (($#)); do
       if (($# < 2)) || [[ -z $2 ]]; then echo "run-all.sh: $1 needs a value" >&2; exit 2; fi
       if [[ $1 == --only ]]; then only=$2; else jobs=$2; fi
       shift 2 ;;
-    -h|--help) sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -99,7 +102,6 @@ fi
 # The sanitizer builds use -O1, as ASan and TSan's documentation advise:
 # fast enough to run, and cheaper to build than -O2.
 configs=(
-  "gcc-c++17|g++|17||-O2|ON|ON|"
   "gcc-c++20|g++|20||-O0|OFF|OFF|"
   "clang-c++17|clang++|17||-O2|OFF|ON|"
   "no-exceptions|g++|17|-fno-exceptions|-O0|OFF|OFF|"
@@ -107,6 +109,7 @@ configs=(
   # TSan needs an address layout without high-entropy randomisation on some
   # kernels; setarch -R gives it one.
   "tsan|clang++|17|-fsanitize=thread|-O1|OFF|OFF|setarch $(uname -m) -R"
+  "gcc-c++17|g++|17||-O2|ON|ON|"
 )
 # Ninja where there is one (the package list above installs it): it keeps
 # both jobs busy across targets.
@@ -122,6 +125,43 @@ failed=0
 started=$SECONDS
 # The bench stage reuses gcc-c++17's build when this run made one.
 bench_build=$top/build-ci/bench
+
+# A configuration's tests run while the next configuration builds: most of
+# their time is spent waiting on the kernel (cgroups filling, OOM kills,
+# PSI windows) and the rest shares the CPUs with the compiler. The last
+# configuration, gcc-c++17 with the qemu guest and Docker, is tested alone.
+# Each run writes its console output and summary line to files, printed
+# when the run is collected.
+run_tests() { # name dir log runner
+  local name=$1 dir=$2 log=$3 runner=$4 t1=$SECONDS rc counts skipped status
+  # shellcheck disable=SC2086 # runner is a command prefix
+  $runner ctest --test-dir "$dir" --output-on-failure -j "$jobs" >"$dir.ctest" 2>&1
+  rc=$?
+  cat "$dir.ctest" >>"$log"
+  counts=$(grep -aE '^[0-9]+% tests passed' "$dir.ctest" | tail -n 1)
+  skipped=$(grep -aE '\(Skipped\)' "$dir.ctest" | sed -E 's/.*- ([^ ]+) \(Skipped\).*/\1/' | sort -u | tr '\n' ' ')
+  # A skipped test says why on a "SKIP:" line; ctest keeps it in its log.
+  if [[ -n $skipped ]]; then
+    grep -ah '^SKIP:' "$dir"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u | sed "s/^/   $name: /" >>"$dir.ctest"
+  fi
+  status=PASS
+  if ((rc != 0)); then status=FAIL; fi
+  printf '%s  tests %3ds  %s%s\n' "$status" $((SECONDS - t1)) \
+    "${counts:-no ctest summary}" "${skipped:+; skipped: $skipped}" >"$dir.result"
+}
+testing_pid= testing_name= testing_dir= testing_build_s=
+collect_tests() {
+  [[ -n $testing_pid ]] || return 0
+  wait "$testing_pid"
+  echo "== $testing_name: tests"
+  cat "$testing_dir.ctest"
+  local result
+  result=$(cat "$testing_dir.result" 2>/dev/null || echo "FAIL  tests did not report")
+  [[ $result == PASS* ]] || failed=1
+  summary+=("$(printf '%-14s %s' "$testing_name" "${result%%  *}  build $(printf '%3d' "$testing_build_s")s  ${result#*  }")")
+  testing_pid=
+}
+
 for c in "${configs[@]}"; do
   IFS='|' read -r name cxx std flags opt first bench runner <<<"$c"
   if [[ -n $only && ",$only," != *",$name,"* ]]; then continue; fi
@@ -142,29 +182,21 @@ for c in "${configs[@]}"; do
            -DHEADROOM_ONCE_TESTS="$first" -DHEADROOM_BUILD_BENCHMARKS="$bench" &&
          cmake --build "$dir" -j "$jobs"; } >"$log" 2>&1; then
     tail -n 40 "$log"
+    collect_tests
     summary+=("$(printf '%-14s FAIL  build failed after %ds (see %s)' "$name" $((SECONDS - t0)) "${log#"$top"/}")")
     failed=1
     continue
   fi
   build_s=$((SECONDS - t0))
   [[ $name == gcc-c++17 ]] && bench_build=$dir
+  collect_tests
   echo "== $name: testing"
-  t1=$SECONDS
-  # shellcheck disable=SC2086 # runner is a command prefix
-  $runner ctest --test-dir "$dir" --output-on-failure -j "$jobs" 2>&1 | tee -a "$log"
-  rc=${PIPESTATUS[0]}
-  test_s=$((SECONDS - t1))
-  counts=$(grep -aE '^[0-9]+% tests passed' "$log" | tail -n 1)
-  skipped=$(grep -aE '\(Skipped\)' "$log" | sed -E 's/.*- ([^ ]+) \(Skipped\).*/\1/' | sort -u | tr '\n' ' ')
-  # A skipped test says why on a "SKIP:" line; ctest keeps it in its log.
-  if [[ -n $skipped ]]; then
-    grep -ah '^SKIP:' "$dir"/Testing/Temporary/LastTest*.log 2>/dev/null | sort -u | sed "s/^/   $name: /"
-  fi
-  status=PASS
-  if ((rc != 0)); then status=FAIL; failed=1; fi
-  summary+=("$(printf '%-14s %s  build %3ds  tests %3ds  %s%s' "$name" "$status" "$build_s" "$test_s" \
-    "${counts:-no ctest summary}" "${skipped:+; skipped: $skipped}")")
+  run_tests "$name" "$dir" "$log" "$runner" &
+  testing_pid=$! testing_name=$name testing_dir=$dir testing_build_s=$build_s
+  # The configuration with the guest and Docker is tested alone.
+  [[ $first == ON ]] && collect_tests
 done
+collect_tests
 
 # Fuzzing: clang, libFuzzer, every parser for a bounded time. The replay
 # of the seeds and of every crash ever found runs in each configuration

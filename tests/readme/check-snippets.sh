@@ -4,7 +4,8 @@
 # it: one translation unit, each block the body of its own function (its
 # #include lines hoisted to the top), under the strict warnings of
 # tests/strict/flags.txt, with each compiler given,
-# C++17. Errors point at README.md's lines (#line). The names a block uses
+# C++17, checked with -fsyntax-only as tests/strict/run.cmake checks the
+# headers (the whole front end, templates instantiated; no code generated). Errors point at README.md's lines (#line). The names a block uses
 # as placeholders for the reader's own code (log, shrink_caches, size_heap,
 # start_with, fail, cache) are declared here. A block that is not meant to
 # compile is preceded by the line <!-- snippet: not compiled -->.
@@ -62,7 +63,7 @@ failed=0
 for cxx in "$@"; do
   cxx_flags=(-std=c++17 "${flags[@]}")
   "$cxx" --version | grep -q clang || cxx_flags+=("${gcc_flags[@]}")
-  if ! "$cxx" "${cxx_flags[@]}" -I "$src/include" -c "$tu" -o "$work/readme_snippets.o"; then
+  if ! "$cxx" "${cxx_flags[@]}" -I "$src/include" -fsyntax-only "$tu"; then
     echo "FAIL: $cxx: README.md snippets (translation unit $tu)"
     failed=1
   fi

@@ -61,7 +61,7 @@ if(HEADROOM_BUILD_EXAMPLES AND HEADROOM_BUILD_TESTS)
     target_include_directories(${name} PRIVATE "${_shim}")
     target_compile_features(${name} PRIVATE cxx_std_17)
     # Unoptimized: the test is that the single header compiles alone and
-    # answers as the headers do, and -O0 builds the two in a third the time.
+    # answers as the headers do, and -O0 builds them in a third the time.
     target_compile_options(${name} PRIVATE -O0)
     target_link_libraries(${name} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
     headroom_warnings(${name})

@@ -31,7 +31,7 @@
 
 #include "detail/fd.hpp"    // HEADROOM_HAVE_LINUX, HEADROOM_SYSCALL, keep_open
 #include "detail/fs.hpp"    // file_system
-#include "discover.hpp"     // options, detection_disabled, nowhere
+#include "discover.hpp"     // options, discovery, choose_view, nowhere
 #include "error.hpp"        // result, error, errc
 #include "layout.hpp"       // cpu_layout, layout_for, cgroup_layout
 #include "parse/cpu.hpp"    // cpu_quota, parse_cpu_max, parse_cpu_list
@@ -264,6 +264,14 @@ class cpu_reader {
   // cannot be read or either file is malformed; a process without a cpu
   // controller gets a reader whose quota is std::nullopt.
   static result<cpu_reader> open(const options& opt = {}) {
+    return open(discovery::read(opt));
+  }
+
+  // The same from a discovery read before, with its options: a program that
+  // opens the memory reader too (memory_reader::open(d)) reads mountinfo
+  // once.
+  static result<cpu_reader> open(const discovery& d) {
+    const options& opt = d.opts();
     cpu_reader r;
     r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
     r.pid_ = opt.pid;
@@ -278,15 +286,15 @@ class cpu_reader {
 
     // HEADROOM_DETECT=off: no cgroups are looked for; the affinity, which
     // is not a cgroup's, is still read.
-    if (auto off = detection_disabled(opt)) {
-      r.cpu_ = detail::nowhere(*off);
-      r.cpuset_ = detail::nowhere(std::move(*off));
+    if (d.disabled()) {
+      r.cpu_ = detail::nowhere(*d.disabled());
+      r.cpuset_ = detail::nowhere(*d.disabled());
       return r;
     }
     // One mapping for every controller: the view, the mount choice, the
     // mapping and the search are discovery's (discover.hpp).
     const auto bounds = search_bounds_of(opt);
-    auto texts = detail::choose_view(r.fs_, "cpu", bounds);
+    auto texts = detail::choose_view(r.fs_, d.texts(), "cpu", bounds);
     if (!texts) {
       const auto& code = texts.error().code;
       if (code != errc::no_cgroup && code != errc::not_supported)

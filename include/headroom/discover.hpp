@@ -388,6 +388,12 @@ inline result<cgroup_location> locate(std::string_view cgroup_text,
     }
   }
 
+  // Every line is read, even once a mount of the controller is found: a
+  // later line can cover it (mounted at the same point, or over an
+  // ancestor: a tmpfs over /sys/fs/cgroup), listing order says nothing
+  // about stacking (is_covered goes by ids), the mode depends on whether a
+  // cgroup2 mount is listed anywhere, and choose_mount picks among all the
+  // visible mounts. Stopping early would map through a hidden mount.
   std::vector<detail::mount_node> nodes;
   std::vector<std::pair<cgroup_mount, std::size_t>> mounts;  // and its node
   while (!mountinfo_text.empty()) {
@@ -651,26 +657,50 @@ inline cgroup_location nowhere(error why) {
   return loc;
 }
 
+// The texts discovery reads first: through the reader's own mounts when
+// another mount namespace gives a choice of two (choose_view), else the
+// only ones.
+inline result<cgroup_texts> read_first_texts(file_system& fs) {
+  fs.set_view(cgroup_view::reader);  // without a choice, a no-op
+  return read_cgroup_texts(fs);
+}
+
 // For another process (fs.pid() > 0) in another mount namespace: its path
 // (/proc/<pid>/cgroup, printed relative to the reader's cgroup namespace)
 // mapped through the reader's own mountinfo when that maps it or finds it,
-// else through the target's view (/proc/<pid>/root). Sets fs's view to the
-// one used and returns the texts read through it.
+// else through the target's view (/proc/<pid>/root). `first` is what
+// read_first_texts(fs) read; only the target's view is read here. Sets fs's
+// view to the one used and returns the texts read through it.
 inline result<cgroup_texts> choose_view(file_system& fs,
+                                        result<cgroup_texts> first,
                                         std::string_view controller,
                                         const search_bounds& bounds) {
-  if (fs.can_use_reader_view()) {
-    fs.set_view(cgroup_view::reader);
-    auto texts = read_cgroup_texts(fs);
-    if (texts) {
-      auto loc = discover_in(fs, *texts, controller, bounds);
-      if (loc && loc->mode != hierarchy_mode::none &&
-          !is_unmapped(loc->mapping))
-        return texts;
-    }
-    fs.set_view(cgroup_view::target);
+  if (!fs.can_use_reader_view()) return first;
+  fs.set_view(cgroup_view::reader);
+  if (first) {
+    auto loc = discover_in(fs, *first, controller, bounds);
+    if (loc && loc->mode != hierarchy_mode::none && !is_unmapped(loc->mapping))
+      return first;
   }
+  fs.set_view(cgroup_view::target);
   return read_cgroup_texts(fs);
+}
+
+// The location of `controller` from the texts read_first_texts(fs) read
+// (see discover()).
+inline result<cgroup_location> discover_from(file_system& fs,
+                                             result<cgroup_texts> first,
+                                             std::string_view controller,
+                                             const search_bounds& bounds) {
+  auto texts = choose_view(fs, std::move(first), controller, bounds);
+  if (!texts) {
+    const auto& code = texts.error().code;
+    if (code == errc::no_cgroup || code == errc::not_supported) {
+      return nowhere(std::move(texts).error());
+    }
+    return std::move(texts).error();
+  }
+  return discover_in(fs, *texts, controller, bounds);
 }
 
 }  // namespace detail
@@ -698,15 +728,8 @@ inline std::optional<error> detection_disabled(const options& opt) {
 inline result<cgroup_location> discover(
     detail::file_system& fs, std::string_view controller = "memory",
     const detail::search_bounds& bounds = {}) {
-  auto texts = detail::choose_view(fs, controller, bounds);
-  if (!texts) {
-    const auto& code = texts.error().code;
-    if (code == errc::no_cgroup || code == errc::not_supported) {
-      return detail::nowhere(std::move(texts).error());
-    }
-    return std::move(texts).error();
-  }
-  return detail::discover_in(fs, *texts, controller, bounds);
+  return detail::discover_from(fs, detail::read_first_texts(fs), controller,
+                               bounds);
 }
 
 // The search bounds of opt (search_max_dirs, search_max_depth).
@@ -723,5 +746,51 @@ inline result<cgroup_location> discover(
   detail::file_system fs(opt.root, opt.pid, opt.record);
   return discover(fs, controller, search_bounds_of(opt));
 }
+
+// What /proc/<pid>/cgroup and /proc/<pid>/mountinfo said, read once for
+// every reader opened from it (memory_reader::open(d), cpu_reader::open(d)):
+// each locates its controllers in the same texts, so a program that opens
+// both reads mountinfo once, the bulk of an open() on a node with thousands
+// of mounts. The texts are not read again: they say where the cgroups were
+// when read() ran. Another process in another mount namespace is the one
+// exception (choose_view): a reader whose cgroup the reader's own mounts do
+// not show reads the target's texts itself, as open(opt) does.
+//
+// A copyable value. Thread-safety: readers may be opened from one discovery
+// in many threads at once (it is only read).
+class discovery {
+ public:
+  // Reads the two files of the process opt names, through opt.root (the
+  // reader's own mountinfo first when it is in another mount namespace);
+  // nothing when HEADROOM_DETECT turns detection off. Never fails: an error
+  // reading them is the error, or the mode none, of every reader opened from
+  // it, as their open(opt) would return it.
+  static discovery read(const options& opt = {}) {
+    discovery d;
+    d.opt_ = opt;
+    d.disabled_ = detection_disabled(opt);
+    if (!d.disabled_) {
+      detail::file_system fs(opt.root, opt.pid, opt.record);
+      d.texts_ = detail::read_first_texts(fs);
+    }
+    return d;
+  }
+
+  // The options it was read with; the readers opened from it use them
+  // (root, pid, record, environment, search bounds).
+  const options& opts() const noexcept { return opt_; }
+  // Why detection is off (HEADROOM_DETECT), or nothing when it is on.
+  const std::optional<error>& disabled() const noexcept { return disabled_; }
+  // The texts as read, or the error reading them (errc::disabled when
+  // detection is off). For the readers: they pass it to detail::discover_from.
+  const result<detail::cgroup_texts>& texts() const noexcept { return texts_; }
+
+ private:
+  discovery() = default;
+
+  options opt_;
+  std::optional<error> disabled_;
+  result<detail::cgroup_texts> texts_{errc::disabled};
+};
 
 }  // namespace headroom

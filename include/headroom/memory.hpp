@@ -38,7 +38,7 @@
 #include "detail/mutex.hpp"       // mutex, lock_guard (not <mutex>: its cost)
 #include "detail/secure_env.hpp"  // secure_env
 #include "detail/v2.hpp"          // limit, high, usage
-#include "discover.hpp"           // options, detection_disabled, discover
+#include "discover.hpp"           // options, discovery, discover_from
 #include "error.hpp"              // result, errc, error
 #include "layout.hpp"             // memory_layout, table_rows, stat_key_row
 #include "parse/keyed.hpp"        // key_slot, parse_keyed: memory.stat
@@ -420,12 +420,20 @@ class memory_reader {
   // malformed; a process without a memory cgroup gets a reader in mode none
   // that reports host-wide values.
   static result<memory_reader> open(const options& opt = {}) {
+    return open(discovery::read(opt));
+  }
+
+  // The same from a discovery read before, with its options: a program that
+  // opens the cpu reader too (cpu_reader::open(d)) reads mountinfo once.
+  static result<memory_reader> open(const discovery& d) {
+    const options& opt = d.opts();
     memory_reader r;
     r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
-    if (auto off = detection_disabled(opt)) {
-      r.loc_.why_none = std::move(*off);
+    if (d.disabled()) {
+      r.loc_.why_none = *d.disabled();
     } else {
-      auto loc = discover(r.fs_, "memory", search_bounds_of(opt));
+      auto loc = detail::discover_from(r.fs_, d.texts(), "memory",
+                                       search_bounds_of(opt));
       if (!loc) return std::move(loc).error();
       r.loc_ = std::move(*loc);
     }

@@ -35,9 +35,10 @@ inline bool compute_runtime_env(const headroom::options& opt,
                  what, headroom::printable(e.message()).c_str());
     return false;
   };
-  auto mem = headroom::memory_reader::open(opt);
+  const auto found = headroom::discovery::read(opt);  // one mountinfo read
+  auto mem = headroom::memory_reader::open(found);
   if (!mem) return fail("memory", mem.error());
-  auto cpu = headroom::cpu_reader::open(opt);
+  auto cpu = headroom::cpu_reader::open(found);
   if (!cpu) return fail("cpus", cpu.error());
   headroom::runtime_env_options o;
   o.override_user = req.override_user;

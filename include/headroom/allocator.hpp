@@ -54,6 +54,7 @@
 
 #include "cpu.hpp"            // cpu_reader, cpu_snapshot
 #include "detail/narrow.hpp"  // the heap limit as mallctl's size_t
+#include "discover.hpp"       // discovery
 #include "pressure.hpp"       // monitor, memory_event, pressure_level
 #include "release.hpp"        // release_free_memory, allocator_kind
 
@@ -460,8 +461,12 @@ class allocator_policy {
       : opt_(std::move(opt)), gate_(opt_.min_release_interval) {
     if (!opt_.clock)
       opt_.clock = [] { return std::chrono::steady_clock::now(); };
+    // Both readers, when both are needed, from one read of mountinfo.
+    std::optional<discovery> found;
+    if (opt_.set_arena_max || opt_.heap_limit_percent)
+      found = discovery::read(opt_.reader);
     if (opt_.set_arena_max) {
-      auto cpus = cpu_reader::open(opt_.reader);
+      auto cpus = cpu_reader::open(*found);
       if (cpus) {
         report(headroom::set_arena_max(cpus->snapshot()));
       } else {
@@ -473,7 +478,7 @@ class allocator_policy {
       }
     }
     if (opt_.heap_limit) report(headroom::set_heap_limit(*opt_.heap_limit));
-    if (opt_.heap_limit_percent) push_initial_share();
+    if (opt_.heap_limit_percent) push_initial_share(*found);
     thread_ = std::thread([this] { run(); });
   }
 
@@ -590,8 +595,8 @@ class allocator_policy {
                                       *opt_.heap_limit_percent / 100.0);
   }
 
-  void push_initial_share() {
-    auto reader = memory_reader::open(opt_.reader);
+  void push_initial_share(const discovery& found) {
+    auto reader = memory_reader::open(found);
     if (!reader) {
       allocator_action a;
       a.what = "heap limit";

@@ -30,6 +30,7 @@
 #include "cpu.hpp"                 // cpu_snapshot, cpu_reader
 #include "detail/escape.hpp"       // terminal_escape, for printable()
 #include "detail/json_writer.hpp"  // json_writer, also for users' own JSON
+#include "discover.hpp"            // discovery
 #include "error.hpp"               // error, result
 #include "kubernetes.hpp"          // kubernetes_context, read_kubernetes
 #include "memory.hpp"              // memory_reader, memory_report
@@ -158,9 +159,10 @@ class exporter {
   // root that is not a tree); a cpu reader that fails is reported in the
   // cpu fields.
   static result<exporter> open(const options& opt = {}) {
-    auto m = memory_reader::open(opt);
+    const auto found = discovery::read(opt);  // mountinfo read once for both
+    auto m = memory_reader::open(found);
     if (!m) return std::move(m).error();
-    return exporter(opt, std::move(*m), cpu_reader::open(opt));
+    return exporter(opt, std::move(*m), cpu_reader::open(found));
   }
 
   // Reads everything once (memory_reader::report(), cpu_reader::snapshot(),

@@ -784,6 +784,57 @@ TEST_CASE("faults: memory_reader::open under EMFILE, at every open") {
   }
 }
 
+// One discovery for both readers: EMFILE at each open of the discovery and
+// the two readers. An error of the discovery's read is the error of both
+// readers (never a reader in mode none), a reader that opens gives right
+// values or EMFILE ones, and nothing is left open.
+TEST_CASE(
+    "faults: one discovery for both readers under EMFILE, at every open") {
+  for (const bool k8s : {false, true}) {
+    CAPTURE(k8s);
+    fixture_tree t;
+    if (k8s) {
+      layout_kubernetes_v2(t);
+    } else {
+      layout_docker_v1(t);
+    }
+    options o;
+    o.root = t.root();
+    const long before = fake_sys::calls(call::open);
+    {
+      const auto d = discovery::read(o);
+      auto m = memory_reader::open(d);
+      auto c = cpu_reader::open(d);
+      REQUIRE(m.has_value());
+      REQUIRE(c.has_value());
+    }
+    const long opens = fake_sys::calls(call::open) - before;
+    REQUIRE(opens > 3);
+    const int fds = count_fds();
+    for (long k = 0; k <= opens; ++k) {
+      CAPTURE(k);
+      fake_sys::armed a(fault{
+          call::open, "", false, {}, EMFILE, 0, 0, static_cast<int>(k), 1});
+      const auto d = discovery::read(o);
+      auto m = memory_reader::open(d);
+      auto c = cpu_reader::open(d);
+      if (!d.texts()) {
+        CHECK(d.texts().error().code == sys(EMFILE));
+        REQUIRE_FALSE(m.has_value());
+        REQUIRE_FALSE(c.has_value());
+        CHECK(m.error().code == sys(EMFILE));
+        CHECK(c.error().code == sys(EMFILE));
+        CHECK(m.error().path == c.error().path);
+        continue;
+      }
+      if (m) check_right_or(m->snapshot(), k8s, sys(EMFILE));
+      if (!m) CHECK(m.error().code == sys(EMFILE));
+      if (!c) CHECK(c.error().code == sys(EMFILE));
+    }
+    CHECK(count_fds() == fds);
+  }
+}
+
 TEST_CASE("faults: monitor::create under EMFILE") {
   fixture_tree t;
   layout_app(t);

@@ -7,7 +7,8 @@
 //  - a naive reader that opens the file with std::ifstream on every call;
 //  - libuv's uv_get_constrained_memory() (where libuv is available), and
 //    the value it returns next to headroom's limit;
-//  - cold discovery (discover(), memory_reader::open()) against plain
+//  - cold discovery (discover(), memory_reader::open(), both readers opened
+//    apart and from one discovery) against plain
 //    reads of the two files it cannot do without: /proc/self/mountinfo
 //    and /proc/self/cgroup (the kernel writes both out on every read).
 //  - with --depths (root, cgroup v1 or v2): open() and snapshot() with the
@@ -21,7 +22,8 @@
 //    fixed time on one shared reader and on a reader each: calls a second
 //    in all, and each call's p50, p99 and max.
 //  - with --mounts (root): discover() and memory_reader::open() against one
-//    open+read+close of mountinfo, in a private mount namespace holding
+//    open+read+close of mountinfo, and the memory and cpu readers opened
+//    apart against from one discovery, in a private mount namespace holding
 //    100, 1,000 and 10,000 mounts (a tmpfs on a directory each).
 // Rounds alternate between the candidates so that noise on a shared
 // machine hits them alike; each figure is the median over rounds.
@@ -403,6 +405,17 @@ int run_mounts(int rounds) {
     const auto open = time_each(iterations, [] {
       sink = headroom::memory_reader::open()->chain_size();
     });
+    // A program that sizes itself opens both readers: each open() reads
+    // mountinfo, one discovery reads it once for both.
+    const auto both_apart = time_each(iterations, [] {
+      sink = headroom::memory_reader::open()->chain_size() +
+             headroom::cpu_reader::open()->cpu_location().chain.size();
+    });
+    const auto both_shared = time_each(iterations, [] {
+      const auto d = headroom::discovery::read();
+      sink = headroom::memory_reader::open(d)->chain_size() +
+             headroom::cpu_reader::open(d)->cpu_location().chain.size();
+    });
     const auto row = [&](const char* call, const spread& x) {
       std::printf("%-7zu %-28s %9.0f %9.0f %9.0f %8.2fx\n", have, call, x.p50,
                   x.p99, x.max, x.p50 / floor.p50);
@@ -410,6 +423,12 @@ int run_mounts(int rounds) {
     row("open+read+close mountinfo", floor);
     row("discover()", disc);
     row("memory_reader::open()", open);
+    row("memory+cpu: two open()s", both_apart);
+    row("memory+cpu: one discovery", both_shared);
+    std::printf(
+        "result read mounts%zu_both_apart_p50_ns %.0f\nresult read "
+        "mounts%zu_both_shared_p50_ns %.0f\n",
+        want, both_apart.p50, want, both_shared.p50);
     std::printf(
         "result read mounts%zu_mountinfo_p50_ns %.0f\nresult read "
         "mounts%zu_discover_p50_ns %.0f\nresult read mounts%zu_open_p50_ns "
@@ -525,6 +544,23 @@ int main(int argc, char** argv) {
                [&] { sink = headroom::memory_reader::open()->chain_size(); },
                300,
                {}});
+  c.push_back({"headroom memory+cpu, two open()s",
+               [&] {
+                 sink =
+                     headroom::memory_reader::open()->chain_size() +
+                     headroom::cpu_reader::open()->cpu_location().chain.size();
+               },
+               300,
+               {}});
+  c.push_back({"headroom memory+cpu, one discovery",
+               [&] {
+                 const auto d = headroom::discovery::read();
+                 sink =
+                     headroom::memory_reader::open(d)->chain_size() +
+                     headroom::cpu_reader::open(d)->cpu_location().chain.size();
+               },
+               300,
+               {}});
 
   for (auto& x : c) {
     for (int i = 0; i < x.iterations / 10; ++i) x.op();  // warm up
@@ -576,6 +612,10 @@ int main(int argc, char** argv) {
       m("plain read of mountinfo"));
   std::printf("result read cgroupfile_ns %.0f\n",
               m("plain read of /proc/self/cgroup"));
+  std::printf(
+      "result read both_apart_ns %.0f\nresult read both_shared_ns %.0f\n",
+      m("headroom memory+cpu, two open()s"),
+      m("headroom memory+cpu, one discovery"));
   const auto limit = s0.limit_bytes().value_or(0);
 #if HEADROOM_BENCH_LIBUV
   const std::uint64_t uv = uv_get_constrained_memory();

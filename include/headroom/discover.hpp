@@ -753,8 +753,8 @@ inline result<cgroup_location> discover(
 // both reads mountinfo once, the bulk of an open() on a node with thousands
 // of mounts. The texts are not read again: they say where the cgroups were
 // when read() ran. Another process in another mount namespace is the one
-// exception (choose_view): a reader whose cgroup the reader's own mounts do
-// not show reads the target's texts itself, as open(opt) does.
+// exception (cgroup_location::view): a reader whose cgroup the reader's own
+// mounts do not show reads the target's texts itself, as open(opt) does.
 //
 // A copyable value. Thread-safety: readers may be opened from one discovery
 // in many threads at once (it is only read).

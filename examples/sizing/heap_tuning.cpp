@@ -29,7 +29,9 @@ struct preset {
 
 int main(int argc, char** argv) {
   const bool env = argc > 1 && std::strcmp(argv[1], "--env") == 0;
-  auto reader = headroom::memory_reader::open();
+  // Both readers from one read of /proc/self/cgroup and mountinfo.
+  const auto found = headroom::discovery::read();
+  auto reader = headroom::memory_reader::open(found);
   if (!reader) {
     std::fprintf(stderr, "headroom-heap-tuning: %s\n",
                  reader.error().message().c_str());
@@ -84,7 +86,7 @@ int main(int argc, char** argv) {
                   p.flag, headroom::to_string(budget.max_bound));
     }
   }
-  auto cpus = headroom::cpu_reader::open();
+  auto cpus = headroom::cpu_reader::open(found);
   if (!cpus) {
     std::fprintf(stderr, "cpus: %s\n", cpus.error().message().c_str());
     return 1;

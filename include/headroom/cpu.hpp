@@ -273,7 +273,7 @@ class cpu_reader {
   static result<cpu_reader> open(const discovery& d) {
     const options& opt = d.opts();
     cpu_reader r;
-    r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
+    r.fs_ = d.fs();
     r.pid_ = opt.pid;
     r.live_affinity_ = r.fs_.root().empty();
     // Live, the affinity comes from the syscall; the status file is noted

@@ -768,10 +768,11 @@ class discovery {
   static discovery read(const options& opt = {}) {
     discovery d;
     d.opt_ = opt;
+    d.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
     d.disabled_ = detection_disabled(opt);
     if (!d.disabled_) {
-      detail::file_system fs(opt.root, opt.pid, opt.record);
-      d.texts_ = detail::read_first_texts(fs);
+      detail::file_system reading = d.fs_;  // fs_ stays as a reader starts
+      d.texts_ = detail::read_first_texts(reading);
     }
     return d;
   }
@@ -784,11 +785,16 @@ class discovery {
   // The texts as read, or the error reading them (errc::disabled when
   // detection is off). For the readers: they pass it to detail::discover_from.
   const result<detail::cgroup_texts>& texts() const noexcept { return texts_; }
+  // The files' access (root, pid, mount namespace, record), for the readers
+  // to start from a copy: whether another process shares this mount
+  // namespace is then asked once, not once more for each reader.
+  const detail::file_system& fs() const noexcept { return fs_; }
 
  private:
   discovery() = default;
 
   options opt_;
+  detail::file_system fs_;
   std::optional<error> disabled_;
   result<detail::cgroup_texts> texts_{errc::disabled};
 };

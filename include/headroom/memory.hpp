@@ -428,7 +428,7 @@ class memory_reader {
   static result<memory_reader> open(const discovery& d) {
     const options& opt = d.opts();
     memory_reader r;
-    r.fs_ = detail::file_system(opt.root, opt.pid, opt.record);
+    r.fs_ = d.fs();
     if (d.disabled()) {
       r.loc_.why_none = *d.disabled();
     } else {

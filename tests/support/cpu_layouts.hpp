@@ -66,4 +66,35 @@ inline void layout_docker_v1_cpu(fixture_tree& t) {
   write_affinity(t, "0-15");
 }
 
+// A v1 host (systemd, hybrid): memory, cpu,cpuacct and cpuset on v1 at
+// the hierarchy roots, no limit and no quota anywhere, cpuset and affinity
+// 0-15, the unified mount listed; the process in system.slice/app.service.
+inline void layout_v1_host_cpu(fixture_tree& t) {
+  write_host(t);
+  t.file("proc/self/cgroup",
+         "11:cpu,cpuacct:/system.slice/app.service\n"
+         "8:cpuset:/system.slice/app.service\n"
+         "4:memory:/system.slice/app.service\n"
+         "1:name=systemd:/system.slice/app.service\n"
+         "0::/system.slice/app.service\n");
+  t.file("proc/self/mountinfo",
+         std::string(mi_base) + mi_v1_host +
+             "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - "
+             "cgroup cgroup rw,cpuset\n" +
+             mi_unified);
+  v1_dir m;
+  write_v1(t, "sys/fs/cgroup/memory/system.slice/app.service", m);
+  write_v1(t, "sys/fs/cgroup/memory/system.slice", m);
+  write_v1(t, "sys/fs/cgroup/memory", m);
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "-1");
+  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "-1");
+  t.file("sys/fs/cgroup/cpuset/cpuset.cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/cpuset.effective_cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "0-15\n");
+  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
+         "0-15\n");
+  write_affinity(t, "0-15");
+}
+
 }  // namespace headroom_test

@@ -44,36 +44,6 @@ const cpu_quota& quota_of(const cpu_snapshot& s) {
   return **s.quota;
 }
 
-// A v1 host (systemd, hybrid): cpu,cpuacct and cpuset at the hierarchy
-// roots, the process in system.slice/app.service.
-void layout_v1_host(fixture_tree& t) {
-  write_host(t);
-  t.file("proc/self/cgroup",
-         "11:cpu,cpuacct:/system.slice/app.service\n"
-         "8:cpuset:/system.slice/app.service\n"
-         "4:memory:/system.slice/app.service\n"
-         "1:name=systemd:/system.slice/app.service\n"
-         "0::/system.slice/app.service\n");
-  t.file("proc/self/mountinfo",
-         std::string(mi_base) + mi_v1_host +
-             "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - "
-             "cgroup cgroup rw,cpuset\n" +
-             mi_unified);
-  v1_dir m;
-  write_v1(t, "sys/fs/cgroup/memory/system.slice/app.service", m);
-  write_v1(t, "sys/fs/cgroup/memory/system.slice", m);
-  write_v1(t, "sys/fs/cgroup/memory", m);
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "-1");
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service", "-1");
-  t.file("sys/fs/cgroup/cpuset/cpuset.cpus", "0-15\n");
-  t.file("sys/fs/cgroup/cpuset/cpuset.effective_cpus", "0-15\n");
-  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "0-15\n");
-  t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
-         "0-15\n");
-  write_affinity(t, "0-15");
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -150,7 +120,7 @@ TEST_CASE("v1: cpu,cpuacct co-mounted at the container's cgroup (Docker)") {
 
 TEST_CASE("v1: nested quotas with different periods, the tightest wins") {
   fixture_tree t;
-  layout_v1_host(t);
+  layout_v1_host_cpu(t);
   // 300000/200000 = 1.5 on the slice, 200000/100000 = 2 on the service.
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "300000", "200000");
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service",
@@ -177,7 +147,7 @@ TEST_CASE("v1: nested quotas with different periods, the tightest wins") {
 
 TEST_CASE("v1: no quota anywhere (-1): the affinity and the cpuset decide") {
   fixture_tree t;
-  layout_v1_host(t);
+  layout_v1_host_cpu(t);
   auto r = open_at(t);
   const auto s = r.snapshot();
   REQUIRE(s.quota);
@@ -193,7 +163,7 @@ TEST_CASE("v1: no quota anywhere (-1): the affinity and the cpuset decide") {
 TEST_CASE("a cpuset narrower than the affinity") {
   SUBCASE("v1 cpuset.effective_cpus") {
     fixture_tree t;
-    layout_v1_host(t);
+    layout_v1_host_cpu(t);
     t.file(
         "sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
         "2-3,6\n");
@@ -205,7 +175,7 @@ TEST_CASE("a cpuset narrower than the affinity") {
   }
   SUBCASE("v1 on a kernel without effective_cpus: cpuset.cpus") {
     fixture_tree t;
-    layout_v1_host(t);
+    layout_v1_host_cpu(t);
     t.remove(
         "sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus");
     t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus",

@@ -111,37 +111,20 @@ hierarchy_mode check_shared(fixture_tree& t) {
   return shared_mem->mode();
 }
 
-// A hybrid host: memory, cpu,cpuacct and cpuset on v1, the unified mount
-// for PSI; the process in system.slice/app.service.
+// A hybrid host (layout_v1_host_cpu) with a 512 MiB memory limit and 2
+// CPUs of quota on the service, cpuset 0-3, and the unified mount's root for
+// PSI.
 void layout_hybrid_cpu(fixture_tree& t) {
-  write_host(t);
-  t.file("proc/self/cgroup",
-         "11:cpu,cpuacct:/system.slice/app.service\n"
-         "8:cpuset:/system.slice/app.service\n"
-         "4:memory:/system.slice/app.service\n"
-         "1:name=systemd:/system.slice/app.service\n"
-         "0::/system.slice/app.service\n");
-  t.file("proc/self/mountinfo",
-         std::string(mi_base) + mi_v1_host +
-             "33 31 0:30 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - "
-             "cgroup cgroup rw,cpuset\n" +
-             mi_unified);
+  layout_v1_host_cpu(t);
   v1_dir m;
   m.limit = std::to_string(512 * MiB);
   write_v1(t, "sys/fs/cgroup/memory/system.slice/app.service", m);
-  write_v1(t, "sys/fs/cgroup/memory/system.slice", v1_dir{});
-  write_v1(t, "sys/fs/cgroup/memory", v1_dir{});
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct", "-1");
-  write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice", "-1");
   write_v1_cpu(t, "sys/fs/cgroup/cpu,cpuacct/system.slice/app.service",
                "200000");
-  t.file("sys/fs/cgroup/cpuset/cpuset.cpus", "0-15\n");
-  t.file("sys/fs/cgroup/cpuset/cpuset.effective_cpus", "0-15\n");
   t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.cpus", "0-3\n");
   t.file("sys/fs/cgroup/cpuset/system.slice/app.service/cpuset.effective_cpus",
          "0-3\n");
   write_v2_root(t, "sys/fs/cgroup/unified");
-  write_affinity(t, "0-15");
 }
 
 }  // namespace

@@ -1687,23 +1687,10 @@ struct hang_guard {
   hang_guard& operator=(const hang_guard&) = delete;
 };
 
-// Replaces root/rel with a FIFO, a socket or a symlink.
+// Replaces root/rel with a FIFO or a symlink (a socket: fixture_tree::socket).
 void make_fifo(fixture_tree& t, const std::string& rel) {
   t.remove(rel);
   REQUIRE(::mkfifo(t.path(rel).c_str(), 0600) == 0);
-}
-
-void make_socket(fixture_tree& t, const std::string& rel) {
-  t.remove(rel);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  const std::string p = t.path(rel);
-  REQUIRE(p.size() < sizeof a.sun_path);
-  std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  ::close(fd);
 }
 
 void make_link(fixture_tree& t, const std::string& rel,
@@ -1749,7 +1736,7 @@ TEST_CASE(
       INFO("a socket as /proc/self/cgroup");
       fixture_tree t;
       layout_docker_v1(t);
-      make_socket(t, "proc/self/cgroup");
+      t.socket("proc/self/cgroup");
       const hang_guard guard(20);
       options o;
       o.root = t.root();

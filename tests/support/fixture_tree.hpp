@@ -3,7 +3,12 @@
 // through headroom's root prefix exactly as a captured tree is replayed.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -56,6 +61,23 @@ class fixture_tree {
   fixture_tree& remove(std::string_view rel) {
     std::error_code ec;
     std::filesystem::remove_all(path(rel), ec);
+    return *this;
+  }
+
+  // Replaces root/rel with a Unix socket bound there (and closed: the
+  // socket file stays), which open(2) refuses with ENXIO.
+  fixture_tree& socket(std::string_view rel) {
+    remove(rel);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string p = path(rel);
+    REQUIRE(p.size() < sizeof a.sun_path);
+    std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
+    const int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::close(fd);
+    REQUIRE(bound == 0);
     return *this;
   }
 
